@@ -1,0 +1,3 @@
+from promptyard.cli import main
+
+main()
