@@ -30,6 +30,8 @@ from promptyard.core.template import KINDS, Template, Variable
 
 #: ``{{ name }}`` placeholders of raw mode
 RAW_PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z][A-Za-z0-9_]*)\s*\}\}")
+_SANDBOX_HINT = "templates may only use their variables, filters and globals"
+_PRIVATE_ATTRIBUTE = re.compile(r"attribute '_")
 _IDENTIFIER = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 #: names a *dynamic* template gets from promptyard, not from the caller
 DYNAMIC_RESERVED = ("examples",)
@@ -250,10 +252,15 @@ def run_unit(location: str, fn: Callable[[dict[str, Any]], str], context: dict[s
         raise
     except SecurityError as exc:
         line = _template_line(exc)
-        raise SandboxViolation(f"sandbox violation: {exc}",
-                               where=f"{location} line {line}" if line else location,
-                               hint="templates may only use their variables, filters and globals") from None
-    except (jinja2.UndefinedError, ArithmeticError, LookupError, TypeError, ValueError, RecursionError,
+        where = f"{location} line {line}" if line else location
+        raise SandboxViolation(f"sandbox violation: {exc}", where=where, hint=_SANDBOX_HINT) from None
+    except jinja2.UndefinedError as exc:
+        line = _template_line(exc)
+        where = f"{location} line {line}" if line else location
+        if _PRIVATE_ATTRIBUTE.search(str(exc)):  # reached through a computed name: still an escape attempt
+            raise SandboxViolation(f"sandbox violation: {exc}", where=where, hint=_SANDBOX_HINT) from None
+        raise RenderError(f"rendering failed: {exc}", where=where) from None
+    except (ArithmeticError, LookupError, TypeError, ValueError, RecursionError,
             MemoryError, jinja2.TemplateError) as exc:
         line = _template_line(exc)
         where = f"{location} line {line}" if line else location
