@@ -170,7 +170,7 @@ def _build(t: Template, senv: SandboxEnv) -> Prepared:
         contract = list(t.variables)
     else:
         contract = inferred
-    units = [(loc, roles[i], c.template.render) for i, (loc, c) in enumerate(compiled)]
+    units = [(loc, roles[i], c.render) for i, (loc, c) in enumerate(compiled)]
     return Prepared(t.kind, units, contract, declared, providers)
 
 

@@ -248,6 +248,7 @@ class Compiled:
 
     template: jinja2.Template
     ast: nodes.Template
+    render: Callable[[dict[str, Any]], str]
 
 
 @dataclass
@@ -267,12 +268,29 @@ class SandboxEnv:
             return hit
         ast = self.env.parse(source)  # jinja2.TemplateSyntaxError is translated by the caller
         static_check(ast, location)
-        compiled = Compiled(self.env.from_string(ast), ast)
+        template = self.env.from_string(ast)
+        compiled = Compiled(template, ast, _fast_render(self.env, template, dict(self.env.globals)))
         with self.lock:
             self.cache[source] = compiled
             if len(self.cache) > self.max_entries:
                 self.cache.popitem(last=False)
         return compiled
+
+
+def _fast_render(env: PromptSandbox, template: jinja2.Template,
+                 env_globals: dict[str, Any]) -> Callable[[dict[str, Any]], str]:
+    """``template.render`` without its per-call copy of the globals ChainMap (the hot path)."""
+    root, new_context, concat = template.root_render_func, template.new_context, env.concat
+
+    def render(context: dict[str, Any]) -> str:
+        ctx = new_context({**env_globals, **context}, shared=True)
+        try:
+            return concat(root(ctx))
+        except Exception:
+            env.handle_exception()  # re-raises with the template's own line numbers
+            raise  # unreachable; handle_exception always raises
+
+    return render
 
 
 _env_lock = threading.Lock()
@@ -293,9 +311,10 @@ def build_env(filter_entries: Iterator[Any] = iter(())) -> SandboxEnv:
 def sandbox_env() -> SandboxEnv:
     """The sandbox for the current plugin host; rebuilt (cache and all) when plugins change."""
     global _current
-    from promptyard.core.plugins import get_host
+    from promptyard.core import plugins
 
-    host = get_host()
+    # the host's lock is only needed to build it; once built, reading the global is enough
+    host = plugins._host or plugins.get_host()
     tables = host.tables  # a new dict whenever plugins are (un)registered
     current = _current
     if current is not None and current[0] is tables:
