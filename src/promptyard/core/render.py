@@ -75,6 +75,10 @@ def _raw_value(value: Any) -> str:
 
 
 def _raw_unit(source: str, names: set[str] | None) -> Callable[[dict[str, Any]], str]:
+    # like Jinja2 (keep_trailing_newline=False), one trailing newline of the source is dropped
+    if source.endswith("\n"):
+        source = source[:-2] if source.endswith("\r\n") else source[:-1]
+
     def render_raw(context: dict[str, Any]) -> str:
         def substitute(match: re.Match) -> str:
             name = match.group(1)
