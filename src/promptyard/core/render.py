@@ -201,7 +201,7 @@ def _key(t: Template) -> tuple:
     if t.kind == "structured":
         extra = json.dumps(t.output_schema, sort_keys=True, default=repr)
     elif t.kind == "dynamic":
-        extra = t.selector
+        extra = (t.selector, t.k, len(t.examples))  # what check_dynamic looked at
     return (t.kind, t.raw, tuple(t.sources()),
             tuple((v.name, v.type, v.required, repr(v.default)) for v in t.variables), extra)
 
