@@ -33,7 +33,8 @@ MULTI = Template(kind="multi", parts=[Part("system", "You are a support agent fo
 POOL = [{"text": f"example review number {i} about battery screen price",
          "label": "pos" if i % 2 else "neg"} for i in range(50)]
 DYNAMIC = Template(kind="dynamic", examples=POOL, selector="similar", k=4,
-                   text="{% for ex in examples %}Review: {{ ex.text }}\nSentiment: {{ ex.label }}\n{% endfor %}"
+                   text="{% for ex in examples %}Review: {{ ex.text }}\n"
+                        "Sentiment: {{ ex.label }}\n{% endfor %}"
                         "Review: {{ text }}\nSentiment:")
 CASES = [
     ("single", SINGLE, {"review": "The battery lasts forever.", "labels": ["positive", "negative"]}),
@@ -70,7 +71,8 @@ def main() -> None:
         sources = jinja_sources(t)
         per_call = ops_per_s(lambda s=sources, ctx=context: [
             SandboxedEnvironment().from_string(x).render(ctx) for x in s], seconds=0.5)
-        print(f"{name:34} {ours:13,.0f} {floor:18,.0f} {ours / floor:6.2f} {per_call:19,.0f} {ours / per_call:7.1f}x")
+        print(f"{name:34} {ours:13,.0f} {floor:18,.0f} {ours / floor:6.2f} {per_call:19,.0f} "
+              f"{ours / per_call:7.1f}x")
 
 
 if __name__ == "__main__":
