@@ -360,3 +360,16 @@ def test_cache_does_not_leak_between_templates_with_equal_text():
     assert render(b, {"x": "s"}).text == "s"
     with pytest.raises(RenderError):
         render(a, {"x": "s"})
+
+
+def test_concurrent_renders_share_the_cache_safely():
+    from concurrent.futures import ThreadPoolExecutor
+
+    templates = [Template(text=f"{i}: {{{{ x }}}}") for i in range(50)]
+
+    def work(i: int) -> str:
+        return render(templates[i % 50], {"x": i}).text
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        results = list(pool.map(work, range(2000)))
+    assert results == [f"{i % 50}: {i}" for i in range(2000)]
