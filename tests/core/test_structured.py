@@ -112,7 +112,11 @@ BAD_REPLIES = [
     ),
     ("[1, 2]", "at $: [1, 2] is not of type 'object'", "reply"),
     # a broken object is reported as broken, not replaced by a valid object nested inside it
-    ('{"label": "positive", "meta": {"a": 1}, "confidence": }', "invalid JSON: Expecting value", "reply line 1"),
+    (
+        '{"label": "positive", "meta": {"a": 1}, "confidence": }',
+        "invalid JSON: Expecting value",
+        "reply line 1",
+    ),
 ]
 
 
