@@ -22,7 +22,7 @@ from typing import Any
 
 import jinja2
 
-from promptyard.core.contract import bind, infer
+from promptyard.core.contract import bind, infer, matches
 from promptyard.core.errors import PromptyardError, RenderError, SandboxViolation, ValidationError
 from promptyard.core.sandbox import SandboxEnv, SecurityError, range_budget, reset_range_budget, sandbox_env
 from promptyard.core.syntax import translate
@@ -109,6 +109,9 @@ def _check_structure(t: Template) -> None:
 
         check_dynamic(t)
     for i, var in enumerate(t.variables):
+        if var.default is not None and not matches(var.default, var.type):
+            raise ValidationError(f"default {var.default!r:.40} of variable {var.name!r} is not a {var.type}",
+                                  where=f"variables[{i}].default")
         if not _IDENTIFIER.match(var.name):
             raise ValidationError(f"variable name {var.name!r} is not an identifier (letters, digits, '_', "
                                   "not starting with '_' or a digit)", where=f"variables[{i}]")
@@ -167,10 +170,9 @@ def _build(t: Template, senv: SandboxEnv) -> Prepared:
                     f"{n!r} ({first_use[n]})" for n in undeclared),
                 where="variables",
                 hint="declare them under 'variables', or remove the declarations to infer them")
-        for name in declared_names & set(DYNAMIC_RESERVED if t.kind == "dynamic" else ()):
-            raise ValidationError(f"{name!r} is provided by promptyard in a dynamic template; "
-                                  "it cannot be declared",
-                                  where="variables")
+        for name in sorted(declared_names & (set(DYNAMIC_RESERVED) | set(providers))):
+            raise ValidationError(f"{name!r} is provided by promptyard in a dynamic template "
+                                  "(examples, value providers); it cannot be declared", where="variables")
         contract = list(t.variables)
     else:
         contract = inferred
