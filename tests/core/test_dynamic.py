@@ -160,13 +160,13 @@ def test_provider_names_cannot_be_declared():
     t = Template(
         kind="dynamic", text="{{ word_count }} {{ text }}", variables=[Variable("word_count", "int"), Variable("text")]
     )
-    with pytest.raises(Exception, match="'word_count' is provided by promptyard"):
+    with pytest.raises(Exception, match="'word_count' provided by promptyard"):
         check_template(t)
 
 
 def test_examples_is_reserved():
     t = Template(kind="dynamic", text="{{ examples|length }}", variables=[Variable("examples", "list")])
-    with pytest.raises(Exception, match="provided by promptyard"):
+    with pytest.raises(Exception, match="'examples' provided by promptyard"):
         check_template(t)
     with pytest.raises(RenderError, match="unexpected variable 'examples'"):
         render(Template(kind="dynamic", text="{{ text }}"), {"text": "x", "examples": []})

@@ -219,6 +219,7 @@ def test_syntax_errors_name_the_source_in_every_kind(template, where):
         (Template(kind="dynamic", text="x", k=-1), "k must be 0"),
         (Template(kind="dynamic", text="x", raw=True), "raw mode is not available"),
         (Template(text="{{ x }}", variables=[Variable("_x")]), "not an identifier"),
+        (Template(text="{{ x }}", variables=[Variable("x"), Variable("x", "int")]), "'x' is declared twice"),
         (Template(text="{{ x }}", variables=[Variable("x", "int", default="3")]), "default '3' of variable 'x'"),
     ],
 )

@@ -108,7 +108,11 @@ def _check_structure(t: Template) -> None:
         from promptyard.core.dynamic import check_dynamic
 
         check_dynamic(t)
+    seen: set[str] = set()
     for i, var in enumerate(t.variables):
+        if var.name in seen:
+            raise ValidationError(f"variable {var.name!r} is declared twice", where=f"variables[{i}]")
+        seen.add(var.name)
         if var.default is not None and not matches(var.default, var.type):
             raise ValidationError(f"default {var.default!r:.40} of variable {var.name!r} is not a {var.type}",
                                   where=f"variables[{i}].default")
@@ -170,9 +174,10 @@ def _build(t: Template, senv: SandboxEnv) -> Prepared:
                     f"{n!r} ({first_use[n]})" for n in undeclared),
                 where="variables",
                 hint="declare them under 'variables', or remove the declarations to infer them")
-        for name in sorted(declared_names & (set(DYNAMIC_RESERVED) | set(providers))):
-            raise ValidationError(f"{name!r} is provided by promptyard in a dynamic template "
-                                  "(examples, value providers); it cannot be declared", where="variables")
+        clash = sorted(declared_names & (set(DYNAMIC_RESERVED) | set(providers)))
+        if clash:
+            raise ValidationError(f"{', '.join(map(repr, clash))} provided by promptyard in a dynamic template "
+                                  "(examples, value providers): cannot be declared", where="variables")
         contract = list(t.variables)
     else:
         contract = inferred
