@@ -189,7 +189,7 @@ def main() -> None:
         ">= 10x, <= 0.35 s", ml_cold_s / py_cold_s >= 10 and py_cold_s <= 0.35)
     row(f"{args.writers} writers x {args.per_writer} commits, wall", f"{py_wall:.1f} s", f"{ml_wall:.1f} s",
         ml_wall / py_wall, "faster, 0 errors", ml_wall > py_wall and py_errors == 0)
-    print(f"\n* MLflow's cached rate may serve a version up to 60 s stale after the label moves; promptyard's")
+    print("\n* MLflow's cached rate may serve a version up to 60 s stale after the label moves; promptyard's")
     print("  checks PRAGMA data_version on every call, so a move by any process is seen by the next call.")
     print(f"cold promptyard runs (s): {', '.join(f'{t:.3f}' for t in py_cold_times)}")
     print(f"concurrent writers: promptyard errors={py_errors}, numbers 1..{len(numbers)} gapless={gapless}; "

@@ -141,10 +141,7 @@ def test_no_registry_is_a_clear_error(tmp_path):
 def _cold(args: list[str], env_extra: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     """Run the real entry point in a fresh interpreter and report the modules it imported."""
     script = (
-        "import importlib.util, sys\n"
-        f"sys.path.insert(0, {str(ROOT)!r})\n"
-        "if importlib.util.find_spec('promptyard.core.render') is None:\n"
-        "    from tests.registry import _render_shim; sys.modules['promptyard.core.render'] = _render_shim\n"
+        "import sys\n"
         "from promptyard.fastpath import main\n"
         "try:\n    main(sys.argv[1:])\nfinally:\n"
         "    sys.stderr.write('MODULES ' + ' '.join(sorted(sys.modules)) + '\\n')\n"

@@ -14,8 +14,9 @@ def test_quickstart_runs_twice_and_leaves_the_walkthrough_in_the_registry(tmp_pa
         assert result.exit_code == 0, result.output
         assert "rolled back demo/sentiment@production: 2 -> 1" in result.stdout
         assert "--- demo/sentiment@1" in result.stdout
+    assert len(list(target.glob(".promptyard.previous-*"))) == 1
     with Registry.open(target / ".promptyard" / "registry.db") as reg:
         assert [v.number for v in reg.versions("demo/sentiment")] == [1, 2]
         assert reg.resolve("demo/sentiment").number == 1
         moves = [(m.from_number, m.to_number, m.action) for m in reg.label_history("demo/sentiment", "production")]
-        assert moves[:3] == [(None, 1, "move"), (1, 2, "move"), (2, 1, "rollback")]
+        assert moves == [(None, 1, "move"), (1, 2, "move"), (2, 1, "rollback")]

@@ -7,7 +7,6 @@ import shlex
 from pathlib import Path
 
 from promptyard.testing import invoke
-from tests.registry import conftest  # noqa: F401 - render shim until the templates area lands
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "registry.md"
 FENCE = re.compile(r"^```(\w+)([^\n]*)\n(.*?)^```", re.MULTILINE | re.DOTALL)

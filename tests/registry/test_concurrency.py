@@ -8,7 +8,6 @@ import sqlite3
 import pytest
 
 from promptyard.core.template import Template
-from tests.registry.conftest import TEMPLATES  # noqa: F401 - installs the render shim in spawned workers too
 
 WRITERS, COMMITS = 8, 50
 
