@@ -93,6 +93,19 @@ def test_label_rollback_log_diff_archive(repo):
     assert "p is now active" in ok("prompt", "archive", "p", "--undo")
 
 
+@pytest.mark.parametrize(("answer", "moved"), [("y\n", True), ("n\n", False)])
+def test_protected_label_asks_when_a_person_is_there(repo, monkeypatch, answer, moved):
+    import promptyard.cli.prompt as prompt_cli
+
+    ok("prompt", "commit", "p", "--text", "one {{ x }}")
+    before = dump(repo)
+    monkeypatch.setattr(prompt_cli, "_interactive", lambda: True)
+    result = invoke(["prompt", "label", "p@1", "production"], input=answer)
+    assert "'production' is protected; move it to p@1?" in result.stdout
+    assert (result.exit_code == 0) is moved
+    assert (dump(repo) != before) is moved
+
+
 @pytest.mark.parametrize("suffix", ["json", "yaml"])
 def test_export_import_through_the_cli(repo, tmp_path, suffix):
     ok("prompt", "commit", "p", "--text", "one {{ x }}")

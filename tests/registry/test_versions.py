@@ -205,3 +205,18 @@ def test_observer_that_raises_does_not_roll_back_the_write(registry):
         registry.label("p@1", "staging")
     assert seen == ["p@1", "staging"]
     assert registry.resolve("p@staging").id == v.id
+
+
+def test_write_block_is_one_transaction_and_refuses_nesting(registry):
+    from promptyard.registry.tables import Setting
+
+    before = dump(registry.path)
+    with pytest.raises(ZeroDivisionError):
+        with registry.write() as s:
+            s.add(Setting(key="k", value="1"))
+            s.flush()
+            1 / 0  # noqa: B018 - anything raising inside the block rolls it all back
+    assert dump(registry.path) == before
+    with registry.write():
+        with pytest.raises(RegistryError, match="already open"):
+            registry.commit("p", Template(text="{{ x }}"))

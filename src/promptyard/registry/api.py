@@ -47,6 +47,7 @@ class Registry(RegistryReads):
     def __init__(self, path: Path):
         self.path = Path(path)
         self._lock = threading.RLock()
+        self._local = threading.local()
         self._conn: sqlite3.Connection | None = None
         self._engine: Any = None
         self._write_engine: Any = None
@@ -146,11 +147,19 @@ class Registry(RegistryReads):
         (rolled back when it raises). Other areas write their own tables through this."""
         from sqlmodel import Session
 
+        if getattr(self._local, "writing", False):
+            # a second connection would wait for the lock this thread already holds: fail now, not in 60 s
+            raise RegistryError("a registry write is already open in this thread",
+                                hint="do all the writing inside the one `with registry.write()` block")
         self.engine  # noqa: B018 - creates the write engine
-        with Session(self._write_engine, expire_on_commit=False) as session:
-            session.connection()  # BEGIN IMMEDIATE now, before the first read
-            yield session
-            session.commit()
+        self._local.writing = True
+        try:
+            with Session(self._write_engine, expire_on_commit=False) as session:
+                session.connection()  # BEGIN IMMEDIATE now, before the first read
+                yield session
+                session.commit()
+        finally:
+            self._local.writing = False
         self._invalidate()
 
     def _invalidate(self) -> None:
