@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from promptyard.cli.main import app
-
-# Each noun module defines `app = typer.Typer(...)`; imported here so that `promptyard --help` lists them.
-# (Modules are added as their issues land.)
+# Each noun module defines its sub-app and attaches it to the root `app` on import; imported here so
+# that `promptyard --help` lists them. (Modules are added as their issues land.)
+from promptyard.cli import plugins_cmd  # noqa: F401
+from promptyard.cli.main import app  # noqa: F401
