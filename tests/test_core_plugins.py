@@ -99,7 +99,8 @@ def site(tmp_path, monkeypatch):
 
 
 def install(site, dist, plugin, module, source, version="1.2.3"):
-    write_distribution(site, dist, version=version, entry_points={plugin: module}, files={f"{module}.py": source})
+    write_distribution(site, dist, version=version, entry_points={plugin: module},
+                       files={f"{module}.py": source})
 
 
 def test_entry_point_plugin_is_loaded_with_its_version(site):
@@ -142,23 +143,25 @@ def test_load_external_false_ignores_entry_points(site):
     assert "one" not in PluginHost(load_external=False).plugin_names()
 
 
+IMPL = "from promptyard import hookimpl\n@hookimpl\n"
+
 BROKEN = [
     # (what is wrong, module source, stage, message fragment)
     ("raises at import", "raise ImportError('needs libfoo')\n", "import",
      "import failed: ImportError: needs libfoo"),
-    ("misspelt hook", "from promptyard import hookimpl\n@hookimpl\ndef register_metric(register):\n    pass\n",
+    ("misspelt hook", IMPL + "def register_metric(register):\n    pass\n",
      "check", "unknown hook 'register_metric' (did you mean 'register_metrics'?)"),
-    ("wrong argument name", "from promptyard import hookimpl\n@hookimpl\ndef register_metrics(registr):\n    pass\n",
+    ("wrong argument name", IMPL + "def register_metrics(registr):\n    pass\n",
      "register", "registration failed: PluginValidationError"),
     ("raises in a register hook",
-     "from promptyard import hookimpl\n@hookimpl\ndef register_metrics(register):\n    raise KeyError('x')\n",
+     IMPL + "def register_metrics(register):\n    raise KeyError('x')\n",
      "register_metrics", "register_metrics raised KeyError: 'x'"),
     ("registers an object that is not a metric",
      "from promptyard import hookimpl\nclass M:\n    name = 'half'\n@hookimpl\n"
      "def register_metrics(register):\n    register(M())\n",
      "register_metrics", "metric 'half' lacks higher_is_better, compute"),
     ("registers a nameless object",
-     "from promptyard import hookimpl\n@hookimpl\ndef register_task_types(register):\n    register(object())\n",
+     IMPL + "def register_task_types(register):\n    register(object())\n",
      "register_task_types", "has no 'name' attribute"),
 ]
 
