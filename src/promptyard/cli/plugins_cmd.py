@@ -5,9 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
+from rich.markup import escape
 
 from promptyard.cli.main import app
-from promptyard.cli.output import console, print_json, table
+from promptyard.cli.output import console, print_json
 
 plugins_app = typer.Typer(help="List installed plugins and their contributions, or start a new plugin.",
                           no_args_is_help=True)
@@ -27,18 +28,22 @@ def list_plugins(
     if as_json:
         print_json({"plugins": plugins, "failures": failures})
         return
-    rows = []
+    # One block per plugin rather than a table: hook and contribution lists are long and would wrap.
     for p in plugins:
-        registered = "; ".join(f"{t}: {', '.join(names)}" for t, names in p["registered"].items())
-        version = p["version"] or "-"
-        if p["distribution"] and p["origin"] == "external":
-            version = f"{p['distribution']} {version}"
-        rows.append([p["name"], version, p["origin"], ", ".join(p["hooks"]), registered or "-"])
-    table(None, ["plugin", "version", "origin", "hooks", "registered"], rows)
+        source = p["origin"] if p["origin"] != "external" else f"{p['distribution'] or p['module']}"
+        _line(f"[bold]{escape(p['name'])}[/bold] {escape(p['version'] or '-')} ({escape(source)})")
+        _line(f"  hooks: {', '.join(p['hooks']) or '-'}")
+        for table_name, names in p["registered"].items():
+            _line(f"  {table_name}: {escape(', '.join(names))}")
+    if not plugins:
+        _line("no plugins")
     for f in failures:
         where = f" ({f['distribution']} {f['version']})" if f["distribution"] else ""
-        console.print(f"[red]failed[/red] {f['plugin']}{where} at {f['stage']}: {f['error']}",
-                      markup=True, highlight=False, soft_wrap=True)
+        _line(f"[red]failed[/red] {escape(f['plugin'] + where)} at {f['stage']}: {escape(f['error'])}")
+
+
+def _line(text: str) -> None:
+    console.print(text, highlight=False, soft_wrap=True)
 
 
 @plugins_app.command("hooks")
