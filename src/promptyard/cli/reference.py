@@ -5,12 +5,14 @@
 
 from __future__ import annotations
 
-import click
+from typing import Any
+
+# Duck-typed on purpose: typer 0.29 vendors its own click, so `click.Group` isinstance checks fail.
 
 
-def _param_line(param: click.Parameter) -> str:
-    if isinstance(param, click.Argument):
-        name = param.human_readable_name.upper()
+def _param_line(param: Any) -> str:
+    if getattr(param, "param_type_name", "") == "argument":
+        name = (param.metavar or param.name or "").upper()
         required = " (required)" if param.required else ""
         return f"- `{name}`{required}"
     opts = ", ".join(f"`{o}`" for o in [*param.opts, *param.secondary_opts])
@@ -29,11 +31,11 @@ def _param_line(param: click.Parameter) -> str:
     return text
 
 
-def _walk(cmd: click.Command, path: list[str], out: list[str]) -> None:
+def _walk(cmd: Any, path: list[str], out: list[str]) -> None:
     level = min(len(path), 4) + 1
     title = " ".join(path)
     out.append(f"{'#' * level} `{title}`\n")
-    ctx = click.Context(cmd, info_name=path[-1])
+    ctx = cmd.context_class(cmd, info_name=path[-1])
     usage = " ".join([*path, *cmd.collect_usage_pieces(ctx)])
     out.append(f"```\n{usage}\n```\n")
     if cmd.help:
@@ -42,7 +44,7 @@ def _walk(cmd: click.Command, path: list[str], out: list[str]) -> None:
               and not getattr(p, "hidden", False)]
     if params:
         out.append("\n".join(_param_line(p) for p in params) + "\n")
-    if isinstance(cmd, click.Group):
+    if hasattr(cmd, "commands"):
         for name in sorted(cmd.commands):
             sub = cmd.commands[name]
             if getattr(sub, "hidden", False):
@@ -60,7 +62,8 @@ def render_reference() -> str:
            "# CLI reference\n",
            "Every command accepts `--help`. Errors print one line and exit non-zero; add `--debug` "
            "(before the command) for a traceback.\n"]
-    _walk(typer.main.get_command(get_app()), ["promptyard"], out)
+    # external plugins installed here must not leak into the reference
+    _walk(typer.main.get_command(get_app(load_external=False)), ["promptyard"], out)
     return "\n".join(out)
 
 
