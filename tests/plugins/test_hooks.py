@@ -32,13 +32,15 @@ class Sentiment:
     description = "positive or negative"
     required_variables = ("text",)
     default_metrics = ("test_accuracy",)
-    prediction = "choices"
+    kind = "classification"
+    version = "1"
+    labels = ("negative", "positive")
 
     def row_to_example(self, row, *, options=None):
-        return Example({"text": row["text"]}, row["label"], choices=["negative", "positive"])
+        return Example({"text": row["text"]}, row["label"], choices=list(self.labels))
 
-    def to_prediction(self, output, example):
-        return example.choices[max(range(len(output)), key=output.__getitem__)]
+    def predict(self, output, options=None):
+        return self.labels[max(range(len(output)), key=output.__getitem__)]
 
 
 def test_hook_register_task_types():
@@ -46,7 +48,7 @@ def test_hook_register_task_types():
         task = lookup("task_types", "test_sentiment")
         assert isinstance(task, TaskType)
         example = task.row_to_example({"text": "great", "label": "positive"})
-        assert task.to_prediction([-3.0, -1.0], example) == example.target
+        assert task.predict([-3.0, -1.0]) == example.target
     assert "test_sentiment" not in get_host().table("task_types")
 
 

@@ -122,7 +122,7 @@ def test_its_task_type_and_metric_work(world):
         "example = task.row_to_example({'text': 'green tea', 'keyword': 'tea', 'label': 'yes'})\n"
         "print(json.dumps({'score': metric.compute(['a b c', 'x'], ['a b', 'y']),\n"
         "                  'variables': example.variables, 'choices': example.choices,\n"
-        "                  'prediction': task.to_prediction([-2.5, -0.1], example)}))\n"
+        "                  'prediction': task.predict([-2.5, -0.1])}))\n"
     )
     out = json.loads(run([world["python"], "-c", code], world["env"], world["root"]).stdout)
     assert out == {"score": {"tally_overlap": pytest.approx((2 / 3 + 0.0) / 2)},

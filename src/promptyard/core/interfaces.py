@@ -17,23 +17,20 @@ class Example:
 
     #: the values the prompt template is rendered with
     variables: dict[str, Any]
-    #: the reference a metric compares the prediction with (a label, a text)
+    #: the reference a metric compares the prediction with (a label, a text); ``None`` if the row has none
     target: Any
-    #: verbalised label choices (``["negative", "positive"]``) for ``prediction == "choices"`` tasks:
-    #: each is scored as a continuation of the rendered prompt by log-likelihood, or is one class of
-    #: an encoder's classification head (same order)
+    #: verbalised label choices (``["negative", "positive"]``) for ``kind == "classification"`` tasks:
+    #: each is scored as a continuation of the rendered prompt by log-likelihood, or is one class of an
+    #: encoder's classification head (same order)
     choices: list[str] | None = None
     meta: dict[str, Any] = field(default_factory=dict)
-    #: what a causal LM is trained to continue the prompt with (its tokens carry the loss; the prompt's
-    #: are masked). ``None`` means ``str(target)``.
-    target_text: str | None = None
 
 
 @runtime_checkable
 class TaskType(Protocol):
     """What a kind of task needs from templates and data, and how a model output becomes a prediction."""
 
-    #: the key in the ``task_types`` table and the ``--task`` / ``task_type=`` value (``classification``)
+    #: the key in the ``task_types`` table and a prompt's ``task_type`` (``sentiment``)
     name: str
     #: one line for ``plugins list`` and the docs
     description: str
@@ -41,23 +38,26 @@ class TaskType(Protocol):
     required_variables: tuple[str, ...]
     #: metric names computed when a suite names none; the first is the headline metric
     default_metrics: tuple[str, ...]
-    #: how predictions are made: ``"choices"`` (score each of ``Example.choices`` by log-likelihood,
-    #: or by a classification head for encoders) or ``"generate"`` (generate text, then parse it)
-    prediction: str
+    #: how predictions are made: ``"classification"`` (score each of ``Example.choices`` by
+    #: log-likelihood, or by a classification head for encoders, and take the best) or
+    #: ``"generation"`` (generate text; the loss falls on the target's tokens, the prompt's are masked)
+    kind: str
+    #: bump when ``row_to_example`` or ``predict`` change behaviour: it is part of the eval cache key
+    version: str
 
     def row_to_example(self, row: Mapping[str, Any], *, options: Mapping[str, Any] | None = None) -> Example:
         """Turn one data row into template variables and a target.
 
-        ``options`` carries the task's configuration (column mapping, label names …); raise
-        :class:`~promptyard.core.errors.DataError` naming the row's missing or bad field.
+        ``options`` carries the run's configuration (``labels``, ``verbalizers``, extra ``variables``);
+        raise :class:`~promptyard.core.errors.DataError` naming a missing or bad field.
         """
         ...
 
-    def to_prediction(self, output: Any, example: Example) -> Any:
-        """Turn a model output into a prediction comparable with ``example.target``.
+    def predict(self, output: Any, options: Mapping[str, Any] | None = None) -> Any:
+        """Turn a model output into a prediction comparable with ``Example.target``.
 
-        ``output`` is a list of floats, one per ``example.choices`` (log-likelihoods or logits), when
-        ``prediction == "choices"``, and the generated text when ``prediction == "generate"``.
+        ``output`` is a list of floats, one per ``Example.choices`` (log-likelihoods or logits), for
+        ``kind == "classification"``, and the generated text for ``kind == "generation"``.
         """
         ...
 

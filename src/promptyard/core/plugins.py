@@ -47,7 +47,8 @@ CONTRIBUTION_HOOKS: dict[str, str] = {
 #: what a registered object must have, per table (the Protocols in ``core/interfaces.py``);
 #: tables not listed take plain callables
 REQUIRED_ATTRIBUTES: dict[str, tuple[str, ...]] = {
-    "task_types": ("name", "required_variables", "default_metrics", "row_to_example"),
+    "task_types": ("name", "required_variables", "default_metrics", "kind", "version", "row_to_example",
+                   "predict"),
     "tuning_methods": ("name", "config_class", "default_search_space", "wrap"),
     "metrics": ("name", "higher_is_better", "compute"),
     "model_loaders": ("name", "can_load", "load"),
