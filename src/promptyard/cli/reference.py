@@ -5,14 +5,13 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-# Duck-typed on purpose: typer 0.29 vendors its own click, so `click.Group` isinstance checks fail.
+import click
 
 
-def _param_line(param: Any) -> str:
+def _param_line(param: click.Parameter) -> str:
+    # typer 0.29 ships its own click-like classes, so test by duck type, not isinstance(click.*)
     if getattr(param, "param_type_name", "") == "argument":
-        name = (param.metavar or param.name or "").upper()
+        name = (getattr(param, "human_readable_name", None) or param.name).upper()
         required = " (required)" if param.required else ""
         return f"- `{name}`{required}"
     opts = ", ".join(f"`{o}`" for o in [*param.opts, *param.secondary_opts])
@@ -31,11 +30,15 @@ def _param_line(param: Any) -> str:
     return text
 
 
-def _walk(cmd: Any, path: list[str], out: list[str]) -> None:
+def _context_of(cmd):
+    return cmd.make_context(cmd.name or "promptyard", [], resilient_parsing=True)
+
+
+def _walk(cmd: click.Command, path: list[str], out: list[str]) -> None:
     level = min(len(path), 4) + 1
     title = " ".join(path)
     out.append(f"{'#' * level} `{title}`\n")
-    ctx = cmd.context_class(cmd, info_name=path[-1])
+    ctx = type(_context_of(cmd))(cmd, info_name=path[-1])
     usage = " ".join([*path, *cmd.collect_usage_pieces(ctx)])
     out.append(f"```\n{usage}\n```\n")
     if cmd.help:
@@ -62,8 +65,7 @@ def render_reference() -> str:
            "# CLI reference\n",
            "Every command accepts `--help`. Errors print one line and exit non-zero; add `--debug` "
            "(before the command) for a traceback.\n"]
-    # external plugins installed here must not leak into the reference
-    _walk(typer.main.get_command(get_app(load_external=False)), ["promptyard"], out)
+    _walk(typer.main.get_command(get_app()), ["promptyard"], out)
     return "\n".join(out)
 
 
