@@ -39,7 +39,7 @@ class RaisingPlugin:
 
 
 def test_contribution_is_attributed_and_looked_up():
-    host = PluginHost(load_external=False)
+    host = PluginHost(load_external=False, default_plugins=())
     host.register(MetricPlugin(), name="metric-plugin")
     assert host.table("metrics").get("always_one").compute([], []) == {"always_one": 1.0}
     entry = next(e for e in host.table("metrics").entries() if e.name == "always_one")
@@ -47,14 +47,14 @@ def test_contribution_is_attributed_and_looked_up():
 
 
 def test_duplicate_name_names_both_plugins():
-    host = PluginHost(load_external=False)
+    host = PluginHost(load_external=False, default_plugins=())
     host.register(MetricPlugin(), name="first")
     with pytest.raises(PluginError, match="'first'.*'second'"):
         host.register(SameNamePlugin(), name="second")
 
 
 def test_raising_plugin_is_reported_and_skipped():
-    host = PluginHost(load_external=False)
+    host = PluginHost(load_external=False, default_plugins=())
     host.register(RaisingPlugin(), name="broken")
     host.register(MetricPlugin(), name="good")
     assert [f.plugin for f in host.failures] == ["broken"]
@@ -63,7 +63,7 @@ def test_raising_plugin_is_reported_and_skipped():
 
 
 def test_unknown_name_lists_known():
-    host = PluginHost(load_external=False)
+    host = PluginHost(load_external=False, default_plugins=())
     with pytest.raises(UnknownNameError, match="unknown metric 'nope'"):
         host.table("metrics").get("nope")
 
@@ -105,7 +105,7 @@ def install(site, dist, plugin, module, source, version="1.2.3"):
 
 def test_entry_point_plugin_is_loaded_with_its_version(site):
     install(site, "promptyard-good", "good", "pyplug_good", GOOD_MODULE.format(metric="m_good"))
-    host = PluginHost()
+    host = PluginHost(default_plugins=())
     assert host.table("metrics").get("m_good").compute([1, 2], [1, 3]) == {"m_good": 1.0}
     (row,) = [r for r in host.describe() if r["name"] == "good"]
     assert row == {"name": "good", "origin": "external", "module": "pyplug_good",
@@ -133,14 +133,14 @@ def test_allow_list(site, monkeypatch, allow, loaded):
         monkeypatch.delenv("PROMPTYARD_PLUGINS", raising=False)
     else:
         monkeypatch.setenv("PROMPTYARD_PLUGINS", allow)
-    host = PluginHost()
+    host = PluginHost(default_plugins=())
     assert {n for n in host.plugin_names() if n in ("one", "two")} == loaded
     assert {m[2:] for m in host.table("metrics").names()} == loaded
 
 
 def test_load_external_false_ignores_entry_points(site):
     install(site, "promptyard-one", "one", "pyplug_one", GOOD_MODULE.format(metric="m_one"))
-    assert "one" not in PluginHost(load_external=False).plugin_names()
+    assert "one" not in PluginHost(load_external=False, default_plugins=()).plugin_names()
 
 
 IMPL = "from promptyard import hookimpl\n@hookimpl\n"
@@ -170,7 +170,7 @@ BROKEN = [
 def test_broken_external_plugin_is_reported_and_skipped(site, what, source, stage, fragment):
     install(site, "promptyard-good", "good", "pyplug_good", GOOD_MODULE.format(metric="m_good"))
     install(site, "promptyard-broken", "broken", "pyplug_broken", source, version="0.0.1")
-    host = PluginHost()
+    host = PluginHost(default_plugins=())
     (failure,) = host.failures
     assert (failure.plugin, failure.stage, failure.distribution, failure.version) == (
         "broken", stage, "promptyard-broken", "0.0.1")
@@ -203,14 +203,14 @@ def test_duplicate_between_builtin_and_external_is_a_startup_error(site):
 def test_entry_point_name_taken_twice_is_reported(site):
     install(site, "promptyard-a", "same", "pyplug_a", GOOD_MODULE.format(metric="m_a"))
     install(site, "promptyard-b", "same", "pyplug_b", GOOD_MODULE.format(metric="m_b"))
-    host = PluginHost()
+    host = PluginHost(default_plugins=())
     (failure,) = host.failures
     assert "plugin name 'same' is already taken by promptyard-a" in failure.error
     assert host.table("metrics").names() == ["m_a"]
 
 
 def test_runtime_duplicate_leaves_the_host_as_it_was():
-    host = PluginHost(load_external=False)
+    host = PluginHost(load_external=False, default_plugins=())
     host.register(MetricPlugin(), name="first")
     with pytest.raises(PluginError):
         host.register(SameNamePlugin(), name="second")
@@ -219,7 +219,7 @@ def test_runtime_duplicate_leaves_the_host_as_it_was():
 
 
 def test_runtime_register_twice_is_a_plugin_error():
-    host = PluginHost(load_external=False)
+    host = PluginHost(load_external=False, default_plugins=())
     plugin = MetricPlugin()
     host.register(plugin, name="once")
     with pytest.raises(PluginError, match="cannot register plugin"):
@@ -239,7 +239,7 @@ def test_observer_failure_is_reported_not_raised(capsys):
         def on_eval_finished(self, run):
             raise ValueError("observer broke")
 
-    host = PluginHost(load_external=False)
+    host = PluginHost(load_external=False, default_plugins=())
     host.register(Bad(), name="bad")
     host.register(Good(), name="good")
     failures = host.call_observers("on_eval_finished", run="run-1")
