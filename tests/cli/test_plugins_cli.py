@@ -209,10 +209,12 @@ def test_new_writes_a_package(tmp_path, kind, has_metric, has_task):
     ],
 )
 def test_new_rejects_bad_input(tmp_path, args, message):
-    result = invoke(args + ["--dir", str(tmp_path)])
+    out = tmp_path / "out"
+    out.mkdir()
+    result = invoke(args + ["--dir", str(out)])
     assert result.exit_code == 2
     assert message in result.stderr
-    assert list(tmp_path.iterdir()) == []
+    assert list(out.iterdir()) == []
 
 
 def test_new_refuses_to_overwrite(tmp_path):
