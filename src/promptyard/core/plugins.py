@@ -18,14 +18,21 @@ import sys
 import threading
 import traceback
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from importlib import metadata
 from typing import Any
 
 import pluggy
 
 from promptyard.core import hookspecs
-from promptyard.core.errors import PluginError, UnknownNameError
+from promptyard.core.errors import PluginError
+from promptyard.core.plugin_tables import REQUIRED_ATTRIBUTES, Entry, Table, make_entry
+
+__all__ = [
+    "CONTRIBUTION_HOOKS", "DEFAULT_PLUGINS", "ENTRY_POINT_GROUP", "REQUIRED_ATTRIBUTES", "Entry", "LoadFailure",
+    "PluginHost", "PluginInfo", "Table", "get_host", "hook_names", "hook_signature", "lookup", "registered",
+    "reset_host",
+]
 
 ENTRY_POINT_GROUP = "promptyard"
 
@@ -43,67 +50,6 @@ CONTRIBUTION_HOOKS: dict[str, str] = {
     "register_model_loaders": "model_loaders",
     "register_dataset_loaders": "dataset_loaders",
 }
-
-#: what a registered object must have, per table (the Protocols in ``core/interfaces.py``);
-#: tables not listed take plain callables
-REQUIRED_ATTRIBUTES: dict[str, tuple[str, ...]] = {
-    "task_types": ("name", "required_variables", "default_metrics", "kind", "version", "row_to_example",
-                   "predict"),
-    "tuning_methods": ("name", "config_class", "default_search_space", "wrap"),
-    "metrics": ("name", "higher_is_better", "compute"),
-    "model_loaders": ("name", "can_load", "load"),
-    "dataset_loaders": ("name", "can_load", "load"),
-}
-
-
-@dataclass
-class Entry:
-    """One contribution: what was registered, under which name, by which plugin."""
-
-    name: str
-    value: Any
-    plugin: str
-    options: dict[str, Any] = field(default_factory=dict)
-
-
-class Table:
-    """Named contributions of one kind. A duplicate name is an error naming both plugins."""
-
-    def __init__(self, kind: str):
-        self.kind = kind
-        self._entries: dict[str, Entry] = {}
-
-    def add(self, entry: Entry) -> None:
-        # Template filters and globals live in separate Jinja namespaces, so the key includes the kind.
-        key = entry.name if "kind" not in entry.options else f"{entry.options['kind']}:{entry.name}"
-        existing = self._entries.get(key)
-        if existing is not None:
-            raise PluginError(
-                f"{_singular(self.kind)} {entry.name!r} is registered by both plugin {existing.plugin!r} "
-                f"and plugin {entry.plugin!r}",
-                hint="uninstall one, or leave one out of PROMPTYARD_PLUGINS",
-            )
-        self._entries[key] = entry
-
-    def get(self, name: str) -> Any:
-        entry = self._entries.get(name)
-        if entry is None:
-            known = ", ".join(sorted(self.names())) or "none"
-            raise UnknownNameError(f"unknown {_singular(self.kind)} {name!r}", hint=f"known: {known}")
-        return entry.value
-
-    def __contains__(self, name: object) -> bool:
-        return name in self._entries
-
-    def names(self) -> list[str]:
-        return list(self._entries)
-
-    def entries(self) -> Iterator[Entry]:
-        return iter(list(self._entries.values()))
-
-    def values(self) -> list[Any]:
-        return [e.value for e in self._entries.values()]
-
 
 @dataclass
 class PluginInfo:
@@ -280,7 +226,7 @@ class PluginHost:
 
                     def register(*args: Any, _plugin: str = impl.plugin_name, _found=found,
                                  _table: str = table_name, **options: Any) -> None:
-                        _found.append(_make_entry(_table, _plugin, args, options))
+                        _found.append(make_entry(_table, _plugin, args, options))
 
                     try:
                         impl.function(**{arg: register for arg in impl.argnames})
@@ -349,36 +295,6 @@ class PluginHost:
                 "registered": {t: names for t, names in contributions.items() if names},
             })
         return sorted(rows, key=lambda r: (order.get(r["origin"], 3), r["origin"] != "builtin" and r["name"]))
-
-
-def _make_entry(table_name: str, plugin: str, args: tuple, options: dict[str, Any]) -> Entry:
-    """Normalise the two register call shapes: ``register(obj)`` and ``register(name, value)``."""
-    if len(args) == 1 and not isinstance(args[0], str):
-        value = args[0]
-        name = getattr(value, "name", None)
-        if not isinstance(name, str) or not name:
-            raise PluginError(f"{table_name}: registered object {value!r} has no 'name' attribute",
-                              where=f"plugin {plugin}")
-        entry = Entry(name, value, plugin, options)
-    elif len(args) == 2 and isinstance(args[0], str) and args[0]:
-        entry = Entry(args[0], args[1], plugin, options)
-    else:
-        raise PluginError(f"{table_name}: register() takes an object with a name, or (name, value); "
-                          f"got {args!r}", where=f"plugin {plugin}")
-    required = REQUIRED_ATTRIBUTES.get(table_name)
-    if required is not None:
-        missing = [a for a in required if not hasattr(entry.value, a)]
-        if missing:
-            raise PluginError(f"{_singular(table_name)} {entry.name!r} lacks {', '.join(missing)}",
-                              where=f"plugin {plugin}",
-                              hint="see promptyard.core.interfaces and docs/plugins.md")
-    elif not callable(entry.value) and options.get("kind") != "global":
-        raise PluginError(f"{_singular(table_name)} {entry.name!r} is not callable", where=f"plugin {plugin}")
-    return entry
-
-
-def _singular(table_name: str) -> str:
-    return table_name.rstrip("s").replace("_", " ")
 
 
 def _normalise(name: str) -> str:
