@@ -51,6 +51,7 @@ CONTRIBUTION_HOOKS: dict[str, str] = {
     "register_dataset_loaders": "dataset_loaders",
 }
 
+
 @dataclass
 class PluginInfo:
     """Where a registered plugin came from."""
@@ -263,8 +264,8 @@ class PluginHost:
                 info = self.infos.get(impl.plugin_name) or PluginInfo(impl.plugin_name, "runtime")
                 failure = LoadFailure(info.name, hook_name, _one_line(exc), info.distribution, info.version,
                                       "".join(traceback.format_exception(exc)))
+                # Not kept in self.failures: those are start-up failures the CLI reports at every start.
                 failures.append(failure)
-                self.failures.append(failure)
                 print(failure.message(), file=sys.stderr)
         return failures
 
