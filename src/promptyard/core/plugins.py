@@ -201,9 +201,11 @@ class PluginHost:
         return plugin_name
 
     def unregister(self, plugin: Any = None, name: str | None = None) -> None:
+        """Remove a plugin, the failures recorded against it while it was registered, and its contributions."""
         plugin_name = name or self.pm.get_name(plugin)
         if self.pm.get_plugin(plugin_name) is not None:
             self.pm.unregister(plugin, name=name)
+            self.failures = [f for f in self.failures if f.plugin != plugin_name]
         self.infos.pop(plugin_name, None)
         self.collect()
 
