@@ -221,3 +221,28 @@ def test_new_refuses_to_overwrite(tmp_path):
     assert invoke(["plugins", "new", "acme", "--dir", str(tmp_path)]).exit_code == 0
     result = invoke(["plugins", "new", "acme", "--dir", str(tmp_path)])
     assert result.exit_code == 2 and "already exists" in result.stderr
+
+
+@pytest.mark.slow
+def test_new_packages_pass_their_own_tests_for_every_kind(tmp_path):
+    """The generated tests pass for each --kind (before install: the `plugin` fixture registers the module).
+
+    The installed case, through the entry points, is in tests/plugins/test_third_party.py.
+    """
+    import os
+    import subprocess
+    from pathlib import Path
+
+    roots = []
+    for kind in ("both", "metric", "task"):
+        assert invoke(["plugins", "new", f"kind-{kind}", "--dir", str(tmp_path / "out"), "--kind", kind]).exit_code == 0
+        roots.append(tmp_path / "out" / f"promptyard-kind-{kind}")
+    src = Path(__file__).resolve().parents[2] / "src"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(r / "src") for r in roots] + [str(src)]),
+           "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}  # load the fixtures the same way with or without the entry point
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "promptyard.testing_fixtures", "-p", "no:cacheprovider",
+         *[str(r / "tests") for r in roots]],
+        cwd=tmp_path / "out", env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "11 passed" in result.stdout and "skipped" not in result.stdout  # 5 + 4 + 2 tests
