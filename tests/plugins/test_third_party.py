@@ -52,6 +52,11 @@ def write_package(root: Path, name: str, source: str) -> Path:
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
     """The fresh environment with promptyard, the scaffolded plugin ``tally`` and the two broken ones."""
+    import setuptools
+
+    # wheels are built offline with this interpreter's setuptools; promptyard's pyproject (a PEP 639
+    # license string) needs 77+, which torch's own requirement pulls into every promptyard venv
+    assert int(setuptools.__version__.split(".")[0]) >= 77, f"setuptools {setuptools.__version__} is too old"
     root = tmp_path_factory.mktemp("third_party")
     # PYTHONPATH would put this checkout's src ahead of the installed wheel
     env = {k: v for k, v in os.environ.items()
