@@ -37,7 +37,10 @@ __all__ = [
 ENTRY_POINT_GROUP = "promptyard"
 
 #: module names of the built-in plugins, registered in this order
-DEFAULT_PLUGINS: tuple[str, ...] = ()
+DEFAULT_PLUGINS: tuple[str, ...] = (
+    "promptyard.plugins.selectors",
+    "promptyard.plugins.filters",
+)
 
 #: contribution hooks whose ``register`` callback fills a named table: hook name -> table name
 CONTRIBUTION_HOOKS: dict[str, str] = {
