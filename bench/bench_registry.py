@@ -113,18 +113,21 @@ def py_concurrent(path: Path, writers: int, n: int) -> tuple[float, int, list[in
     return wall, sum(len(r) for r in results), numbers
 
 
-def mlflow_concurrent(python: str, tracking: Path, writers: int, n: int) -> tuple[float, int]:
+def mlflow_concurrent(python: str, tracking: Path, writers: int, n: int) -> tuple[float, int, str]:
     env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{tracking}", "PYTHONWARNINGS": "ignore"}
+    _mlflow(python, tracking, "setup", "shared")  # schema and the prompt exist first, as for promptyard
     t0 = time.perf_counter()
     procs = [subprocess.Popen([python, str(HERE / "_mlflow_side.py"), "writer", "shared", str(n)],
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
              for _ in range(writers)]
-    errors = 0
+    errors, sample = 0, ""
     for proc in procs:
         out, err = proc.communicate(timeout=1800)
         lines = [line for line in out.splitlines() if line.startswith("RESULT ")]
-        errors += len(json.loads(lines[0][7:])["errors"]) if lines else n
-    return time.perf_counter() - t0, errors
+        found = json.loads(lines[0][7:])["errors"] if lines else [err[-300:]] * n
+        errors += len(found)
+        sample = sample or (found[0] if found else "")
+    return time.perf_counter() - t0, errors, sample
 
 
 # ---------------------------------------------------------------- report
@@ -168,7 +171,7 @@ def main() -> None:
     py_cold_s, ml_cold_s = statistics.median(py_cold_times), statistics.median(ml_cold_times)
 
     py_wall, py_errors, numbers = py_concurrent(tmp / "conc" / "registry.db", args.writers, args.per_writer)
-    ml_wall, ml_errors = mlflow_concurrent(args.mlflow_python, tmp / "mlflow-conc.db", args.writers,
+    ml_wall, ml_errors, ml_error_sample = mlflow_concurrent(args.mlflow_python, tmp / "mlflow-conc.db", args.writers,
                                            args.per_writer)
     gapless = numbers == list(range(1, args.writers * args.per_writer + 1))
 
@@ -193,7 +196,7 @@ def main() -> None:
     print("  checks PRAGMA data_version on every call, so a move by any process is seen by the next call.")
     print(f"cold promptyard runs (s): {', '.join(f'{t:.3f}' for t in py_cold_times)}")
     print(f"concurrent writers: promptyard errors={py_errors}, numbers 1..{len(numbers)} gapless={gapless}; "
-          f"MLflow errors={ml_errors}")
+          f"MLflow errors={ml_errors} {ml_error_sample[:200]}")
 
 
 if __name__ == "__main__":
