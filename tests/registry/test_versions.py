@@ -100,7 +100,7 @@ def test_syntax_error_is_reported_with_location_and_writes_nothing(registry, kin
     broken = TEMPLATES[kind]("broken {{ x ")
     with pytest.raises(TemplateSyntaxError) as info:
         registry.commit("p", broken)
-    assert "line 1" in str(info.value)
+    assert "line 1, column" in str(info.value)
     assert dump(registry.path) == before
 
 
