@@ -1,7 +1,7 @@
 """Adapters as versioned registry items (kind ``adapter``) and the integrity scan of the artifact store.
 
-These functions are methods of :class:`promptyard.registry.api.Registry`; labels and rollback are the
-same code the prompts use, with ``kind="adapter"``.
+:class:`promptyard.registry.api.Registry` calls these (its ``register_adapter``, ``adapter_path`` and
+``check_integrity``); labels and rollback are the same code the prompts use, with ``kind="adapter"``.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from promptyard.registry.store import ArtifactStore
 
 if TYPE_CHECKING:
     from promptyard.registry.api import Registry
-    from promptyard.registry.models import LabelMoveInfo, VersionInfo
+    from promptyard.registry.models import VersionInfo
 
 
 def _store(self: Registry) -> ArtifactStore:
@@ -64,11 +64,6 @@ def register_adapter(
     return info
 
 
-def resolve_adapter(self: Registry, ref: str | Ref) -> VersionInfo:
-    """The adapter version ``ref`` names (same grammar as prompts)."""
-    return self.resolve(ref, kind="adapter")
-
-
 def adapter_path(self: Registry, ref: str | Ref, *, verify: bool = True) -> Path:
     """The stored folder of an adapter version, after checking its bytes (IntegrityError if tampered)."""
     info = self.resolve(ref, kind="adapter")
@@ -81,32 +76,6 @@ def adapter_path(self: Registry, ref: str | Ref, *, verify: bool = True) -> Path
         .fetchone()
     )
     return store.verify(info.artifact_hash, json.loads(row[0]) if row else None)
-
-
-def label_adapter(
-    self: Registry,
-    ref: str | Ref,
-    label: str,
-    *,
-    force: bool = False,
-    reason: str = "",
-    actor: str | None = None,
-) -> LabelMoveInfo | None:
-    """:meth:`Registry.label` for adapters."""
-    return self.label(ref, label, force=force, reason=reason, actor=actor, kind="adapter")
-
-
-def rollback_adapter(
-    self: Registry,
-    name: str,
-    label: str = "production",
-    to: int | None = None,
-    *,
-    reason: str = "",
-    actor: str | None = None,
-) -> LabelMoveInfo:
-    """:meth:`Registry.rollback` for adapters."""
-    return self.rollback(name, label, to, reason=reason, actor=actor, kind="adapter")
 
 
 def check_integrity(self: Registry, *, remove_orphans: bool = False) -> dict[str, list[dict[str, str]]]:

@@ -302,15 +302,58 @@ class Registry(RegistryReads):
             return set_archived(s, kind, name, not undo)
 
     # ---------------------------------------------------------------- adapters, bundles, integrity
-    from promptyard.registry.adapters import (  # noqa: E402 - methods shared with the adapters module
-        adapter_path,
-        check_integrity,
-        label_adapter,
-        register_adapter,
-        resolve_adapter,
-        rollback_adapter,
-    )
-    from promptyard.registry.bundle import export, import_bundle  # noqa: E402
+    # Thin wrappers: the implementations import the artifact store and YAML, which `prompt render` never needs.
+    def register_adapter(self, name: str, adapter_dir: str | Path, lineage: dict[str, Any] | None = None,
+                         message: str = "", **meta: Any) -> VersionInfo:
+        """Copy a saved PEFT adapter folder into the artifact store and record it as a new version of adapter
+        ``name`` (``meta``: author, task_type, tags, description). The same bytes as the latest version
+        return that version unchanged."""
+        from promptyard.registry import adapters
+
+        return adapters.register_adapter(self, name, adapter_dir, lineage, message, **meta)
+
+    def resolve_adapter(self, ref: str | Ref) -> VersionInfo:
+        """The adapter version ``ref`` names (same grammar as prompts)."""
+        return self.resolve(ref, kind="adapter")
+
+    def adapter_path(self, ref: str | Ref, *, verify: bool = True) -> Path:
+        """The stored folder of an adapter version, after checking its bytes (IntegrityError if changed)."""
+        from promptyard.registry import adapters
+
+        return adapters.adapter_path(self, ref, verify=verify)
+
+    def label_adapter(self, ref: str | Ref, label: str, *, force: bool = False, reason: str = "",
+                      actor: str | None = None) -> LabelMoveInfo | None:
+        """:meth:`label` for adapters."""
+        return self.label(ref, label, force=force, reason=reason, actor=actor, kind="adapter")
+
+    def rollback_adapter(self, name: str, label: str = "production", to: int | None = None, *, reason: str = "",
+                         actor: str | None = None) -> LabelMoveInfo:
+        """:meth:`rollback` for adapters."""
+        return self.rollback(name, label, to, reason=reason, actor=actor, kind="adapter")
+
+    def check_integrity(self, *, remove_orphans: bool = False) -> dict[str, builtins.list[dict[str, str]]]:
+        """Versions whose content no longer matches its hash, damaged or missing artifacts, and orphaned
+        folders (removed with ``remove_orphans``). ``promptyard doctor`` prints this."""
+        from promptyard.registry import adapters
+
+        return adapters.check_integrity(self, remove_orphans=remove_orphans)
+
+    def export(self, names: builtins.list[str] | None = None, *, kind: str = "prompt", path: str | Path | None = None,
+               fmt: str | None = None) -> dict[str, Any]:
+        """A bundle (versions, labels, hashes) of the named items, or all active ones; written to ``path``
+        (JSON, or YAML for .yaml/.yml or ``fmt="yaml"``) when given."""
+        from promptyard.registry import bundle
+
+        return bundle.export(self, names, kind=kind, path=path, fmt=fmt)
+
+    def import_bundle(self, source: str | Path | dict[str, Any], *, as_name: str | None = None,
+                      actor: str | None = None) -> dict[str, Any]:
+        """Import a bundle after checking every hash; refuses conflicting version numbers (or use
+        ``as_name``). Returns what was added per item."""
+        from promptyard.registry import bundle
+
+        return bundle.import_bundle(self, source, as_name=as_name, actor=actor)
 
     def upgrade(self) -> dict[str, Any]:
         """Upgrade the schema to the newest revision (backup first); returns from/to/backup."""
