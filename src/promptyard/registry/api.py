@@ -48,6 +48,7 @@ class Registry(RegistryReads):
         self.path = Path(path)
         self._lock = threading.RLock()
         self._local = threading.local()
+        self._pid = os.getpid()
         self._conn: sqlite3.Connection | None = None
         self._engine: Any = None
         self._write_engine: Any = None
@@ -93,7 +94,20 @@ class Registry(RegistryReads):
     def artifacts_dir(self) -> Path:
         return self.root / "artifacts"
 
+    def _after_fork(self) -> None:
+        # SQLite connections must not cross fork(): a child drops (never closes) what it inherited
+        if self._pid != os.getpid():
+            self._pid = os.getpid()
+            self._conn, self._engine, self._write_engine = None, None, None
+            self._resolved.clear()
+            self._data_version = None
+
+    def __reduce__(self) -> tuple:
+        """Pickles as its path (for worker processes); connections reopen on first use there."""
+        return (type(self), (self.path,))
+
     def _reader(self) -> sqlite3.Connection:
+        self._after_fork()
         if self._conn is None:
             conn = sqlite3.connect(str(self.path), isolation_level=None, check_same_thread=False, timeout=60)
             conn.execute(f"PRAGMA busy_timeout={schema.BUSY_TIMEOUT_MS}")
@@ -125,6 +139,7 @@ class Registry(RegistryReads):
     @property
     def engine(self) -> Any:
         """The SQLAlchemy engine (created on first use)."""
+        self._after_fork()
         if self._engine is None:
             from promptyard.registry.engine import load_table_modules, make_engine
 
