@@ -91,21 +91,23 @@ def commit_version(
         session.add(item)
     if artifact is not None and session.get(Artifact, artifact["hash"]) is None:
         session.add(Artifact(**artifact))
-    version = Version(
-        item_id=item_id,
-        number=(latest[1] + 1) if latest else 1,
-        content_hash=content_hash,
-        content=json.dumps(content, sort_keys=True, ensure_ascii=False),
-        message=message or "",
-        author=author,
-        parent_id=latest[0] if latest else None,
-        lineage=json.dumps(lineage or {}, sort_keys=True, default=str),
-        contract=json.dumps(contract or [], default=str),
-        artifact_hash=artifact["hash"] if artifact else None,
-    )
-    # a Core insert of the validated SQLModel row: the unit-of-work flush costs several times more,
-    # and nothing else in this transaction needs the object tracked
-    result = session.execute(Version.__table__.insert(), [version.model_dump(exclude={"id"})])
+    row = {
+        "item_id": item_id,
+        "number": (latest[1] + 1) if latest else 1,
+        "content_hash": content_hash,
+        "content": json.dumps(content, sort_keys=True, ensure_ascii=False),
+        "message": message or "",
+        "author": author,
+        "created_at": utcnow(),
+        "parent_id": latest[0] if latest else None,
+        "lineage": json.dumps(lineage or {}, sort_keys=True, default=str),
+        "contract": json.dumps(contract or [], default=str),
+        "artifact_hash": artifact["hash"] if artifact else None,
+    }
+    # A Core insert into the SQLModel table: building the model object and flushing it through the unit
+    # of work costs several times more (table models do not validate anyway), and nothing else in this
+    # transaction needs the object tracked. Column types still apply (e.g. the UTC datetime check).
+    result = session.execute(Version.__table__.insert(), [row])
     return queries.version_by_id(raw(session), result.inserted_primary_key[0]), True
 
 
