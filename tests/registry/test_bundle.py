@@ -114,3 +114,13 @@ def test_conflicting_versions_are_refused_or_imported_under_a_new_name(registry,
     report = other.import_bundle(json.loads(json.dumps(bundle)), as_name="p-imported")
     assert report["items"][0]["name"] == "p-imported"
     assert other.resolve("p-imported@2").content_hash == registry.resolve("p@2").content_hash
+
+
+def test_import_into_an_archived_prompt_is_refused(registry, other):
+    bundle = _bundle(registry)
+    other.commit("p", Template(text="a {{ x }}"))
+    other.archive("p")
+    before = dump(other.path)
+    with pytest.raises(RegistryError, match="archived"):
+        other.import_bundle(bundle)
+    assert dump(other.path) == before

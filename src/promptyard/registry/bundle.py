@@ -199,6 +199,9 @@ def _import_item(self: Registry, s: Any, item: dict[str, Any], name: str, actor:
     kind = item["kind"]
     conn = raw(s)
     row = queries.item_row(conn, kind, name)
+    if row is not None and row[1]:
+        raise RegistryError(f"{kind} {name!r} is archived", where=name,
+                            hint=f"`promptyard {kind} archive {name} --undo` first, or import with --as NEWNAME")
     existing = {} if row is None else {v.number: v for v in queries.versions(conn, kind, name)}
     for number, v in existing.items():
         theirs = item["versions"][number - 1]["content_hash"] if number <= len(item["versions"]) else None
