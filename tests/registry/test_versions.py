@@ -220,3 +220,16 @@ def test_write_block_is_one_transaction_and_refuses_nesting(registry):
     with registry.write():
         with pytest.raises(RegistryError, match="already open"):
             registry.commit("p", Template(text="{{ x }}"))
+
+
+def test_session_reads_the_same_rows_the_api_returns(registry):
+    from sqlmodel import select
+
+    from promptyard.registry.tables import Item, Version
+
+    registry.commit("p", Template(text="a {{ x }}"))
+    registry.commit("p", Template(text="b {{ x }}"))
+    with registry.session() as s:
+        item = s.exec(select(Item).where(Item.name == "p")).one()
+        rows = s.exec(select(Version).where(Version.item_id == item.id).order_by(Version.number)).all()
+    assert [(r.number, r.content_hash) for r in rows] == [(v.number, v.content_hash) for v in registry.versions("p")]
