@@ -47,7 +47,6 @@ def register_adapter(
     content_hash = content_hash_of(content)
     with self.write() as s:
         info, created = commit_version(
-            self,
             s,
             "adapter",
             name,

@@ -251,7 +251,6 @@ class Registry(RegistryReads):
         contract = [v.to_dict() for v in check_template(template)]
         with self.write() as s:
             info, created = commit_version(
-                self,
                 s,
                 "prompt",
                 name,

@@ -20,7 +20,6 @@ from promptyard.registry.tables import Artifact, Item, Label, LabelMove, Version
 if TYPE_CHECKING:
     from sqlmodel import Session
 
-    from promptyard.registry.api import Registry
 
 
 def raw(session: Session) -> Any:
@@ -57,7 +56,6 @@ def get_item(session: Session, kind: str, name: str, *, create: bool = False, **
 
 
 def commit_version(
-    reg: Registry,
     session: Session,
     kind: str,
     name: str,
