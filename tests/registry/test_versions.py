@@ -55,20 +55,22 @@ def test_references_resolve_to_the_right_version(registry, kind):
 
 
 def test_ambiguous_hash_prefix_is_refused(registry):
-    # find two versions whose hashes share a 4-digit prefix by committing distinct texts
-    seen: dict[str, int] = {}
-    for i in range(1, 2000):
-        v = registry.commit("p", Template(text=f"t{i} {{{{ x }}}}"))
-        if v.content_hash[:4] in seen:
+    # find two templates whose hashes share a 4-digit prefix (hashing only), then commit both
+    seen: dict[str, Template] = {}
+    for i in range(100_000):
+        t = Template(text=f"t{i} {{{{ x }}}}")
+        prefix = t.content_hash()[:4]
+        if prefix in seen:
             break
-        seen[v.content_hash[:4]] = v.number
+        seen[prefix] = t
+    first, second = registry.commit("p", seen[prefix]), registry.commit("p", t)
     before = dump(registry.path)
-    with pytest.raises(AmbiguousRefError, match="matches versions"):
-        registry.resolve(f"p@sha:{v.content_hash[:4]}")
+    with pytest.raises(AmbiguousRefError, match=f"matches versions {first.number}, {second.number}"):
+        registry.resolve(f"p@sha:{prefix}")
     with pytest.raises(AmbiguousRefError):
-        registry.label(f"p@sha:{v.content_hash[:4]}", "staging")
+        registry.label(f"p@sha:{prefix}", "staging")
     assert dump(registry.path) == before
-    assert registry.resolve(f"p@sha:{v.content_hash[:12]}").number == v.number
+    assert registry.resolve(f"p@sha:{second.content_hash[:12]}").number == second.number
 
 
 BAD_REFS = [
