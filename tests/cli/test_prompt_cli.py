@@ -133,6 +133,10 @@ BAD = [
     (["prompt", "import", "missing.json"], "cannot read bundle"),
     (["prompt", "add", "p", "t.txt"], "already exists"),
     (["prompt", "diff", "p@1", "q@1"], "unknown prompt 'q'"),
+    (["prompt", "export", "-o", "no/such/dir/b.json"], "cannot write bundle"),
+    (["prompt", "render", "p", "--vars", "missing.json"], "cannot read variables"),
+    (["prompt", "add", "q", "missing.yaml"], "no such file"),
+    (["prompt", "export", "--format", "xml"], "unknown format"),
 ]
 
 

@@ -91,7 +91,10 @@ def write_bundle(bundle: dict[str, Any], path: Path, fmt: str | None = None) -> 
         text = yaml.safe_dump(bundle, sort_keys=False, allow_unicode=True)
     else:
         text = json.dumps(bundle, indent=2, ensure_ascii=False) + "\n"
-    path.write_text(text, encoding="utf-8")
+    try:
+        path.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise BundleError(f"cannot write bundle: {exc.strerror}", where=str(path)) from None
 
 
 def read_bundle(source: str | Path | dict[str, Any]) -> dict[str, Any]:
