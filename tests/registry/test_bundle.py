@@ -74,7 +74,19 @@ def _syntax(bundle):
     return bundle
 
 
+def _bad_time(bundle):
+    bundle["items"][0]["versions"][0]["created_at"] = "yesterday"
+    return bundle
+
+
+def _bad_lineage(bundle):
+    bundle["items"][0]["versions"][0]["lineage"] = ["not", "a", "mapping"]
+    return bundle
+
+
 BAD_BUNDLES = [
+    ("bad time", _bad_time, BundleError, "not an ISO time"),
+    ("bad lineage", _bad_lineage, BundleError, "lineage must be a mapping"),
     ("hash mismatch", _edited, BundleError, "does not match its content_hash"),
     ("gap in numbers", _renumbered, BundleError, "must run 1, 2, 3"),
     ("label to nothing", _bad_label, BundleError, "missing version 9"),

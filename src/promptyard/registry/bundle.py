@@ -7,6 +7,7 @@ content is a conflict, and the whole import is refused (or goes under a new name
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -149,6 +150,16 @@ def validate_bundle(bundle: Any, where: str = "bundle") -> list[dict[str, Any]]:
                 )
             if v.get("number") != j + 1:
                 raise BundleError(f"version numbers must run 1, 2, 3 …; found {v.get('number')!r}", where=vat)
+            if v.get("created_at") is not None:
+                try:
+                    datetime.fromisoformat(str(v["created_at"]))
+                except ValueError:
+                    raise BundleError(f"created_at {v['created_at']!r} is not an ISO time", where=vat) from None
+            for key in ("message", "author"):
+                if not isinstance(v.get(key, ""), str):
+                    raise BundleError(f"{key} must be a string", where=vat)
+            if not isinstance(v.get("lineage") or {}, dict):
+                raise BundleError("lineage must be a mapping", where=vat)
             if content_hash_of(v["content"]) != v.get("content_hash"):
                 raise BundleError("content does not match its content_hash (edited or corrupt)", where=vat)
         numbers = {v["number"] for v in item["versions"]}
@@ -241,8 +252,6 @@ def _import_item(self: Registry, s: Any, item: dict[str, Any], name: str, actor:
                 where=f"{name}@{v['number']}",
                 hint="bundles carry metadata, not adapter files",
             )
-        from datetime import datetime
-
         version = Version(
             item_id=item_id,
             number=v["number"],
