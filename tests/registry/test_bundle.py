@@ -84,7 +84,13 @@ def _bad_lineage(bundle):
     return bundle
 
 
+def _bad_tags(bundle):
+    bundle["items"][0]["tags"] = "sentiment"
+    return bundle
+
+
 BAD_BUNDLES = [
+    ("bad tags", _bad_tags, BundleError, "tags must be a list"),
     ("bad time", _bad_time, BundleError, "not an ISO time"),
     ("bad lineage", _bad_lineage, BundleError, "lineage must be a mapping"),
     ("hash mismatch", _edited, BundleError, "does not match its content_hash"),

@@ -142,6 +142,12 @@ def validate_bundle(bundle: Any, where: str = "bundle") -> list[dict[str, Any]]:
                 check_label(label)
         except Exception as exc:
             raise BundleError(str(exc), where=at) from None
+        tags = item.get("tags") or []
+        if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
+            raise BundleError("tags must be a list of strings", where=at)
+        for key in ("task_type", "description"):
+            if item.get(key) is not None and not isinstance(item[key], str):
+                raise BundleError(f"{key} must be a string", where=at)
         for j, v in enumerate(item["versions"]):
             vat = f"{at}.versions[{j}]"
             if not isinstance(v, dict) or not isinstance(v.get("content"), dict):
