@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from promptyard.core.errors import AmbiguousRefError, RegistryError, TemplateSyntaxError, UnknownRefError
+from promptyard.core.errors import (
+    AmbiguousRefError,
+    RegistryError,
+    TemplateSyntaxError,
+    UnknownRefError,
+    UsageError,
+)
 from promptyard.core.template import Template
 from tests.registry.conftest import KINDS, TEMPLATES
 from tests.registry.helpers import dump
@@ -235,3 +241,14 @@ def test_session_reads_the_same_rows_the_api_returns(registry):
         item = s.exec(select(Item).where(Item.name == "p")).one()
         rows = s.exec(select(Version).where(Version.item_id == item.id).order_by(Version.number)).all()
     assert [(r.number, r.content_hash) for r in rows] == [(v.number, v.content_hash) for v in registry.versions("p")]
+
+
+@pytest.mark.parametrize(("kwargs", "message"), [({"tags": "sentiment"}, "tags must be a list"),
+                                                ({"lineage": ["x"]}, "lineage must be a mapping"),
+                                                ({"tags": [1]}, "tags must be a list")])
+def test_bad_commit_arguments_are_refused_and_change_nothing(registry, kwargs, message):
+    registry.commit("p", Template(text="{{ x }}"))
+    before = dump(registry.path)
+    with pytest.raises(UsageError, match=message):
+        registry.commit("p", Template(text="new {{ x }}"), **kwargs)
+    assert dump(registry.path) == before

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlmodel import select
 
-from promptyard.core.errors import RegistryError
+from promptyard.core.errors import RegistryError, UsageError
 from promptyard.core.refs import Ref, check_label, check_name, parse_ref
 from promptyard.registry import queries
 from promptyard.registry.models import LabelMoveInfo, VersionInfo
@@ -71,6 +71,11 @@ def commit_version(
 ) -> tuple[VersionInfo, bool]:
     """Add a version unless ``content_hash`` equals the latest one's; returns (version, created)."""
     meta = {k: v for k, v in (meta or {}).items() if v is not None}
+    tags = meta.get("tags", [])
+    if not isinstance(tags, (list, tuple, set)) or not all(isinstance(t, str) for t in tags):
+        raise UsageError("tags must be a list of strings", where=name, hint='e.g. tags=["sentiment"]')
+    if lineage is not None and not isinstance(lineage, dict):
+        raise UsageError("lineage must be a mapping", where=name)
     item_id = get_item(session, kind, name, create=True, **meta)
     conn = raw(session)
     latest = conn.execute(
