@@ -39,9 +39,10 @@ def register_adapter(
     """Copy a saved PEFT adapter folder into the artifact store and record it as a new version of adapter
     ``name``. Registering the same bytes as the latest version returns that version unchanged."""
     from promptyard.registry.api import default_author
-    from promptyard.registry.versioning import commit_version
+    from promptyard.registry.versioning import check_meta, commit_version
 
     check_name(name)
+    check_meta(name, tags, lineage)  # before copying anything into the store
     artifact = _store(self).ingest(Path(adapter_dir))
     content = {"kind": "adapter", "artifact_hash": artifact["hash"], "files": artifact["file_count"]}
     content_hash = content_hash_of(content)

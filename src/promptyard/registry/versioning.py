@@ -28,6 +28,14 @@ def raw(session: Session) -> Any:
     return session.connection().connection.driver_connection
 
 
+def check_meta(name: str, tags: Any, lineage: Any) -> None:
+    """UsageError unless ``tags`` is a list of strings and ``lineage`` a mapping (None is fine for both)."""
+    if tags is not None and (not isinstance(tags, (list, tuple, set)) or not all(isinstance(t, str) for t in tags)):
+        raise UsageError("tags must be a list of strings", where=name, hint='e.g. tags=["sentiment"]')
+    if lineage is not None and not isinstance(lineage, dict):
+        raise UsageError("lineage must be a mapping", where=name)
+
+
 def get_item(session: Session, kind: str, name: str, *, create: bool = False, **meta: Any) -> int:
     """The id of item ``(kind, name)``; created when ``create``; RegistryError when archived."""
     # a plain-SQL lookup: this runs on every commit and label move, and the ORM select costs ~10x more
@@ -71,11 +79,7 @@ def commit_version(
 ) -> tuple[VersionInfo, bool]:
     """Add a version unless ``content_hash`` equals the latest one's; returns (version, created)."""
     meta = {k: v for k, v in (meta or {}).items() if v is not None}
-    tags = meta.get("tags", [])
-    if not isinstance(tags, (list, tuple, set)) or not all(isinstance(t, str) for t in tags):
-        raise UsageError("tags must be a list of strings", where=name, hint='e.g. tags=["sentiment"]')
-    if lineage is not None and not isinstance(lineage, dict):
-        raise UsageError("lineage must be a mapping", where=name)
+    check_meta(name, meta.get("tags"), lineage)
     item_id = get_item(session, kind, name, create=True, **meta)
     conn = raw(session)
     latest = conn.execute(
