@@ -4,13 +4,19 @@ Rendering a prompt is what scripts and services call cold, many times; typer alo
 adapters to coerce every parameter) costs more than the rest of the command. So the entry point reads
 ``[--registry PATH] prompt render REF [-v K=V]... [--vars FILE] [--seed N] [--json]`` itself and runs the
 same :func:`run_render` the typer command runs. Anything else (``--help``, other options, ``--debug``)
-goes to the typer app unchanged. This module must not import typer, rich or SQLAlchemy.
+goes to the typer app unchanged. Both paths share :func:`run_render`, :func:`error_boundary` and
+:func:`print_plugin_failures`, so they print the same output and the same errors
+(``tests/test_fastpath.py`` compares them over a table of argument lists). This module must not
+import typer, rich or SQLAlchemy.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -75,10 +81,17 @@ def run_render(registry: str | None, ref: str, pairs: list[str] | None, vars_fil
     sys.stdout.write(out)
 
 
+def _int(text: str) -> int | None:
+    try:
+        return int(text)
+    except ValueError:
+        return None
+
+
 def parse_render_args(args: list[str]) -> dict[str, Any] | None:
     """The render command's arguments, or None when ``args`` is anything the fast path does not handle."""
-    import os
-
+    if os.environ.get("PROMPTYARD_DEBUG"):
+        return None  # tracebacks are the typer path's business
     registry = os.environ.get("PROMPTYARD_REGISTRY") or None
     i = 0
     while i < len(args) and args[i] == "--registry" and i + 1 < len(args):
@@ -99,8 +112,8 @@ def parse_render_args(args: list[str]) -> dict[str, Any] | None:
             j += 1
         elif arg == "--vars" and j + 1 < len(rest):
             out["vars_file"], j = rest[j + 1], j + 2
-        elif arg == "--seed" and j + 1 < len(rest) and rest[j + 1].lstrip("-").isdigit():
-            out["seed"], j = int(rest[j + 1]), j + 2
+        elif arg == "--seed" and j + 1 < len(rest) and _int(rest[j + 1]) is not None:
+            out["seed"], j = _int(rest[j + 1]), j + 2
         elif arg == "--json":
             out["as_json"], j = True, j + 1
         elif not arg.startswith("-") and out["ref"] is None:
@@ -108,6 +121,33 @@ def parse_render_args(args: list[str]) -> dict[str, Any] | None:
         else:
             return None  # --help, typos, anything unusual: typer handles it and explains
     return out if out["ref"] is not None else None
+
+
+@contextlib.contextmanager
+def error_boundary(debug: bool = False) -> Iterator[None]:
+    """Where errors become exit codes: one ``error: ...`` line on stderr, the traceback only with ``debug``."""
+    try:
+        yield
+    except PromptyardError as exc:
+        if debug:
+            raise
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        sys.exit(130)
+    except BrokenPipeError:  # `promptyard prompt render … | head`
+        sys.exit(0)
+
+
+def print_plugin_failures(debug: bool = False) -> None:
+    """One line per plugin that was skipped or failed, on stderr; the traceback only with ``debug``."""
+    from promptyard.core.plugins import get_host
+
+    for failure in get_host().failures:
+        print(failure.message(), file=sys.stderr)
+        if debug and failure.details:
+            print(failure.details, file=sys.stderr, end="")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -119,10 +159,6 @@ def main(argv: list[str] | None = None) -> None:
 
         typer_main(args)
         return
-    try:
+    with error_boundary():
+        print_plugin_failures()
         run_render(**parsed)
-    except PromptyardError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        sys.exit(exc.exit_code)
-    except BrokenPipeError:  # `promptyard prompt render … | head`
-        sys.exit(0)
