@@ -15,6 +15,7 @@ Three layers keep a template from reaching outside its variables:
 
 from __future__ import annotations
 
+import builtins
 import contextvars
 import re
 import threading
@@ -76,6 +77,16 @@ def bounded_range(*args: int) -> range:
     return rng
 
 
+def bounded_lipsum(n: int = 5, html: bool = True, min: int = 20, max: int = 100) -> str:  # noqa: A002
+    """``lipsum`` for templates: at most MAX_SIZE words (``lipsum(10**6)`` takes minutes and 400 MB)."""
+    from jinja2.utils import generate_lorem_ipsum
+
+    words = (n if isinstance(n, int) else 0) * builtins.max(min, max)
+    if words > MAX_SIZE:
+        raise _violation(f"lipsum({n}, min={min}, max={max}) could build {words} words; the limit is {MAX_SIZE}")
+    return generate_lorem_ipsum(n, html, min, max)
+
+
 def _check_size(what: str, size: int, limit: int = MAX_TEXT) -> None:
     if size > limit:
         raise _violation(f"{what} would build {size} characters or list items; the limit is {limit}")
@@ -114,6 +125,7 @@ class PromptSandbox(ImmutableSandboxedEnvironment):
         super().__init__(undefined=StrictUndefined, autoescape=False, trim_blocks=True, lstrip_blocks=True,
                          keep_trailing_newline=False, **kwargs)
         self.globals["range"] = bounded_range
+        self.globals["lipsum"] = bounded_lipsum
         for name in _BOUNDED_FILTERS:
             self.filters[name] = _bounded_filter(name, self.filters[name])
 
