@@ -2,9 +2,9 @@
 
 Three layers keep a template from reaching outside its variables:
 
-1. a static check of the parsed template (names or attributes starting with ``_``, known escape
-   attributes such as ``mro`` or ``func_globals``, ``include``/``import``/``extends``) that refuses the
-   template before it is ever compiled, so a bad template fails at commit time;
+1. a static check of the parsed template (:mod:`promptyard.core.static_check`: names or attributes
+   starting with ``_``, known escape attributes such as ``mro``, ``include``/``import``/``extends``)
+   that refuses the template before it is ever compiled, so a bad template fails at commit time;
 2. :class:`PromptSandbox`, an ``ImmutableSandboxedEnvironment`` (no ``list.append`` or ``dict.update``)
    that also bounds the cheap ways to burn memory or CPU (``range``, ``**``, ``*`` on strings, padding
    widths in ``str.format`` and ``ljust``/``center``, the text built by ``+``, ``~``, ``join``,
@@ -32,6 +32,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment, SandboxedEscapeFormatt
 from markupsafe import Markup
 
 from promptyard.core.errors import SandboxViolation
+from promptyard.core.static_check import UNSAFE_ATTRIBUTES, static_check
 
 #: longest ``range`` one call may build, and how many items all ``range`` calls of one render may build
 MAX_RANGE = 10_000
@@ -44,12 +45,6 @@ MAX_INT_BITS = 4096
 #: model's context, far short of what doubling a string in a loop reaches in a few steps
 MAX_TEXT = 10_000_000
 
-#: attribute names refused anywhere, even on objects the stock sandbox would allow them on
-UNSAFE_ATTRIBUTES = frozenset({
-    "mro", "func_globals", "func_code", "func_closure", "func_defaults", "gi_frame", "gi_code",
-    "gi_yieldfrom", "cr_frame", "cr_code", "cr_await", "ag_frame", "ag_code", "f_globals", "f_locals",
-    "f_builtins", "f_back", "f_code", "tb_frame", "tb_next", "co_code", "im_func", "im_self", "im_class",
-})
 _PADDING_METHODS = frozenset({"ljust", "rjust", "center", "zfill", "expandtabs"})
 #: stock filters that take a width or a count
 _BOUNDED_FILTERS = ("center", "indent", "batch", "slice", "wordwrap", "truncate", "format", "replace", "join")
@@ -252,59 +247,6 @@ def _bounded_filter(name: str, func: Callable[..., Any]) -> Callable[..., Any]:
 
 
 # --------------------------------------------------------------------------------------------------
-# static check: refuse what the sandbox would refuse, before the template is ever stored
-# --------------------------------------------------------------------------------------------------
-
-_ATTRIBUTE_FILTERS = frozenset({"attr", "selectattr", "rejectattr", "groupby", "sort", "unique", "sum", "min",
-                                "max"})
-
-
-def _unsafe_name(name: str) -> bool:
-    return name.startswith("_") or name in UNSAFE_ATTRIBUTES
-
-
-def static_check(ast: nodes.Template, location: str) -> None:
-    """Raise one SandboxViolation listing every construct no prompt needs and every escape uses."""
-    problems: dict[str, int] = {}  # problem -> first line
-    for node in _postorder(ast):  # innermost first: x.__class__.__mro__ reports __class__ first
-        for problem in _node_problems(node):
-            problems[problem] = min(problems.get(problem, node.lineno), node.lineno)
-    if problems:
-        ordered = sorted(problems, key=lambda p: problems[p])
-        raise SandboxViolation("sandbox violation", problems=ordered,
-                               where=f"{location} line {problems[ordered[0]]}",
-                               hint="templates may only use their variables, filters and globals")
-
-
-def _postorder(node: nodes.Node) -> Iterator[nodes.Node]:
-    for child in node.iter_child_nodes():
-        yield from _postorder(child)
-    yield node
-
-
-def _node_problems(node: nodes.Node) -> list[str]:
-    if isinstance(node, (nodes.Include, nodes.Import, nodes.FromImport, nodes.Extends)):
-        tag = type(node).__name__.lower().replace("fromimport", "from ... import")
-        return [f"'{tag}' is not supported: a template cannot load other templates"]
-    if isinstance(node, nodes.Name) and node.name.startswith("_"):
-        return [f"name {node.name!r} starts with '_'"]
-    if isinstance(node, nodes.Getattr) and _unsafe_name(node.attr):
-        return [f"attribute {node.attr!r} is not accessible"]
-    if isinstance(node, nodes.Getitem) and isinstance(node.arg, nodes.Const) \
-            and isinstance(node.arg.value, str) and _unsafe_name(node.arg.value):
-        return [f"item {node.arg.value!r} is not accessible"]
-    if isinstance(node, nodes.Filter):
-        # attribute names handed to filters: x|attr('__class__'), x|map(attribute='__class__') …
-        named = [kw.value for kw in node.kwargs if kw.key == "attribute"]
-        if node.name in _ATTRIBUTE_FILTERS:
-            named += node.args[:1]
-        return [f"attribute {arg.value!r} is not accessible" for arg in named
-                if isinstance(arg, nodes.Const) and isinstance(arg.value, str)
-                and any(_unsafe_name(part) for part in arg.value.split("."))]
-    return []
-
-
-# --------------------------------------------------------------------------------------------------
 # environments and the compiled-source cache
 # --------------------------------------------------------------------------------------------------
 
@@ -403,4 +345,4 @@ def reset_range_budget(token: contextvars.Token) -> None:
 
 
 __all__ = ["MAX_RANGE", "MAX_SIZE", "PromptSandbox", "SandboxEnv", "SecurityError", "bounded_range",
-           "build_env", "range_budget", "reset_range_budget", "sandbox_env", "static_check"]
+           "build_env", "range_budget", "reset_range_budget", "sandbox_env"]
