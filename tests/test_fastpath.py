@@ -15,6 +15,7 @@ FILES = {
                 "text: '{% for e in examples %}{{ e.text }}{% endfor %}:{{ x }}'\n",
     "vars.json": '{"x": "from file"}',
     "bad.json": "{x: 1",
+    "latin1.json": '{"x": "caf\xe9"}'.encode("latin-1"),
 }
 
 R = ["prompt", "render"]
@@ -30,6 +31,7 @@ CASES = [
     (R + ["p", "--vars", "vars.json"], None),
     (R + ["p", "--vars", "missing.json"], None),
     (R + ["p", "--vars", "bad.json"], None),
+    (R + ["p", "--vars", "latin1.json"], None),
     (R + ["p", "--vars", "-"], '{"x": "stdin"}'),
     (R + ["p"], '{"x": 3}'),
     (R + ["p"], "[1]"),
@@ -50,8 +52,9 @@ FALLBACK = [R + ["p", "--seed", "1.5"], R + ["p", "--seed", "²"], R + ["p", "--
 
 @pytest.fixture
 def prompts(tmp_path):
-    for name, text in FILES.items():
-        (tmp_path / name).write_text(text)
+    for name, content in FILES.items():
+        path = tmp_path / name
+        path.write_bytes(content) if isinstance(content, bytes) else path.write_text(content)
     assert invoke(["init"]).exit_code == 0
     for name, source in (("p", ["--text", "say {{ x }}"]), ("typed", ["typed.yaml"]), ("chat", ["chat.yaml"]),
                          ("dyn", ["dyn.yaml"])):

@@ -46,6 +46,8 @@ def read_variables(pairs: list[str] | None, vars_file: Path | str | None, contra
             text = stdin.read() if where == "-" else Path(vars_file).read_text(encoding="utf-8")
         except OSError as exc:
             raise UsageError(f"cannot read variables: {exc.strerror}", where=where) from None
+        except UnicodeDecodeError as exc:
+            raise UsageError(f"variables are not UTF-8 text (byte {exc.start})", where=where) from None
     elif not pairs and not stdin.isatty():
         text, where = stdin.read(), "stdin"
     if text and text.strip():
