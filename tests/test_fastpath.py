@@ -102,3 +102,10 @@ def test_a_broken_plugin_is_reported_on_the_fast_path_too(prompts):
     assert fast.stderr == typed.stderr
     assert "warning: plugin 'broken-example' skipped: register_metrics raised RuntimeError: boom" in fast.stderr
     assert fast.stdout == "say 1\n"
+
+
+def test_a_render_error_names_the_version_and_every_problem(prompts):
+    result = invoke(R + ["typed", "-v", "n=three", "-v", "extra=1"], entry=fast_main)
+    assert result.exit_code == 1
+    assert result.stderr == ("error: typed@1: bad variables: variable 'n' must be int, got str ('three'); "
+                             "unexpected variable 'extra' (the template takes: n)\n")

@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from promptyard.core.errors import PromptyardError, UsageError
+from promptyard.core.errors import PromptyardError, RenderError, UsageError
 
 
 def coerce(value: str, vtype: str | None) -> Any:
@@ -73,7 +73,13 @@ def run_render(registry: str | None, ref: str, pairs: list[str] | None, vars_fil
 
     with Registry.open(registry) as reg:
         version = reg.resolve(ref)
-        rendered = reg.render(ref, read_variables(pairs, vars_file, version.contract), seed=seed)
+        variables = read_variables(pairs, vars_file, version.contract)
+        try:
+            # the exact version resolved above: a label moved meanwhile must not pair one contract with another text
+            rendered = reg.render(version.ref, variables, seed=seed)
+        except RenderError as exc:  # say which prompt version the variables did not fit
+            exc.where = f"{version.ref}: {exc.where}" if exc.where else version.ref
+            raise
     if as_json:
         out = json.dumps(rendered.to_json(), indent=2, default=str, ensure_ascii=False) + "\n"
     elif rendered.messages is not None:
