@@ -131,6 +131,9 @@ PAYLOADS = [
     ("{% set s = 'x' * 100000 %}{% for i in range(9999) %}{{ s }}{% endfor %}", {}, SV,
      "the rendered text would build"),
     ("{{ lipsum(10**6)|length }}", {}, SV, "lipsum(1000000, min=20, max=100) could build"),
+    ("{{ ('a ' * 50000)|wordwrap(1, wrapstring='y' * 99999) }}", {}, SV, "wordwrap would build"),
+    ("{{ range(10000)|list|tojson(99999) }}", {}, SV, "tojson indent of 99999 is larger than the limit of 100"),
+    ("{{ range(10000)|list|tojson(indent='x' * 99999) }}", {}, SV, "tojson indent"),
     ("{{ lipsum(5, false, 10**7, 10**7) }}", {}, SV, "could build 50000000 words"),
 ]
 
@@ -203,11 +206,11 @@ def test_bounded_operations_still_do_what_they_should():
         "{{ '{:>{}}|{w:{f}}'.format('a', 3, w=7, f='03') }} {{ '{a}-{b}'.format_map(d) }} "
         "{{ users|join(', ', attribute='n') }} {{ '-'.join(items|map('string')) }} "
         "{{ 'a\\nb'|indent(2, true) }} {{ 'x' ~ 1 ~ 'y' }} {{ items + [3] }} {{ ('{}'|safe).format('<b>') }}"
-        "{{ lipsum(2, false, 3, 4)|wordcount > 5 }}"
+        "{{ lipsum(2, false, 3, 4)|wordcount > 5 }} {{ 'a b c'|wordwrap(3, wrapstring='|') }} {{ [1]|tojson(1) }}"
     )
     variables = {"d": {"a": 1, "b": 2}, "users": [{"n": "ann"}, {"n": "bo"}], "items": [1, 2]}
     # Markup.format escapes its arguments, as in stock Jinja2
-    expected = "  a|007 1-2 ann, bo 1-2   a\n  b x1y [1, 2, 3] &lt;b&gt;True"
+    expected = "  a|007 1-2 ann, bo 1-2   a\n  b x1y [1, 2, 3] &lt;b&gt;True a b|c [\n 1\n]"
     assert render(Template(text=text), variables).text == expected
 
 

@@ -47,7 +47,10 @@ MAX_TEXT = 10_000_000
 
 _PADDING_METHODS = frozenset({"ljust", "rjust", "center", "zfill", "expandtabs"})
 #: stock filters that take a width or a count
-_BOUNDED_FILTERS = ("center", "indent", "batch", "slice", "wordwrap", "truncate", "format", "replace", "join")
+_BOUNDED_FILTERS = ("center", "indent", "batch", "slice", "wordwrap", "truncate", "format", "replace", "join",
+                    "tojson")
+#: widest JSON indent: it is repeated on every line (``range(10000)|list|tojson(99999)`` is 1 GB)
+MAX_INDENT = 100
 _WIDTH = re.compile(r"\d+")
 
 _range_budget: contextvars.ContextVar[list[int] | None] = contextvars.ContextVar(
@@ -233,6 +236,15 @@ def _bounded_filter(name: str, func: Callable[..., Any]) -> Callable[..., Any]:
             width = args[skip] if len(args) > skip else kwargs.get("width", 4)
             prefix = len(width) if isinstance(width, str) else width if isinstance(width, int) else 0
             _check_size("indent", prefix * (value.count("\n") + 1))
+        if name == "wordwrap" and isinstance(value, str):  # (width, break_long_words, wrapstring, ...)
+            wrap = args[skip + 2] if len(args) > skip + 2 else kwargs.get("wrapstring")
+            if isinstance(wrap, str):  # at most one wrapstring per character of the text
+                _check_size("wordwrap", len(wrap) * len(value))
+        if name == "tojson":
+            indent = args[skip] if len(args) > skip else kwargs.get("indent")
+            width = indent if isinstance(indent, int) else len(indent) if isinstance(indent, str) else 0
+            if width > MAX_INDENT:
+                raise _violation(f"tojson indent of {width} is larger than the limit of {MAX_INDENT}")
         if name == "join" and value is not None:
             items = list(value)  # counted before the separator is repeated
             args = (*args[:skip - 1], items, *args[skip:])
