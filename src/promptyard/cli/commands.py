@@ -6,3 +6,4 @@ from promptyard.cli.main import app
 
 # Each noun module defines `app = typer.Typer(...)`; imported here so that `promptyard --help` lists them.
 # (Modules are added as their issues land.)
+from promptyard.cli import data  # noqa: E402,F401

@@ -27,6 +27,7 @@ ENTRY_POINT_GROUP = "promptyard"
 #: module names of the built-in plugins, registered in this order
 DEFAULT_PLUGINS: tuple[str, ...] = (
     "promptyard.plugins.models",
+    "promptyard.plugins.datasets",
 )
 
 #: contribution hooks whose ``register`` callback fills a named table: hook name -> table name
