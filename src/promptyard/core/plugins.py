@@ -30,6 +30,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "promptyard.plugins.filters",
     "promptyard.plugins.models",
     "promptyard.plugins.datasets",
+    "promptyard.plugins.tasks",
 )
 
 #: contribution hooks whose ``register`` callback fills a named table: hook name -> table name
