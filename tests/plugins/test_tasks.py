@@ -43,7 +43,8 @@ def test_classification_needs_a_label_set_and_known_labels():
      "<|system|> Rate it.\n<|user|> fine\n<|assistant|> "),
     (Template(kind="structured", sections={"task": "Rate.", "input": "{{ text }}", "output_format": "JSON"}),
      "fine"),
-    (Template(kind="dynamic", text="{% for e in examples %}{{ e.text }}={{ e.label }}\n{% endfor %}{{ text }}=",
+    (Template(kind="dynamic",
+              text="{% for e in examples %}{{ e.text }}={{ e.label }}\n{% endfor %}{{ text }}=",
               examples=[{"text": "ok", "label": "positive"}], k=1), "ok=positive\nfine="),
 ], ids=["single", "multi", "structured", "dynamic"])
 def test_render_prompt_for_every_kind(template, expected):
