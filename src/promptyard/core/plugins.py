@@ -31,6 +31,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "promptyard.plugins.models",
     "promptyard.plugins.datasets",
     "promptyard.plugins.tasks",
+    "promptyard.plugins.tuning",
 )
 
 #: contribution hooks whose ``register`` callback fills a named table: hook name -> table name
