@@ -18,7 +18,8 @@ def write_toy_sentiment(path: Path, n: int = 200, seed: int = 0) -> str:
     for _ in range(n):
         label = rng.choice(["positive", "negative"])
         word = rng.choice(POSITIVE if label == "positive" else NEGATIVE)
-        text = " ".join([rng.choice(FILLER), "was", word] + [rng.choice(FILLER) for _ in range(rng.randint(0, 8))])
+        fillers = [rng.choice(FILLER) for _ in range(rng.randint(0, 8))]
+        text = " ".join([rng.choice(FILLER), "was", word, *fillers])
         rows.append({"text": text, "label": label})
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
     return str(path)

@@ -13,13 +13,14 @@ def save_curves(run_dir: Path, steps: list[dict[str, Any]], evals: list[dict[str
     json_path = run_dir / "curves.json"
     json_path.write_text(json.dumps({"train": steps, "eval": evals, "metric": metric_name}, indent=1))
     try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
+        # Figure + the Agg canvas directly: no pyplot, so no GUI backend and a faster import
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
     except ImportError:
         return json_path, None
-    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.6))
+    fig = Figure(figsize=(10, 3.6))
+    FigureCanvasAgg(fig)
+    left, right = fig.subplots(1, 2)
     if steps:
         left.plot([s["step"] for s in steps], [s["loss"] for s in steps], label="train loss", alpha=0.7)
     if evals:
@@ -33,5 +34,4 @@ def save_curves(run_dir: Path, steps: list[dict[str, Any]], evals: list[dict[str
     fig.tight_layout()
     png_path = run_dir / "curves.png"
     fig.savefig(png_path, dpi=90)
-    plt.close(fig)
     return json_path, png_path
