@@ -22,7 +22,7 @@ from typing import Any
 
 import jinja2
 
-from promptyard.core.contract import bind, infer
+from promptyard.core.contract import bind, infer, matches
 from promptyard.core.errors import PromptyardError, RenderError, SandboxViolation, ValidationError
 from promptyard.core.sandbox import SandboxEnv, SecurityError, range_budget, reset_range_budget, sandbox_env
 from promptyard.core.syntax import translate
@@ -30,6 +30,8 @@ from promptyard.core.template import KINDS, Template, Variable
 
 #: ``{{ name }}`` placeholders of raw mode
 RAW_PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z][A-Za-z0-9_]*)\s*\}\}")
+_SANDBOX_HINT = "templates may only use their variables, filters and globals"
+_PRIVATE_ATTRIBUTE = re.compile(r"attribute '_")
 _IDENTIFIER = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 #: names a *dynamic* template gets from promptyard, not from the caller
 DYNAMIC_RESERVED = ("examples",)
@@ -73,6 +75,10 @@ def _raw_value(value: Any) -> str:
 
 
 def _raw_unit(source: str, names: set[str] | None) -> Callable[[dict[str, Any]], str]:
+    # like Jinja2 (keep_trailing_newline=False), one trailing newline of the source is dropped
+    if source.endswith("\n"):
+        source = source[:-2] if source.endswith("\r\n") else source[:-1]
+
     def render_raw(context: dict[str, Any]) -> str:
         def substitute(match: re.Match) -> str:
             name = match.group(1)
@@ -102,7 +108,14 @@ def _check_structure(t: Template) -> None:
         from promptyard.core.dynamic import check_dynamic
 
         check_dynamic(t)
+    seen: set[str] = set()
     for i, var in enumerate(t.variables):
+        if var.name in seen:
+            raise ValidationError(f"variable {var.name!r} is declared twice", where=f"variables[{i}]")
+        seen.add(var.name)
+        if var.default is not None and not matches(var.default, var.type):
+            raise ValidationError(f"default {var.default!r:.40} of variable {var.name!r} is not a {var.type}",
+                                  where=f"variables[{i}].default")
         if not _IDENTIFIER.match(var.name):
             raise ValidationError(f"variable name {var.name!r} is not an identifier (letters, digits, '_', "
                                   "not starting with '_' or a digit)", where=f"variables[{i}]")
@@ -161,14 +174,14 @@ def _build(t: Template, senv: SandboxEnv) -> Prepared:
                     f"{n!r} ({first_use[n]})" for n in undeclared),
                 where="variables",
                 hint="declare them under 'variables', or remove the declarations to infer them")
-        for name in declared_names & set(DYNAMIC_RESERVED if t.kind == "dynamic" else ()):
-            raise ValidationError(f"{name!r} is provided by promptyard in a dynamic template; "
-                                  "it cannot be declared",
-                                  where="variables")
+        clash = sorted(declared_names & (set(DYNAMIC_RESERVED) | set(providers)))
+        if clash:
+            raise ValidationError(f"{', '.join(map(repr, clash))} provided by promptyard in a dynamic template "
+                                  "(examples, value providers): cannot be declared", where="variables")
         contract = list(t.variables)
     else:
         contract = inferred
-    units = [(loc, roles[i], c.template.render) for i, (loc, c) in enumerate(compiled)]
+    units = [(loc, roles[i], c.render) for i, (loc, c) in enumerate(compiled)]
     return Prepared(t.kind, units, contract, declared, providers)
 
 
@@ -195,7 +208,7 @@ def _key(t: Template) -> tuple:
     if t.kind == "structured":
         extra = json.dumps(t.output_schema, sort_keys=True, default=repr)
     elif t.kind == "dynamic":
-        extra = t.selector
+        extra = (t.selector, t.k, len(t.examples))  # what check_dynamic looked at
     return (t.kind, t.raw, tuple(t.sources()),
             tuple((v.name, v.type, v.required, repr(v.default)) for v in t.variables), extra)
 
@@ -250,10 +263,15 @@ def run_unit(location: str, fn: Callable[[dict[str, Any]], str], context: dict[s
         raise
     except SecurityError as exc:
         line = _template_line(exc)
-        raise SandboxViolation(f"sandbox violation: {exc}",
-                               where=f"{location} line {line}" if line else location,
-                               hint="templates may only use their variables, filters and globals") from None
-    except (jinja2.UndefinedError, ArithmeticError, LookupError, TypeError, ValueError, RecursionError,
+        where = f"{location} line {line}" if line else location
+        raise SandboxViolation(f"sandbox violation: {exc}", where=where, hint=_SANDBOX_HINT) from None
+    except jinja2.UndefinedError as exc:
+        line = _template_line(exc)
+        where = f"{location} line {line}" if line else location
+        if _PRIVATE_ATTRIBUTE.search(str(exc)):  # reached through a computed name: still an escape attempt
+            raise SandboxViolation(f"sandbox violation: {exc}", where=where, hint=_SANDBOX_HINT) from None
+        raise RenderError(f"rendering failed: {exc}", where=where) from None
+    except (ArithmeticError, LookupError, TypeError, ValueError, RecursionError,
             MemoryError, jinja2.TemplateError) as exc:
         line = _template_line(exc)
         where = f"{location} line {line}" if line else location
