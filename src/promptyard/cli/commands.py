@@ -7,3 +7,4 @@ from __future__ import annotations
 from promptyard.cli import prompt, quickstart, registry_cmd  # noqa: E402,F401 - registry area
 
 from promptyard.cli import plugins_cmd  # noqa: E402,F401  # isort: skip - plugins area
+from promptyard.cli import adapter, data, tune  # noqa: E402,F401  # isort: skip - tuning area
