@@ -26,6 +26,10 @@ ENTRY_POINT_GROUP = "promptyard"
 
 #: module names of the built-in plugins, registered in this order
 DEFAULT_PLUGINS: tuple[str, ...] = (
+    "promptyard.plugins.selectors",
+    "promptyard.plugins.filters",
+    "promptyard.plugins.models",
+    "promptyard.plugins.datasets",
     "promptyard.plugins.metrics",
 )
 
