@@ -87,6 +87,14 @@ def open_registry(spec: CellSpec, registry: Any = None) -> Any:
 def resolve_prompt(ref: str, registry: Any) -> ResolvedPrompt:
     """A registry reference (``name@production``) or a template file path."""
     path = Path(ref)
+    if path.suffix == ".json" and path.is_file():
+        # plain Template.to_dict() JSON (what prompt search writes for its variants)
+        from promptyard.core.template import Template
+
+        data = json.loads(path.read_text(encoding="utf-8"))
+        template = Template.from_dict(data.get("template", data), where=str(path))
+        return ResolvedPrompt(ref, template, template.content_hash(), str(path.resolve()),
+                              task_type=data.get("task_type"))
     if path.suffix in TEMPLATE_SUFFIXES and path.is_file():
         from promptyard.core.template_files import load_template_file
 
@@ -149,9 +157,20 @@ def _task_name(spec: CellSpec, prompt: ResolvedPrompt, data: Any) -> str:
     return "classification" if data.labels else "generation"
 
 
-def _label_of(choice: str, example: Any, i: int) -> str:
-    labels = example.meta.get("labels") if example.meta else None
-    return str(labels[i]) if labels and i < len(labels) else choice.strip()
+def _choice_labels(spec: CellSpec, choices: list[str] | None, examples: list[Any], data: Any) -> list[str]:
+    """The label each choice stands for: the task's label order, or the stripped text of suite choices."""
+    if not choices:
+        return list(data.labels)
+    task_labels = (examples[0].meta or {}).get("labels") if examples else None
+    if spec.choices:
+        labels = [c.strip() for c in choices]
+        known = set(task_labels or data.labels or labels)
+        unknown = [x for x in labels if x not in known]
+        if unknown:
+            raise EvalError(f"choices {unknown} name no label of the data ({', '.join(sorted(known))})",
+                            where=spec.label(), hint="each choice is a label with optional leading space")
+        return labels
+    return [str(x) for x in task_labels] if task_labels else [c.strip() for c in choices]
 
 
 def prepare_cell(spec: CellSpec, *, indices: list[int] | None = None, registry: Any = None) -> PreparedCell:
@@ -172,7 +191,8 @@ def prepare_cell(spec: CellSpec, *, indices: list[int] | None = None, registry: 
         chosen = sorted(indices)
     task_name = _task_name(spec, prompt, data)
     task = lookup("task_types", task_name)
-    examples = [task.row_to_example(data.rows[i]) for i in chosen]
+    options = {"labels": data.labels} if data.labels and task_name == "classification" else None
+    examples = [task.row_to_example(data.rows[i], options=options) for i in chosen]
     choices = list(spec.choices) if spec.choices else None
     if choices is None and examples and examples[0].choices:
         choices = list(examples[0].choices)
@@ -181,14 +201,18 @@ def prepare_cell(spec: CellSpec, *, indices: list[int] | None = None, registry: 
     if mode == "choices" and not choices:
         raise EvalError("choices scoring needs choices", where=spec.label(),
                         hint="set `choices:` in the suite, or use a task type that provides them")
+    from promptyard.core.render import check_template
+
+    accepted = {v.name for v in check_template(prompt.template)}
     texts, messages, records = [], [], []
     for i, example in zip(chosen, examples, strict=True):
-        rendered = render(prompt.template, example.variables, seed=spec.seed + i)
+        # a row's extra columns are not the template's business: pass only what it accepts
+        variables = {k: v for k, v in example.variables.items() if k in accepted}
+        rendered = render(prompt.template, variables, seed=spec.seed + i)
         texts.append(rendered.text)
         messages.append(rendered.messages)
         records.append(rendered.record or {})
-    labels = ([_label_of(c, examples[0], i) for i, c in enumerate(choices)] if choices and examples
-              else list(data.labels))
+    labels = _choice_labels(spec, choices, examples, data)
     full_fingerprint = getattr(data, "fingerprint", "")
     fingerprint = sha256_json({"data": full_fingerprint, "indices": chosen})
     prepared = PreparedCell(spec, prompt, adapter, task, task_name, mode, chosen, examples, texts, messages,
