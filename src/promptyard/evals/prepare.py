@@ -182,9 +182,10 @@ def prepare_cell(spec: CellSpec, *, indices: list[int] | None = None, registry: 
     prompt = resolve_prompt(spec.prompt, reg)
     adapter = resolve_adapter(spec.adapter, reg) if spec.adapter else None
     data = load_split(spec)
-    chosen = select_indices(len(data), spec.sample, spec.seed)
+    sample = select_indices(len(data), spec.sample, spec.seed)
+    chosen = sample
     if indices is not None:
-        allowed = set(chosen)
+        allowed = set(sample)
         bad = [i for i in indices if i not in allowed]
         if bad:
             raise EvalError(f"example indices {bad[:5]} are not part of this cell's sample", where=spec.label())
@@ -214,7 +215,8 @@ def prepare_cell(spec: CellSpec, *, indices: list[int] | None = None, registry: 
         records.append(rendered.record or {})
     labels = _choice_labels(spec, choices, examples, data)
     full_fingerprint = getattr(data, "fingerprint", "")
-    fingerprint = sha256_json({"data": full_fingerprint, "indices": chosen})
+    # of the cell's whole sample, not of a shard: shards of one cell share their lineage
+    fingerprint = sha256_json({"data": full_fingerprint, "indices": sample})
     prepared = PreparedCell(spec, prompt, adapter, task, task_name, mode, chosen, examples, texts, messages,
                             records, choices, labels, fingerprint)
     prepared.lineage = {
@@ -223,7 +225,7 @@ def prepare_cell(spec: CellSpec, *, indices: list[int] | None = None, registry: 
         "adapter": None if adapter is None else {"ref": adapter.ref, "resolved": adapter.resolved,
                                                  "version_id": adapter.version_id, "hash": adapter.content_hash},
         "data": {"ref": spec.data, "split": spec.split, "sample": spec.sample, "fingerprint": fingerprint,
-                 "split_fingerprint": full_fingerprint, "n": len(chosen), "options": spec.data_options},
+                 "split_fingerprint": full_fingerprint, "n": len(sample), "options": spec.data_options},
         "task": {"name": task_name, "version": str(getattr(task, "version", "1"))},
         "scoring": mode, "choices": choices, "labels": labels, "decoding": dict(spec.decoding), "seed": spec.seed,
         "output_schema": getattr(prompt.template, "output_schema", None) if structured else None,
