@@ -78,6 +78,14 @@ def _hints(ast: nodes.Template, names: set[str]) -> tuple[dict[str, str], set[st
                 (isinstance(node, nodes.Filter) and node.name in ("default", "d"))
                 or (isinstance(node, nodes.Test) and node.name in ("defined", "undefined"))):
             guarded.add(id(node.node))
+    # {% if x is defined %}...{{ x }}...{% endif %}: uses inside the guarded block are optional too
+    for node in ast.find_all(nodes.If):
+        test = node.test
+        if isinstance(test, nodes.Test) and test.name == "defined" and isinstance(test.node, nodes.Name):
+            for child in node.body:
+                for name in child.find_all(nodes.Name):
+                    if name.name == test.node.name:
+                        guarded.add(id(name))
     for node in ast.find_all(nodes.Name):
         if node.name in names and node.ctx == "load":
             first_line.setdefault(node.name, node.lineno)
@@ -97,7 +105,8 @@ def infer(asts: Iterable[tuple[str, nodes.Template]],
     for location, ast in asts:
         names = set(meta.find_undeclared_variables(ast)) - reserved
         h, r, lines = _hints(ast, names)
-        for name in sorted(names, key=lambda n: (lines.get(n, 0), n)):
+        lines.update({n: 1 for n in sorted(names) if n not in lines})
+        for name in lines:  # first use, in source order
             if name not in where:
                 where[name] = f"{location} line {lines.get(name, 1)}"
                 order.append(name)

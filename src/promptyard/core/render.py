@@ -30,6 +30,8 @@ from promptyard.core.template import KINDS, Template, Variable
 
 #: ``{{ name }}`` placeholders of raw mode
 RAW_PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z][A-Za-z0-9_]*)\s*\}\}")
+_SANDBOX_HINT = "templates may only use their variables, filters and globals"
+_PRIVATE_ATTRIBUTE = re.compile(r"attribute '_")
 _IDENTIFIER = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 #: names a *dynamic* template gets from promptyard, not from the caller
 DYNAMIC_RESERVED = ("examples",)
@@ -73,6 +75,10 @@ def _raw_value(value: Any) -> str:
 
 
 def _raw_unit(source: str, names: set[str] | None) -> Callable[[dict[str, Any]], str]:
+    # like Jinja2 (keep_trailing_newline=False), one trailing newline of the source is dropped
+    if source.endswith("\n"):
+        source = source[:-2] if source.endswith("\r\n") else source[:-1]
+
     def render_raw(context: dict[str, Any]) -> str:
         def substitute(match: re.Match) -> str:
             name = match.group(1)
@@ -168,7 +174,7 @@ def _build(t: Template, senv: SandboxEnv) -> Prepared:
         contract = list(t.variables)
     else:
         contract = inferred
-    units = [(loc, roles[i], c.template.render) for i, (loc, c) in enumerate(compiled)]
+    units = [(loc, roles[i], c.render) for i, (loc, c) in enumerate(compiled)]
     return Prepared(t.kind, units, contract, declared, providers)
 
 
@@ -250,10 +256,15 @@ def run_unit(location: str, fn: Callable[[dict[str, Any]], str], context: dict[s
         raise
     except SecurityError as exc:
         line = _template_line(exc)
-        raise SandboxViolation(f"sandbox violation: {exc}",
-                               where=f"{location} line {line}" if line else location,
-                               hint="templates may only use their variables, filters and globals") from None
-    except (jinja2.UndefinedError, ArithmeticError, LookupError, TypeError, ValueError, RecursionError,
+        where = f"{location} line {line}" if line else location
+        raise SandboxViolation(f"sandbox violation: {exc}", where=where, hint=_SANDBOX_HINT) from None
+    except jinja2.UndefinedError as exc:
+        line = _template_line(exc)
+        where = f"{location} line {line}" if line else location
+        if _PRIVATE_ATTRIBUTE.search(str(exc)):  # reached through a computed name: still an escape attempt
+            raise SandboxViolation(f"sandbox violation: {exc}", where=where, hint=_SANDBOX_HINT) from None
+        raise RenderError(f"rendering failed: {exc}", where=where) from None
+    except (ArithmeticError, LookupError, TypeError, ValueError, RecursionError,
             MemoryError, jinja2.TemplateError) as exc:
         line = _template_line(exc)
         where = f"{location} line {line}" if line else location

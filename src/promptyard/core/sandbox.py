@@ -45,6 +45,8 @@ UNSAFE_ATTRIBUTES = frozenset({
     "f_builtins", "f_back", "f_code", "tb_frame", "tb_next", "co_code", "im_func", "im_self", "im_class",
 })
 _PADDING_METHODS = frozenset({"ljust", "rjust", "center", "zfill", "expandtabs"})
+#: stock filters that take a width or a count
+_BOUNDED_FILTERS = ("center", "indent", "batch", "slice", "wordwrap", "truncate", "format", "replace")
 _WIDTH = re.compile(r"\d+")
 
 _range_budget: contextvars.ContextVar[list[int] | None] = contextvars.ContextVar(
@@ -83,17 +85,24 @@ def _check_format_spec(fmt: str) -> None:
 class PromptSandbox(ImmutableSandboxedEnvironment):
     """The sandbox: Jinja2's immutable sandbox plus bounds on CPU and memory tricks."""
 
-    intercepted_binops = frozenset({"*", "**"})
+    intercepted_binops = frozenset({"*", "**", "%"})
 
     def __init__(self, **kwargs: Any):
         super().__init__(undefined=StrictUndefined, autoescape=False, trim_blocks=True, lstrip_blocks=True,
                          keep_trailing_newline=False, **kwargs)
         self.globals["range"] = bounded_range
+        for name in _BOUNDED_FILTERS:
+            self.filters[name] = _bounded_filter(name, self.filters[name])
 
     def is_safe_attribute(self, obj: Any, attr: str, value: Any) -> bool:
         if attr in UNSAFE_ATTRIBUTES:
             return False
         return super().is_safe_attribute(obj, attr, value)
+
+    def unsafe_undefined(self, obj: Any, attribute: str) -> Any:
+        # Jinja returns an Undefined that only fails when printed; a list of them prints "[Undefined]".
+        # Refusing at access time makes every route (|map(attribute=...), |sort …) fail the same way.
+        raise SecurityError(f"access to attribute {attribute!r} of {type(obj).__name__!r} object is unsafe")
 
     def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
         if operator == "**":
@@ -101,6 +110,10 @@ class PromptSandbox(ImmutableSandboxedEnvironment):
                     and abs(left).bit_length() * right > MAX_INT_BITS:
                 raise _violation(f"{left!r:.20} ** {right} is larger than the limit of {MAX_INT_BITS} bits")
             return left ** right
+        if operator == "%":
+            if isinstance(left, str):
+                _check_percent_format(left, right)
+            return left % right
         if isinstance(left, int) and isinstance(right, int) \
                 and abs(left).bit_length() + abs(right).bit_length() > MAX_INT_BITS:
             raise _violation(f"'*' would build a number larger than the limit of {MAX_INT_BITS} bits")
@@ -111,12 +124,12 @@ class PromptSandbox(ImmutableSandboxedEnvironment):
         return left * right
 
     def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: N805 (Jinja's signature)
-        if (isinstance(__obj, types.BuiltinMethodType) and isinstance(getattr(__obj, "__self__", None), str)
-                and __obj.__name__ in _PADDING_METHODS):
-            for value in (*args, *kwargs.values()):
-                if isinstance(value, int) and value > MAX_SIZE:
-                    raise _violation(f"{__obj.__name__}() width {value} is larger than "
-                                     f"the limit of {MAX_SIZE}")
+        owner = getattr(__obj, "__self__", None)
+        if isinstance(__obj, types.BuiltinMethodType) and isinstance(owner, str):
+            if __obj.__name__ in _PADDING_METHODS:
+                _check_ints(__obj.__name__, args, kwargs)
+            elif __obj.__name__ == "replace" and len(args) >= 2:
+                _check_replace(owner, args[0], args[1])
         return super().call(__context, __obj, *args, **kwargs)
 
     def wrap_str_format(self, value: Any) -> Callable[..., str] | None:
@@ -127,33 +140,102 @@ class PromptSandbox(ImmutableSandboxedEnvironment):
         return wrapped
 
 
+def _check_ints(what: str, args: tuple, kwargs: dict[str, Any]) -> None:
+    for value in (*args, *kwargs.values()):
+        if isinstance(value, int) and not isinstance(value, bool) and value > MAX_SIZE:
+            raise _violation(f"{what}() argument {value} is larger than the limit of {MAX_SIZE}")
+
+
+_PERCENT_WIDTH = re.compile(r"%(?:\([^)]*\))?[-#0 +]*(\d*)(?:\.(\d+))?")
+
+
+def _check_percent_format(fmt: str, args: Any = None) -> None:
+    """Refuse ``"%0999999999d" % 1`` and ``"%*d" % (10**9, 1)`` before they allocate."""
+    for width, precision in _PERCENT_WIDTH.findall(fmt):
+        if (width and int(width) > MAX_SIZE) or (precision and int(precision) > MAX_SIZE):
+            raise _violation(f"%-format width in {fmt[:40]!r} is larger than the limit of {MAX_SIZE}")
+    if "*" in fmt:
+        _check_ints("%", args if isinstance(args, tuple) else (args,), {})
+
+
+def _check_replace(text: Any, old: Any, new: Any) -> None:
+    """``'x'.replace('', long)`` grows a string by len(new) per character: bound the result first."""
+    if isinstance(text, str) and isinstance(old, str) and isinstance(new, str):
+        hits = len(text) + 1 if old == "" else text.count(old)
+        if len(text) + hits * (len(new) - len(old)) > MAX_SIZE * 10:
+            raise _violation(f"replace() would build more than {MAX_SIZE * 10} characters")
+
+
+def _bounded_filter(name: str, func: Callable[..., Any]) -> Callable[..., Any]:
+    """A stock filter whose integer arguments (widths, counts) are bounded."""
+    skip = 2 if hasattr(func, "jinja_pass_arg") else 1  # (context,) value, then the arguments
+
+    def bounded(*args: Any, **kwargs: Any) -> Any:
+        _check_ints(name, args[skip:], kwargs)
+        value = args[skip - 1] if len(args) >= skip else None
+        if name == "format" and isinstance(value, str):
+            _check_percent_format(value, tuple(args[skip:]))
+        if name == "replace" and len(args) >= skip + 2:
+            _check_replace(value, args[skip], args[skip + 1])
+        return func(*args, **kwargs)
+
+    if hasattr(func, "jinja_pass_arg"):
+        bounded.jinja_pass_arg = func.jinja_pass_arg  # type: ignore[attr-defined]
+    bounded.__name__ = getattr(func, "__name__", name)
+    return bounded
+
+
 # --------------------------------------------------------------------------------------------------
 # static check: refuse what the sandbox would refuse, before the template is ever stored
 # --------------------------------------------------------------------------------------------------
+
+_ATTRIBUTE_FILTERS = frozenset({"attr", "selectattr", "rejectattr", "groupby", "sort", "unique", "sum", "min",
+                                "max"})
+
 
 def _unsafe_name(name: str) -> bool:
     return name.startswith("_") or name in UNSAFE_ATTRIBUTES
 
 
 def static_check(ast: nodes.Template, location: str) -> None:
-    """Raise SandboxViolation for constructs no prompt needs and every escape uses."""
-    for node in ast.find_all((nodes.Name, nodes.Getattr, nodes.Getitem, nodes.Filter, nodes.Include,
-                              nodes.Import, nodes.FromImport, nodes.Extends)):
-        where = f"{location} line {node.lineno}"
-        if isinstance(node, (nodes.Include, nodes.Import, nodes.FromImport, nodes.Extends)):
-            tag = type(node).__name__.lower().replace("fromimport", "from ... import")
-            raise _violation(f"'{tag}' is not supported: a template cannot load other templates", where)
-        if isinstance(node, nodes.Name) and node.name.startswith("_"):
-            raise _violation(f"name {node.name!r} starts with '_'", where)
-        if isinstance(node, nodes.Getattr) and _unsafe_name(node.attr):
-            raise _violation(f"attribute {node.attr!r} is not accessible", where)
-        if isinstance(node, nodes.Getitem) and isinstance(node.arg, nodes.Const) \
-                and isinstance(node.arg.value, str) and _unsafe_name(node.arg.value):
-            raise _violation(f"item {node.arg.value!r} is not accessible", where)
-        if isinstance(node, nodes.Filter) and node.name == "attr":
-            for arg in node.args:
-                if isinstance(arg, nodes.Const) and isinstance(arg.value, str) and _unsafe_name(arg.value):
-                    raise _violation(f"attribute {arg.value!r} is not accessible", where)
+    """Raise one SandboxViolation listing every construct no prompt needs and every escape uses."""
+    problems: dict[str, int] = {}  # problem -> first line
+    for node in _postorder(ast):  # innermost first: x.__class__.__mro__ reports __class__ first
+        for problem in _node_problems(node):
+            problems[problem] = min(problems.get(problem, node.lineno), node.lineno)
+    if problems:
+        ordered = sorted(problems, key=lambda p: problems[p])
+        raise SandboxViolation("sandbox violation", problems=ordered,
+                               where=f"{location} line {problems[ordered[0]]}",
+                               hint="templates may only use their variables, filters and globals")
+
+
+def _postorder(node: nodes.Node) -> Iterator[nodes.Node]:
+    for child in node.iter_child_nodes():
+        yield from _postorder(child)
+    yield node
+
+
+def _node_problems(node: nodes.Node) -> list[str]:
+    if isinstance(node, (nodes.Include, nodes.Import, nodes.FromImport, nodes.Extends)):
+        tag = type(node).__name__.lower().replace("fromimport", "from ... import")
+        return [f"'{tag}' is not supported: a template cannot load other templates"]
+    if isinstance(node, nodes.Name) and node.name.startswith("_"):
+        return [f"name {node.name!r} starts with '_'"]
+    if isinstance(node, nodes.Getattr) and _unsafe_name(node.attr):
+        return [f"attribute {node.attr!r} is not accessible"]
+    if isinstance(node, nodes.Getitem) and isinstance(node.arg, nodes.Const) \
+            and isinstance(node.arg.value, str) and _unsafe_name(node.arg.value):
+        return [f"item {node.arg.value!r} is not accessible"]
+    if isinstance(node, nodes.Filter):
+        # attribute names handed to filters: x|attr('__class__'), x|map(attribute='__class__') …
+        named = [kw.value for kw in node.kwargs if kw.key == "attribute"]
+        if node.name in _ATTRIBUTE_FILTERS:
+            named += node.args[:1]
+        return [f"attribute {arg.value!r} is not accessible" for arg in named
+                if isinstance(arg, nodes.Const) and isinstance(arg.value, str)
+                and any(_unsafe_name(part) for part in arg.value.split("."))]
+    return []
 
 
 # --------------------------------------------------------------------------------------------------
@@ -166,6 +248,7 @@ class Compiled:
 
     template: jinja2.Template
     ast: nodes.Template
+    render: Callable[[dict[str, Any]], str]
 
 
 @dataclass
@@ -185,12 +268,29 @@ class SandboxEnv:
             return hit
         ast = self.env.parse(source)  # jinja2.TemplateSyntaxError is translated by the caller
         static_check(ast, location)
-        compiled = Compiled(self.env.from_string(ast), ast)
+        template = self.env.from_string(ast)
+        compiled = Compiled(template, ast, _fast_render(self.env, template, dict(self.env.globals)))
         with self.lock:
             self.cache[source] = compiled
             if len(self.cache) > self.max_entries:
                 self.cache.popitem(last=False)
         return compiled
+
+
+def _fast_render(env: PromptSandbox, template: jinja2.Template,
+                 env_globals: dict[str, Any]) -> Callable[[dict[str, Any]], str]:
+    """``template.render`` without its per-call copy of the globals ChainMap (the hot path)."""
+    root, new_context, concat = template.root_render_func, template.new_context, env.concat
+
+    def render(context: dict[str, Any]) -> str:
+        ctx = new_context({**env_globals, **context}, shared=True)
+        try:
+            return concat(root(ctx))
+        except Exception:
+            env.handle_exception()  # re-raises with the template's own line numbers
+            raise  # unreachable; handle_exception always raises
+
+    return render
 
 
 _env_lock = threading.Lock()
@@ -211,9 +311,10 @@ def build_env(filter_entries: Iterator[Any] = iter(())) -> SandboxEnv:
 def sandbox_env() -> SandboxEnv:
     """The sandbox for the current plugin host; rebuilt (cache and all) when plugins change."""
     global _current
-    from promptyard.core.plugins import get_host
+    from promptyard.core import plugins
 
-    host = get_host()
+    # the host's lock is only needed to build it; once built, reading the global is enough
+    host = plugins._host or plugins.get_host()
     tables = host.tables  # a new dict whenever plugins are (un)registered
     current = _current
     if current is not None and current[0] is tables:
