@@ -30,6 +30,8 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "promptyard.plugins.filters",
     "promptyard.plugins.models",
     "promptyard.plugins.datasets",
+    "promptyard.plugins.tasks",
+    "promptyard.plugins.tuning",
     "promptyard.plugins.metrics",
 )
 
