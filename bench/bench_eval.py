@@ -107,9 +107,8 @@ def bench_classify(n: int, skip_lmeval: bool, lmeval_python: str) -> None:
     from promptyard.evals.prepare import prepare_cell
     from promptyard.evals.runner import run_prepared
     from promptyard.evals.suite import CellSpec
-    from promptyard.plugins.models import load_model, smollm2_folder
-
     from promptyard.plugins.metrics import load_module
+    from promptyard.plugins.models import load_model, smollm2_folder
 
     rows = examples(n)
     loaded = load_model("smollm2-135m")
