@@ -7,3 +7,5 @@ from __future__ import annotations
 from promptyard.cli import prompt, quickstart, registry_cmd  # noqa: E402,F401 - registry area
 from promptyard.cli import data  # noqa: E402,F401
 from promptyard.cli import eval  # noqa: E402,F401
+
+from promptyard.cli import plugins_cmd  # noqa: E402,F401  # isort: skip - plugins area
