@@ -44,6 +44,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "promptyard.plugins.datasets",
     "promptyard.plugins.tasks",
     "promptyard.plugins.tuning",
+    "promptyard.plugins.metrics",
 )
 
 #: contribution hooks whose ``register`` callback fills a named table: hook name -> table name
