@@ -1,0 +1,1 @@
+"""Evaluation: suites, runner, cache, comparison, distributed runs."""

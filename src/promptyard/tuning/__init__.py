@@ -1,0 +1,1 @@
+"""Training loop and hyper-parameter search."""
