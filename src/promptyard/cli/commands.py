@@ -2,7 +2,5 @@
 
 from __future__ import annotations
 
-from promptyard.cli.main import app
-
 # Each noun module defines `app = typer.Typer(...)`; imported here so that `promptyard --help` lists them.
 # (Modules are added as their issues land.)

@@ -178,8 +178,9 @@ class PluginHost:
                 table = tables[table_name]
                 pending: list[Entry] = []
 
-                def register(*args: Any, _plugin: str = impl.plugin_name, _pending=pending, **options):
-                    _pending.append(_make_entry(table_name, _plugin, args, options))
+                def register(*args: Any, _plugin: str = impl.plugin_name, _pending=pending,
+                             _table: str = table_name, **options: Any) -> None:
+                    _pending.append(_make_entry(_table, _plugin, args, options))
 
                 try:
                     impl.function(**{arg: register for arg in impl.argnames})

@@ -102,7 +102,8 @@ class Template:
         try:
             parts = [Part(role=str(p.get("role", "user")), text=str(p["text"])) for p in data.get("parts") or []]
         except (KeyError, AttributeError, TypeError):
-            raise ValidationError("each part needs a 'text' (and optionally a 'role')", where=f"{where}: parts")
+            raise ValidationError("each part needs a 'text' (and optionally a 'role')",
+                                  where=f"{where}: parts") from None
         variables = []
         for i, v in enumerate(data.get("variables") or []):
             if isinstance(v, str):

@@ -1,0 +1,139 @@
+"""Adapters as versioned registry items (kind ``adapter``) and the integrity scan of the artifact store.
+
+These functions are methods of :class:`promptyard.registry.api.Registry`; labels and rollback are the
+same code the prompts use, with ``kind="adapter"``.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from promptyard.core.errors import IntegrityError
+from promptyard.core.refs import Ref, check_name
+from promptyard.registry.models import content_hash_of
+from promptyard.registry.store import ArtifactStore
+
+if TYPE_CHECKING:
+    from promptyard.registry.api import Registry
+    from promptyard.registry.models import LabelMoveInfo, VersionInfo
+
+
+def _store(self: Registry) -> ArtifactStore:
+    return ArtifactStore(self.artifacts_dir)
+
+
+def register_adapter(
+    self: Registry,
+    name: str,
+    adapter_dir: str | Path,
+    lineage: dict[str, Any] | None = None,
+    message: str = "",
+    *,
+    author: str | None = None,
+    task_type: str | None = None,
+    tags: list[str] | None = None,
+    description: str | None = None,
+) -> VersionInfo:
+    """Copy a saved PEFT adapter folder into the artifact store and record it as a new version of adapter
+    ``name``. Registering the same bytes as the latest version returns that version unchanged."""
+    from promptyard.registry.api import default_author
+    from promptyard.registry.versioning import commit_version
+
+    check_name(name)
+    artifact = _store(self).ingest(Path(adapter_dir))
+    content = {"kind": "adapter", "artifact_hash": artifact["hash"], "files": artifact["file_count"]}
+    content_hash = content_hash_of(content)
+    with self.write() as s:
+        info, created = commit_version(
+            self,
+            s,
+            "adapter",
+            name,
+            content,
+            content_hash,
+            message=message,
+            author=author or default_author(),
+            lineage=lineage,
+            artifact=artifact,
+            meta={"task_type": task_type, "tags": tags, "description": description},
+        )
+    if created:
+        self._observe("on_adapter_registered", version=info)
+    return info
+
+
+def resolve_adapter(self: Registry, ref: str | Ref) -> VersionInfo:
+    """The adapter version ``ref`` names (same grammar as prompts)."""
+    return self.resolve(ref, kind="adapter")
+
+
+def adapter_path(self: Registry, ref: str | Ref, *, verify: bool = True) -> Path:
+    """The stored folder of an adapter version, after checking its bytes (IntegrityError if tampered)."""
+    info = self.resolve(ref, kind="adapter")
+    store = _store(self)
+    if not verify:
+        return store.path_of(info.artifact_hash)
+    row = (
+        self._reader()
+        .execute("SELECT manifest FROM artifacts WHERE hash = ?", (info.artifact_hash,))
+        .fetchone()
+    )
+    return store.verify(info.artifact_hash, json.loads(row[0]) if row else None)
+
+
+def label_adapter(
+    self: Registry,
+    ref: str | Ref,
+    label: str,
+    *,
+    force: bool = False,
+    reason: str = "",
+    actor: str | None = None,
+) -> LabelMoveInfo | None:
+    """:meth:`Registry.label` for adapters."""
+    return self.label(ref, label, force=force, reason=reason, actor=actor, kind="adapter")
+
+
+def rollback_adapter(
+    self: Registry,
+    name: str,
+    label: str = "production",
+    to: int | None = None,
+    *,
+    reason: str = "",
+    actor: str | None = None,
+) -> LabelMoveInfo:
+    """:meth:`Registry.rollback` for adapters."""
+    return self.rollback(name, label, to, reason=reason, actor=actor, kind="adapter")
+
+
+def check_integrity(self: Registry, *, remove_orphans: bool = False) -> dict[str, list[dict[str, str]]]:
+    """Scan for damage: versions whose content no longer matches their hash, artifacts whose bytes do
+    not match, recorded artifacts missing from disk, and orphans (folders nobody records, leftover temp
+    folders). ``remove_orphans`` deletes the orphans. ``promptyard doctor`` prints this."""
+    conn = self._reader()
+    report: dict[str, list[dict[str, str]]] = {"versions": [], "mismatched": [], "missing": [], "orphans": []}
+    for kind, name, number, content_hash, content in conn.execute(
+        "SELECT i.kind, i.name, v.number, v.content_hash, v.content FROM versions v "
+        "JOIN items i ON i.id = v.item_id ORDER BY i.kind, i.name, v.number"
+    ):
+        if content_hash_of(json.loads(content)) != content_hash:
+            report["versions"].append(
+                {"ref": f"{name}@{number}", "kind": kind, "problem": "content hash mismatch"}
+            )
+    store = _store(self)
+    recorded = {h: json.loads(m) for h, m in conn.execute("SELECT hash, manifest FROM artifacts")}
+    for digest, manifest in recorded.items():
+        try:
+            store.verify(digest, manifest)
+        except IntegrityError as exc:
+            key = "missing" if "missing" in exc.message else "mismatched"
+            report[key].append({"hash": digest, "path": str(store.path_of(digest)), "problem": exc.message})
+    orphans = [store.path_of(h) for h in store.stored() if h not in recorded] + store.leftovers()
+    for path in orphans:
+        report["orphans"].append({"path": str(path), "problem": "not recorded in the registry"})
+        if remove_orphans:
+            store.remove(path)
+    return report

@@ -1,0 +1,154 @@
+"""What the registry hands out: plain, immutable records (no database session attached)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+
+def content_hash_of(content: dict[str, Any]) -> str:
+    """sha256 of canonical JSON; for a prompt equal to ``Template.content_hash()`` of its ``to_dict()``."""
+    text = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _time(value: Any) -> datetime:
+    stamp = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    return stamp if stamp.tzinfo else stamp.replace(tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class VersionInfo:
+    """One immutable version of a prompt or adapter."""
+
+    id: int
+    kind: str
+    name: str
+    number: int
+    content_hash: str
+    content: dict[str, Any]
+    message: str = ""
+    author: str = ""
+    created_at: datetime | None = None
+    parent: int | None = None
+    lineage: dict[str, Any] = field(default_factory=dict)
+    artifact_hash: str | None = None
+    contract: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def ref(self) -> str:
+        """The exact reference ``name@N``."""
+        return f"{self.name}@{self.number}"
+
+    @property
+    def short_hash(self) -> str:
+        return self.content_hash[:12]
+
+    @property
+    def template(self) -> Any:
+        """The prompt's :class:`~promptyard.core.template.Template` (prompts only)."""
+        from promptyard.core.template import Template
+
+        if self.kind != "prompt":
+            raise TypeError(f"{self.ref} is an {self.kind}, not a prompt")
+        return Template.from_dict(self.content, where=self.ref)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["created_at"] = self.created_at.isoformat() if self.created_at else None
+        data["ref"] = self.ref
+        return data
+
+    @classmethod
+    def from_row(cls, row: tuple) -> VersionInfo:
+        """Build from a row of :data:`promptyard.registry.queries.VERSION_COLUMNS`."""
+        (
+            vid,
+            kind,
+            name,
+            number,
+            content_hash,
+            content,
+            message,
+            author,
+            created_at,
+            parent,
+            lineage,
+            artifact_hash,
+            contract,
+        ) = row
+        return cls(
+            id=vid,
+            kind=kind,
+            name=name,
+            number=number,
+            content_hash=content_hash,
+            content=json.loads(content),
+            message=message,
+            author=author,
+            created_at=_time(created_at),
+            parent=parent,
+            lineage=json.loads(lineage or "{}"),
+            artifact_hash=artifact_hash,
+            contract=json.loads(contract or "[]"),
+        )
+
+
+@dataclass(frozen=True)
+class LabelMoveInfo:
+    """One entry of a label's append-only history."""
+
+    kind: str
+    name: str
+    label: str
+    from_number: int | None
+    to_number: int
+    action: str
+    actor: str
+    reason: str
+    created_at: datetime
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["created_at"] = self.created_at.isoformat()
+        return data
+
+    @classmethod
+    def from_row(cls, row: tuple) -> LabelMoveInfo:
+        """Build from a row of :data:`promptyard.registry.queries.MOVE_COLUMNS`."""
+        kind, name, label, from_number, to_number, action, actor, reason, created_at = row
+        return cls(
+            kind=kind,
+            name=name,
+            label=label,
+            from_number=from_number,
+            to_number=to_number,
+            action=action,
+            actor=actor,
+            reason=reason,
+            created_at=_time(created_at),
+        )
+
+
+@dataclass(frozen=True)
+class ItemInfo:
+    """A prompt or adapter with its metadata, latest version and current labels."""
+
+    kind: str
+    name: str
+    task_type: str | None
+    description: str
+    tags: list[str]
+    archived: bool
+    created_at: datetime
+    latest: int | None
+    template_kind: str | None
+    labels: dict[str, int]
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["created_at"] = self.created_at.isoformat()
+        return data

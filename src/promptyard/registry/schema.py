@@ -1,0 +1,145 @@
+"""Schema revisions: a cheap check on every open, Alembic upgrades (with a backup first) when needed.
+
+Opening a registry must stay fast, so the check does not import Alembic: it reads the revision ids and
+``down_revision`` of the files in ``migrations/versions/`` with a regex, computes the heads, and compares
+them with the ``alembic_version`` rows. Only a mismatch imports Alembic and upgrades to ``heads`` (so any
+chain or branch of revisions the project ends up with works).
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+import sqlite3
+import time
+from functools import lru_cache
+from pathlib import Path
+
+from promptyard.core.errors import RegistryError
+
+MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+VERSIONS_DIR = MIGRATIONS_DIR / "versions"
+_ASSIGN = re.compile(r"^(revision|down_revision)\s*(?::[^=]+)?=\s*(.+?)\s*$", re.MULTILINE)
+
+
+@lru_cache(maxsize=1)
+def revision_graph() -> dict[str, tuple[str, ...]]:
+    """Map each revision id in ``migrations/versions`` to its down revisions."""
+    graph: dict[str, tuple[str, ...]] = {}
+    for path in sorted(VERSIONS_DIR.glob("*.py")):
+        if path.name.startswith("__"):
+            continue
+        found = dict(m.groups() for m in _ASSIGN.finditer(path.read_text(encoding="utf-8")))
+        if "revision" not in found:
+            continue
+        rev = ast.literal_eval(found["revision"])
+        down = ast.literal_eval(found.get("down_revision", "None"))
+        downs = () if down is None else (down,) if isinstance(down, str) else tuple(down)
+        graph[rev] = downs
+    return graph
+
+
+def head_revisions() -> frozenset[str]:
+    """The revisions no other revision builds on."""
+    graph = revision_graph()
+    below = {d for downs in graph.values() for d in downs}
+    return frozenset(r for r in graph if r not in below)
+
+
+def ancestors(revisions: frozenset[str] | set[str]) -> set[str]:
+    """Every revision at or below ``revisions``."""
+    graph, seen, todo = revision_graph(), set(), list(revisions)
+    while todo:
+        rev = todo.pop()
+        if rev not in seen:
+            seen.add(rev)
+            todo.extend(graph.get(rev, ()))
+    return seen
+
+
+def current_revisions(conn: sqlite3.Connection) -> frozenset[str] | None:
+    """The revisions recorded in the database, or None when it has no ``alembic_version`` table."""
+    try:
+        rows = conn.execute("SELECT version_num FROM alembic_version").fetchall()
+    except sqlite3.OperationalError:
+        return None
+    return frozenset(r[0] for r in rows)
+
+
+def needs_upgrade(conn: sqlite3.Connection, path: Path) -> bool:
+    """True when the database is behind the code; RegistryError when it is ahead or not a registry."""
+    current = current_revisions(conn)
+    heads = head_revisions()
+    if current is None:
+        tables = conn.execute("SELECT count(*) FROM sqlite_master WHERE type='table'").fetchone()[0]
+        if tables:
+            raise RegistryError("not a promptyard registry (no schema revision table)", where=str(path))
+        return True
+    if current == heads:
+        return False
+    unknown = current - set(revision_graph())
+    if unknown:
+        raise RegistryError(
+            f"registry schema {', '.join(sorted(unknown))} is newer than this promptyard",
+            where=str(path),
+            hint="upgrade promptyard",
+        )
+    return bool(heads - ancestors(current))
+
+
+def backup(path: Path, current: frozenset[str] | None) -> Path:
+    """Copy the registry (WAL content included) to ``registry.db.bak-<rev>-<timestamp>`` next to it."""
+    rev = "+".join(sorted(current)) if current else "empty"
+    stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime()) + f"{time.time() % 1:.6f}"[1:].replace(".", "-")
+    target = path.with_name(f"{path.name}.bak-{rev}-{stamp}")
+    src = sqlite3.connect(str(path))
+    dst = sqlite3.connect(str(target))
+    try:
+        src.backup(dst)  # the backup API copies a consistent snapshot, unlike copying the file
+    finally:
+        dst.close()
+        src.close()
+    return target
+
+
+def upgrade(path: Path, *, revision: str = "heads", make_backup: bool = True) -> dict:
+    """Upgrade the registry at ``path`` to ``revision``; returns what happened (from, to, backup)."""
+    conn = sqlite3.connect(str(path))
+    try:
+        before = current_revisions(conn)
+        has_tables = conn.execute("SELECT count(*) FROM sqlite_master WHERE type='table'").fetchone()[0]
+    finally:
+        conn.close()
+    backup_path = backup(path, before) if make_backup and has_tables else None
+    run_alembic(path, revision)
+    conn = sqlite3.connect(str(path))
+    try:
+        after = current_revisions(conn)
+    finally:
+        conn.close()
+    return {
+        "from": sorted(before or []),
+        "to": sorted(after or []),
+        "backup": str(backup_path) if backup_path else None,
+    }
+
+
+def run_alembic(path: Path, revision: str = "heads") -> None:
+    """Run ``alembic upgrade REVISION`` on ``path`` programmatically (no alembic.ini needed)."""
+    from alembic import command
+    from alembic.config import Config
+
+    from promptyard.registry.engine import make_engine
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    engine = make_engine(path)
+    try:
+        # BEGIN IMMEDIATE: two processes opening an old registry at once upgrade it one after the other;
+        # the second finds it current inside its transaction and does nothing.
+        with engine.connect() as conn:
+            conn = conn.execution_options(sqlite_immediate=True)
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, revision)
+    finally:
+        engine.dispose()
