@@ -97,4 +97,4 @@ def train(spec: ToySpec, *, report=None, checkpoint_dir: Path | None = None) -> 
             if report is not None:
                 report(metrics)
     _log(spec, "end", step=spec.max_steps)
-    return {"history": history, "best": max(h["val_metric"] for h in history)}
+    return {"history": history, "best": max((h["val_metric"] for h in history), default=None)}

@@ -4,3 +4,4 @@ from __future__ import annotations
 
 # Each noun module defines `app = typer.Typer(...)`; imported here so that `promptyard --help` lists them.
 # (Modules are added as their issues land.)
+from promptyard.cli import tune_search  # noqa: E402,F401 - `tune search|resume|searches` (joins the tune sub-app)

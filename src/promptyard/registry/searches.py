@@ -3,20 +3,16 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from promptyard.core.errors import UnknownRefError
+from promptyard.registry.tables import utcnow
 
 if TYPE_CHECKING:
     from promptyard.registry.api import Registry
 
 
 _HINT = "see `promptyard tune searches`"
-
-
-def _now() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
 
 
 def start_search(registry: Registry, search_id: str, *, method: str, adapter_name: str, scheduler: str,
@@ -64,7 +60,7 @@ def finish_search(registry: Registry, search_id: str, trials: list[dict[str, Any
                               history=json.dumps(t["history"], default=str), error=t.get("error") or ""))
         row.status, row.best_trial_id, row.best_metric = status, best_trial_id, best_metric
         row.adapter_version_id, row.plot_path, row.error = adapter_version_id, plot_path, error
-        row.finished_at = _now()
+        row.finished_at = utcnow()
         s.add(row)
 
 

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Optional
 
 from sqlalchemy import Column, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-
-def _utcnow() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
+from promptyard.registry.tables import utcnow
 
 
 class Search(SQLModel, table=True):
@@ -35,7 +33,7 @@ class Search(SQLModel, table=True):
     adapter_version_id: Optional[int] = Field(default=None, foreign_key="versions.id")  # noqa: UP045
     error: str = Field(default="", sa_column=Column(Text, nullable=False, server_default=""))
     resumed: int = 0
-    created_at: datetime = Field(default_factory=_utcnow)
+    created_at: datetime = Field(default_factory=utcnow)
     finished_at: Optional[datetime] = Field(default=None)  # noqa: UP045
 
 

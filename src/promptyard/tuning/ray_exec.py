@@ -29,6 +29,7 @@ RAY_ENV_DEFAULTS = {
     "RAY_AUTH_MODE": "disabled",  # 2.60 turns on token auth and warns on every start otherwise
     "RAY_USAGE_STATS_ENABLED": "0",  # offline machines: never try to phone home
     "RAY_DEDUP_LOGS": "0",
+    "RAY_AIR_NEW_OUTPUT": "0",  # the new output engine prints tables on stdout even with verbose=0
     # promptyard saves Tune's state every second on purpose (a killed driver loses little); not a problem.
     "TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S": "0",
 }

@@ -29,6 +29,7 @@ SCHEDULERS = ("asha", "median", "pbt", "fifo")
 SEARCH_ALGS = ("random", "optuna")
 SPEC_FILE = "promptyard_search.pkl"
 TRIAL_STATE_FILE = "promptyard_trial.json"
+DONE_FILE = "promptyard_done.json"
 DEFAULT_TRAINER = "promptyard.tuning.loop:train"
 
 
@@ -115,6 +116,13 @@ def run_trial(config: dict[str, Any], spec: SearchSpec) -> None:
 
     train = resolve_trainer(spec.trainer)
     trial_dir = Path(tune.get_context().get_trial_dir())
+    done = trial_dir / DONE_FILE
+    if done.exists():
+        # train() already returned for this trial, but the driver died before Tune's state snapshot
+        # recorded it: hand Tune the final result again instead of training anything twice.
+        final = json.loads(done.read_text())
+        tune.report(final["metrics"], checkpoint=tune.Checkpoint.from_directory(final["adapter"]))
+        return
     work = trial_dir / "train"
     if work.exists():  # a reused actor or a retry: start from what Tune restored, not from stale files
         shutil.rmtree(work)
@@ -124,6 +132,7 @@ def run_trial(config: dict[str, Any], spec: SearchSpec) -> None:
         with restored.as_directory() as src:
             shutil.copytree(src, work, dirs_exist_ok=True)
     staging = trial_dir / "report-staging"
+    last: dict[str, Any] = {}
 
     def report(metrics: dict[str, Any]) -> None:
         adapter_dir = metrics.get("adapter_dir")
@@ -135,9 +144,18 @@ def run_trial(config: dict[str, Any], spec: SearchSpec) -> None:
             shutil.copytree(adapter_dir, staging)
             (staging / TRIAL_STATE_FILE).write_text(json.dumps(_numeric(metrics)))
             checkpoint = tune.Checkpoint.from_directory(str(staging))
-        tune.report(_numeric(metrics), checkpoint=checkpoint)
+        last["metrics"] = _numeric(metrics)
+        tune.report(last["metrics"], checkpoint=checkpoint)
 
     train(apply_params(spec.train_spec, config), report=report, checkpoint_dir=work)
+    if last and staging.exists():
+        final_adapter = trial_dir / "final-adapter"
+        if final_adapter.exists():
+            shutil.rmtree(final_adapter)
+        staging.rename(final_adapter)
+        tmp = done.with_suffix(".tmp")
+        tmp.write_text(json.dumps({"metrics": last["metrics"], "adapter": str(final_adapter)}))
+        os.replace(tmp, done)
 
 
 def _scheduler(spec: SearchSpec, tune_space: dict[str, Any]) -> Any:
@@ -170,7 +188,8 @@ def _search_alg(spec: SearchSpec) -> Any:
         return OptunaSearch(seed=spec.seed)
     from ray.tune.search.basic_variant import BasicVariantGenerator
 
-    return BasicVariantGenerator(random_state=spec.seed)
+    # max_concurrent here: Tune ignores TuneConfig.max_concurrent_trials for a SearchAlgorithm instance.
+    return BasicVariantGenerator(random_state=spec.seed, max_concurrent=spec.concurrent or 0)
 
 
 def make_trainable(spec: SearchSpec) -> Any:
