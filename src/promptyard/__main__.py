@@ -1,3 +1,3 @@
-from promptyard.cli import main
+from promptyard.fastpath import main
 
 main()

@@ -11,6 +11,10 @@ if importlib.util.find_spec("promptyard.core.render") is None:  # pragma: no cov
     from tests.registry import _render_shim
 
     sys.modules["promptyard.core.render"] = _render_shim
+if importlib.util.find_spec("promptyard.core.template_files") is None:  # pragma: no cover
+    from tests.registry import _render_shim
+
+    sys.modules["promptyard.core.template_files"] = _render_shim
 
 from promptyard.core.template import Part, Template  # noqa: E402
 

@@ -9,8 +9,9 @@ import click
 
 
 def _param_line(param: click.Parameter) -> str:
-    if isinstance(param, click.Argument):
-        name = param.human_readable_name.upper()
+    # typer 0.29 ships its own click-like classes, so test by duck type, not isinstance(click.*)
+    if getattr(param, "param_type_name", "") == "argument":
+        name = (getattr(param, "human_readable_name", None) or param.name).upper()
         required = " (required)" if param.required else ""
         return f"- `{name}`{required}"
     opts = ", ".join(f"`{o}`" for o in [*param.opts, *param.secondary_opts])
@@ -29,11 +30,15 @@ def _param_line(param: click.Parameter) -> str:
     return text
 
 
+def _context_of(cmd):
+    return cmd.make_context(cmd.name or "promptyard", [], resilient_parsing=True)
+
+
 def _walk(cmd: click.Command, path: list[str], out: list[str]) -> None:
     level = min(len(path), 4) + 1
     title = " ".join(path)
     out.append(f"{'#' * level} `{title}`\n")
-    ctx = click.Context(cmd, info_name=path[-1])
+    ctx = type(_context_of(cmd))(cmd, info_name=path[-1])
     usage = " ".join([*path, *cmd.collect_usage_pieces(ctx)])
     out.append(f"```\n{usage}\n```\n")
     if cmd.help:
@@ -42,7 +47,7 @@ def _walk(cmd: click.Command, path: list[str], out: list[str]) -> None:
               and not getattr(p, "hidden", False)]
     if params:
         out.append("\n".join(_param_line(p) for p in params) + "\n")
-    if isinstance(cmd, click.Group):
+    if hasattr(cmd, "commands"):
         for name in sorted(cmd.commands):
             sub = cmd.commands[name]
             if getattr(sub, "hidden", False):

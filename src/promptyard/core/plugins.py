@@ -25,7 +25,15 @@ from promptyard.core.errors import PluginError, UnknownNameError
 ENTRY_POINT_GROUP = "promptyard"
 
 #: module names of the built-in plugins, registered in this order
-DEFAULT_PLUGINS: tuple[str, ...] = ()
+DEFAULT_PLUGINS: tuple[str, ...] = (
+    "promptyard.plugins.selectors",
+    "promptyard.plugins.filters",
+    "promptyard.plugins.models",
+    "promptyard.plugins.datasets",
+    "promptyard.plugins.tasks",
+    "promptyard.plugins.tuning",
+    "promptyard.plugins.metrics",
+)
 
 #: contribution hooks whose ``register`` callback fills a named table: hook name -> table name
 CONTRIBUTION_HOOKS: dict[str, str] = {

@@ -1,1 +1,1 @@
-"""Evaluation: suites, runner, cache, comparison, distributed runs."""
+"""Evaluation: suites, the runner, the response cache, comparison statistics and reports."""

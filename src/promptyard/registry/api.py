@@ -96,9 +96,7 @@ class Registry:
     def _reader(self) -> sqlite3.Connection:
         if self._conn is None:
             conn = sqlite3.connect(str(self.path), isolation_level=None, check_same_thread=False, timeout=60)
-            from promptyard.registry.engine import BUSY_TIMEOUT_MS
-
-            conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+            conn.execute(f"PRAGMA busy_timeout={schema.BUSY_TIMEOUT_MS}")
             self._conn = conn
         return self._conn
 

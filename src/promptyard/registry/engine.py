@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine
 
-BUSY_TIMEOUT_MS = 60_000
+from promptyard.registry.schema import BUSY_TIMEOUT_MS
 
 
 def configure_connection(dbapi_connection: Any) -> None:

@@ -1,0 +1,99 @@
+"""``promptyard init`` and ``promptyard registry …``: create, upgrade and check the registry file."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import typer
+
+from promptyard.cli.main import app as root_app
+from promptyard.cli.state import state
+
+if TYPE_CHECKING:
+    from promptyard.registry.api import Registry
+
+app = typer.Typer(name="registry", help="The registry file: upgrade its schema, check its integrity, settings.",
+                  no_args_is_help=True)
+root_app.add_typer(app, name="registry")
+
+
+def open_registry(*, create: bool = False) -> Registry:
+    """The registry chosen by ``--registry`` / ``PROMPTYARD_REGISTRY`` / upward search."""
+    from promptyard.registry.api import Registry
+
+    return Registry.open(state.registry, create=create)
+
+
+@root_app.command("init")
+def init(path: str = typer.Argument(None, help="Folder to create .promptyard/registry.db in (default: here).")) -> None:
+    """Create a registry (``.promptyard/registry.db``) here or in PATH."""
+    from pathlib import Path
+
+    from promptyard.core.paths import REGISTRY_DIRNAME, REGISTRY_FILENAME
+    from promptyard.registry.api import Registry
+
+    target = state.registry or (Path(path or ".") / REGISTRY_DIRNAME / REGISTRY_FILENAME)
+    existed = Path(target).exists()
+    reg = Registry.open(target, create=True)
+    print(f"{'registry already exists' if existed else 'created registry'}: {reg.path}")
+    reg.close()
+
+
+@app.command("upgrade")
+def upgrade() -> None:
+    """Upgrade the registry schema to this promptyard's newest revision (a backup copy is written first)."""
+    from promptyard.core.paths import registry_path
+    from promptyard.registry.api import Registry
+
+    # Opening would upgrade on its own; upgrade explicitly so the user sees from/to and the backup.
+    path = registry_path(state.registry)
+    if not path.exists():
+        Registry.open(path)  # raises the usual "no registry here" error
+    reg = Registry(path)
+    result = reg.upgrade()
+    reg.close()
+    if result["to"] is None:
+        print(f"registry is up to date ({', '.join(result['from'])}): {path}")
+        return
+    print(f"upgraded {path}: {', '.join(result['from']) or 'empty'} -> {', '.join(result['to'])}")
+    if result["backup"]:
+        print(f"backup: {result['backup']}")
+
+
+@app.command("check")
+def check(
+    remove_orphans: bool = typer.Option(False, "--remove-orphans", help="Delete unrecorded artifact folders."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Check stored content against its hashes; list damaged, missing and orphaned artifacts."""
+    from promptyard.cli.output import print_json
+
+    with open_registry() as reg:
+        report = reg.check_integrity(remove_orphans=remove_orphans)
+    if as_json:
+        print_json(report)
+    else:
+        problems = [(k, p) for k, rows in report.items() for p in rows]
+        for kind, problem in problems:
+            print(f"{kind}: {problem.get('ref') or problem.get('path')}: {problem['problem']}")
+        print("no problems found" if not problems else f"{len(problems)} problem(s)")
+    if report["versions"] or report["mismatched"] or report["missing"]:
+        raise typer.Exit(1)
+
+
+@app.command("protect")
+def protect(
+    labels: list[str] = typer.Argument(None, help="Labels that need --force to move (replaces the set)."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Show or set the protected labels (default: production)."""
+    from promptyard.cli.output import print_json
+
+    with open_registry() as reg:
+        if labels:
+            reg.set_protected_labels(labels)
+        current = list(reg.protected_labels)
+    if as_json:
+        print_json(current)
+    else:
+        print("protected labels: " + (", ".join(current) or "none"))

@@ -1,0 +1,109 @@
+"""Load a template from a file: ``.j2``/``.jinja``/``.txt`` (a *single* text) or ``.yaml``/``.yml``/``.json``.
+
+A YAML or JSON file is a mapping with a ``kind`` key (default ``single``) and that kind's fields (see
+docs/templates.md); ``name``, ``description``, ``task_type`` and ``tags`` go into the returned ``meta``.
+The template is checked (:func:`promptyard.core.render.check_template`) before it is returned, so a
+syntax error names the file, the source (``text``, ``parts[1] (user)`` …), line and column.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from promptyard.core.errors import PromptyardError, ValidationError
+from promptyard.core.template import Template
+
+TEXT_SUFFIXES = (".j2", ".jinja", ".jinja2", ".txt")
+DATA_SUFFIXES = (".yaml", ".yml", ".json")
+META_KEYS = ("name", "description", "task_type", "tags")
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ValidationError("no such file", where=str(path)) from None
+    except IsADirectoryError:
+        raise ValidationError("is a directory, expected a template file", where=str(path)) from None
+    except UnicodeDecodeError as exc:
+        raise ValidationError(f"not UTF-8 text (byte {exc.start})", where=str(path)) from None
+    except OSError as exc:
+        raise ValidationError(f"cannot read: {exc.strerror}", where=str(path)) from None
+
+
+def _parse_data(path: Path, text: str) -> Any:
+    if path.suffix.lower() == ".json":
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ValidationError(f"invalid JSON: {exc.msg}",
+                                  where=f"{path} line {exc.lineno}, column {exc.colno}") from None
+    import yaml  # only YAML files pay for it
+
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{path} line {mark.line + 1}, column {mark.column + 1}" if mark is not None else str(path)
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ValidationError(f"invalid YAML: {problem}", where=where) from None
+
+
+def _meta(path: Path, data: dict[str, Any]) -> dict[str, Any]:
+    meta = {key: data[key] for key in META_KEYS if data.get(key) is not None}
+    for key in ("name", "description", "task_type"):
+        if key in meta and not isinstance(meta[key], str):
+            raise ValidationError(f"{key} must be a string, got {type(meta[key]).__name__}",
+                                  where=f"{path}: {key}")
+    if "tags" in meta:
+        tags = meta["tags"]
+        if isinstance(tags, str):
+            tags = [t.strip() for t in tags.split(",") if t.strip()]
+        if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
+            raise ValidationError("tags must be a list of strings", where=f"{path}: tags")
+        meta["tags"] = tags
+    return meta
+
+
+def template_from_data(data: Any, *, where: str) -> tuple[Template, dict[str, Any]]:
+    """A checked Template and its meta from an already parsed mapping; errors say ``where``."""
+    path = Path(where)
+    if not isinstance(data, dict):
+        got = "an empty file" if data is None else type(data).__name__
+        raise ValidationError(f"expected a mapping with a 'kind' key, got {got}", where=where)
+    try:
+        template = Template.from_dict(data, where=where)
+    except PromptyardError:
+        raise
+    except (TypeError, ValueError, AttributeError) as exc:  # e.g. k: "three"
+        raise ValidationError(f"bad template field: {exc}", where=where) from None
+    return _checked(template, where), _meta(path, data)
+
+
+def _checked(template: Template, where: str) -> Template:
+    from promptyard.core.render import check_template
+
+    try:
+        check_template(template)
+    except PromptyardError as exc:
+        exc.where = f"{where}: {exc.where}" if exc.where else where
+        raise
+    return template
+
+
+def load_template_file(path: str | Path) -> tuple[Template, dict[str, Any]]:
+    """(Template, meta) from a template file; ValidationError naming the file (and line) if it is bad."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in TEXT_SUFFIXES + DATA_SUFFIXES:
+        raise ValidationError(f"unknown template file type {suffix or '(none)'!r}", where=str(path),
+                              hint=f"use one of {', '.join(TEXT_SUFFIXES + DATA_SUFFIXES)}")
+    text = _read(path)
+    if suffix in TEXT_SUFFIXES:
+        return _checked(Template(kind="single", text=text), str(path)), {}
+    return template_from_data(_parse_data(path, text), where=str(path))
+
+
+__all__ = ["DATA_SUFFIXES", "META_KEYS", "TEXT_SUFFIXES", "load_template_file", "template_from_data"]

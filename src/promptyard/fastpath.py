@@ -1,0 +1,128 @@
+"""The ``promptyard`` entry point, with a fast path for ``promptyard prompt render``.
+
+Rendering a prompt is what scripts and services call cold, many times; typer alone (it builds pydantic
+adapters to coerce every parameter) costs more than the rest of the command. So the entry point reads
+``[--registry PATH] prompt render REF [-v K=V]... [--vars FILE] [--seed N] [--json]`` itself and runs the
+same :func:`run_render` the typer command runs. Anything else (``--help``, other options, ``--debug``)
+goes to the typer app unchanged. This module must not import typer, rich or SQLAlchemy.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from promptyard.core.errors import PromptyardError, UsageError
+
+
+def coerce(value: str, vtype: str | None) -> Any:
+    """A ``-v key=value`` string as the contract's type (JSON for non-strings)."""
+    if vtype in ("int", "float", "bool", "list", "dict"):
+        try:
+            return json.loads(value)
+        except json.JSONDecodeError:
+            return value  # the renderer reports the wrong type with the variable's name
+    return value
+
+
+def read_variables(pairs: list[str] | None, vars_file: Path | str | None, contract: list[dict[str, Any]],
+                   stdin: Any = None) -> dict[str, Any]:
+    """Variables from ``--vars FILE`` (``-`` for stdin), else JSON on a non-terminal stdin, then ``-v`` pairs."""
+    stdin = stdin or sys.stdin
+    types = {v.get("name"): v.get("type") for v in contract}
+    values: dict[str, Any] = {}
+    text, where = None, None
+    if vars_file is not None:
+        where = str(vars_file)
+        try:
+            text = stdin.read() if where == "-" else Path(vars_file).read_text(encoding="utf-8")
+        except OSError as exc:
+            raise UsageError(f"cannot read variables: {exc.strerror}", where=where) from None
+    elif not pairs and not stdin.isatty():
+        text, where = stdin.read(), "stdin"
+    if text and text.strip():
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise UsageError(f"not valid JSON: {exc}", where=where, hint='a JSON object such as {"x": 1}') from None
+        if not isinstance(data, dict):
+            raise UsageError("variables must be a JSON object", where=where, hint='e.g. {"x": 1}')
+        values.update(data)
+    for pair in pairs or []:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise UsageError(f"expected key=value, got {pair!r}", where="-v")
+        values[key] = coerce(value, types.get(key))
+    return values
+
+
+def run_render(registry: str | None, ref: str, pairs: list[str] | None, vars_file: Path | str | None,
+               seed: int | None, as_json: bool) -> None:
+    """``promptyard prompt render``: print text, JSON messages for *multi*, or the full result with --json."""
+    from promptyard.registry.api import Registry
+
+    with Registry.open(registry) as reg:
+        version = reg.resolve(ref)
+        rendered = reg.render(ref, read_variables(pairs, vars_file, version.contract), seed=seed)
+    if as_json:
+        out = json.dumps(rendered.to_json(), indent=2, default=str, ensure_ascii=False) + "\n"
+    elif rendered.messages is not None:
+        out = json.dumps(rendered.messages, indent=2, ensure_ascii=False) + "\n"
+    else:
+        out = rendered.text + ("" if rendered.text.endswith("\n") else "\n")
+    sys.stdout.write(out)
+
+
+def parse_render_args(args: list[str]) -> dict[str, Any] | None:
+    """The render command's arguments, or None when ``args`` is anything the fast path does not handle."""
+    import os
+
+    registry = os.environ.get("PROMPTYARD_REGISTRY") or None
+    i = 0
+    while i < len(args) and args[i] == "--registry" and i + 1 < len(args):
+        registry, i = args[i + 1], i + 2
+    if args[i:i + 2] != ["prompt", "render"]:
+        return None
+    out: dict[str, Any] = {"registry": registry, "ref": None, "pairs": [], "vars_file": None, "seed": None,
+                           "as_json": False}
+    rest = args[i + 2:]
+    j = 0
+    while j < len(rest):
+        arg = rest[j]
+        if arg in ("-v", "--var") and j + 1 < len(rest):
+            out["pairs"].append(rest[j + 1])
+            j += 2
+        elif arg.startswith("--var="):
+            out["pairs"].append(arg.split("=", 1)[1])
+            j += 1
+        elif arg == "--vars" and j + 1 < len(rest):
+            out["vars_file"], j = rest[j + 1], j + 2
+        elif arg == "--seed" and j + 1 < len(rest) and rest[j + 1].lstrip("-").isdigit():
+            out["seed"], j = int(rest[j + 1]), j + 2
+        elif arg == "--json":
+            out["as_json"], j = True, j + 1
+        elif not arg.startswith("-") and out["ref"] is None:
+            out["ref"], j = arg, j + 1
+        else:
+            return None  # --help, typos, anything unusual: typer handles it and explains
+    return out if out["ref"] is not None else None
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the ``promptyard`` script."""
+    args = sys.argv[1:] if argv is None else list(argv)
+    parsed = parse_render_args(args)
+    if parsed is None:
+        from promptyard.cli.main import main as typer_main
+
+        typer_main(args)
+        return
+    try:
+        run_render(**parsed)
+    except PromptyardError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(exc.exit_code)
+    except BrokenPipeError:  # `promptyard prompt render … | head`
+        sys.exit(0)

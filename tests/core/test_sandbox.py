@@ -1,0 +1,180 @@
+"""Known server-side template injection and sandbox-escape payloads: all refused, none with a side effect."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from promptyard.core.errors import RenderError, SandboxViolation
+from promptyard.core.render import check_template, render
+from promptyard.core.template import Part, Template
+
+SV, RE = SandboxViolation, RenderError
+TOUCH = "touch pwned"
+
+# (payload, variables, expected error, text the message must contain)
+PAYLOADS = [
+    # dunder walks from a string, a list, a tuple, a number
+    ("{{ x.__class__ }}", {"x": "a"}, SV, "'__class__'"),
+    ("{{ x.__class__.__mro__[1].__subclasses__() }}", {"x": "a"}, SV, "'__class__'"),
+    ("{{ ''.__class__.__mro__[2].__subclasses__() }}", {}, SV, "'__class__'"),
+    ('{{ "".__class__.__base__.__subclasses__() }}', {}, SV, "'__class__'"),
+    ("{{ [].__class__.__base__.__subclasses__()[40]('pwned', 'w').write('x') }}", {}, SV, "'__class__'"),
+    ("{{ ().__class__.__bases__[0].__subclasses__() }}", {}, SV, "'__class__'"),
+    ("{{ (1).__class__.__base__ }}", {}, SV, "'__class__'"),
+    ("{{ x.__init__.__globals__ }}", {"x": "a"}, SV, "'__init__'"),
+    ("{{ x.__reduce_ex__(2) }}", {"x": "a"}, SV, "'__reduce_ex__'"),
+    ("{{ x.__doc__ }}", {"x": "a"}, SV, "'__doc__'"),
+    ("{% set c = x.__class__ %}{{ c }}", {"x": "a"}, SV, "'__class__'"),
+    # Jinja's own objects: self, cycler, joiner, namespace, lipsum, loop, range, dict
+    ("{{ self.__init__.__globals__.__builtins__.open('pwned', 'w') }}", {}, SV, "'__init__'"),
+    ("{{ self._TemplateReference__context }}", {}, SV, "'_TemplateReference__context'"),
+    ("{{ cycler.__init__.__globals__.os.system('touch pwned') }}", {}, SV, "'__init__'"),
+    ("{{ joiner.__init__.__globals__.os.popen('touch pwned').read() }}", {}, SV, "'__init__'"),
+    ("{{ joiner().__call__.__globals__ }}", {}, SV, "'__call__'"),
+    ("{{ namespace.__init__.__globals__.os.system('touch pwned') }}", {}, SV, "'__init__'"),
+    ("{{ namespace(a=1).__class__ }}", {}, SV, "'__class__'"),
+    ("{{ lipsum.__globals__['os'].popen('touch pwned').read() }}", {}, SV, "'__globals__'"),
+    ("{{ lipsum.__globals__.__builtins__.__import__('os').system('touch pwned') }}", {}, SV, "'__globals__'"),
+    ("{% for i in x %}{{ loop.__class__ }}{% endfor %}", {"x": [1]}, SV, "'__class__'"),
+    ("{{ range.__self__ }}", {}, SV, "'__self__'"),
+    ("{{ dict.__base__.__subclasses__() }}", {}, SV, "'__base__'"),
+    # Flask-style globals do not exist here: they are unknown variables, not objects
+    ("{{ config.__class__.__init__.__globals__['os'].popen('touch pwned').read() }}", {}, SV, "'__class__'"),
+    ("{{ config.items() }}", {}, RE, "missing variable 'config'"),
+    (
+        "{{ request.application.__globals__.__builtins__.__import__('os').popen('touch pwned').read() }}",
+        {},
+        SV,
+        "'__globals__'",
+    ),
+    ("{{ url_for.__globals__['current_app'].config }}", {}, SV, "'__globals__'"),
+    ("{{ get_flashed_messages.__globals__ }}", {}, SV, "'__globals__'"),
+    # builtins and imports
+    ("{{ __import__('os').system('touch pwned') }}", {}, SV, "'__import__'"),
+    ("{{ __builtins__.open('pwned', 'w') }}", {}, SV, "'__builtins__'"),
+    ("{{ os.system('touch pwned') }}", {}, RE, "missing variable 'os'"),
+    ("{{ x.os.system('touch pwned') }}", {"x": {"os": "no"}}, RE, "has no attribute 'system'"),
+    ("{% include '/etc/passwd' %}", {}, SV, "'include' is not supported"),
+    ("{% import 'os' as os %}{{ os.system('touch pwned') }}", {}, SV, "'import' is not supported"),
+    ("{% from 'os' import system %}{{ system('touch pwned') }}", {}, SV, "is not supported"),
+    ("{% extends '/etc/passwd' %}", {}, SV, "'extends' is not supported"),
+    # |attr and friends, constant and computed names
+    ("{{ x|attr('__class__') }}", {"x": "a"}, SV, "'__class__'"),
+    ("{{ (x|attr('__class__')|attr('__mro__'))[1] }}", {"x": "a"}, SV, "'__class__'"),
+    ("{{ x|attr('\\x5f\\x5fclass\\x5f\\x5f') }}", {"x": "a"}, SV, "'__class__'"),
+    ("{{ x|attr(name) }}", {"x": "a", "name": "__class__"}, SV, "'__class__' of 'str' object is unsafe"),
+    (
+        "{{ x|attr(name)|attr(name2) }}",
+        {"x": "a", "name": "__init__", "name2": "__globals__"},
+        SV,
+        "'__init__' of 'str' object is unsafe",
+    ),
+    ("{{ x['__class__'] }}", {"x": "a"}, SV, "'__class__'"),
+    ("{{ x['__cla' ~ 'ss__'] }}", {"x": "a"}, SV, "unsafe"),
+    ("{{ x[name] }}", {"x": "a", "name": "__class__"}, SV, "unsafe"),
+    ("{{ x|map(attribute='__class__')|list }}", {"x": ["a"]}, SV, "'__class__'"),
+    ("{{ x|map(attribute=name)|list }}", {"x": ["a"], "name": "__class__"}, SV, "unsafe"),
+    ("{{ x|selectattr('__class__')|list }}", {"x": ["a"]}, SV, "'__class__'"),
+    ("{{ x|sort(attribute='__class__.__name__') }}", {"x": ["a"]}, SV, "'__class__.__name__'"),
+    # format-string tricks
+    ('{{ "{0.__class__}".format(x) }}', {"x": "a"}, SV, "'__class__'"),
+    ('{{ "{0.__class__.__mro__}".format(x) }}', {"x": "a"}, SV, "unsafe"),
+    ('{{ "{x.__init__.__globals__}".format_map({"x": x}) }}', {"x": "a"}, SV, "unsafe"),
+    ("{{ fmt.format(x) }}", {"fmt": "{0.__class__.__base__}", "x": "a"}, SV, "unsafe"),
+    ('{{ "%s"|format(x.__class__) }}', {"x": "a"}, SV, "'__class__'"),
+    ("{{ '%0999999999d'|format(1) }}", {}, SV, "%-format width"),
+    ("{{ '%0999999999d' % 1 }}", {}, SV, "%-format width"),
+    ('{{ "{:>999999999}".format(x) }}', {"x": 1}, SV, "format width"),
+    # generator/function/frame attributes
+    ("{{ x.mro() }}", {"x": "a"}, SV, "'mro'"),
+    ("{{ f.func_globals }}", {"f": "a"}, SV, "'func_globals'"),
+    ("{{ g.gi_frame.f_back.f_globals }}", {"g": "a"}, SV, "'gi_frame'"),
+    ("{{ x.f_locals }}", {"x": "a"}, SV, "'f_locals'"),
+    # mutating the caller's data
+    ("{{ items.append(1) }}", {"items": [1]}, SV, "'append' of 'list' object is unsafe"),
+    ("{{ d.update({'a': 1}) }}", {"d": {}}, SV, "'update' of 'dict' object is unsafe"),
+    ("{{ d.clear() }}", {"d": {"k": 1}}, SV, "'clear' of 'dict' object is unsafe"),
+    # resource exhaustion
+    ("{{ range(10**10)|list }}", {}, SV, "range of 10000000000 items"),
+    ("{{ range(100000000) }}", {}, SV, "larger than the limit"),
+    (
+        "{% for i in range(9999) %}{% for j in range(9999) %}{% endfor %}{% endfor %}",
+        {},
+        SV,
+        "ranges in one render",
+    ),
+    ("{{ 'a' * 1000000000 }}", {}, SV, "'*' would build"),
+    ("{{ x * 1000000000 }}", {"x": [1]}, SV, "'*' would build"),
+    ("{{ 10 ** 100000 }}", {}, SV, "bits"),
+    ("{{ 99 ** 99 ** 99 }}", {}, SV, "bits"),
+    ("{{ x.ljust(1000000000) }}", {"x": "a"}, SV, "ljust() argument"),
+    ("{{ x|center(1000000000) }}", {"x": "a"}, SV, "center() argument"),
+    ("{{ x|indent(1000000000) }}", {"x": "a\nb"}, SV, "indent() argument"),
+    ("{{ x|batch(1000000000, 'y')|list }}", {"x": [1]}, SV, "batch() argument"),
+    ("{{ x.replace('', y) }}", {"x": "a" * 1000, "y": "b" * 100000}, SV, "replace() would build"),
+]
+
+
+def test_there_are_at_least_forty_payloads():
+    assert len(PAYLOADS) >= 40
+    assert len({p[0] for p in PAYLOADS}) == len(PAYLOADS)
+
+
+@pytest.mark.parametrize(
+    ("payload", "variables", "error", "message"), PAYLOADS, ids=[f"{i:02d}" for i in range(len(PAYLOADS))]
+)
+def test_payload_is_refused_without_side_effect(payload, variables, error, message, tmp_path):
+    before = sorted(p.name for p in Path.cwd().iterdir())
+    with pytest.raises(error) as info:
+        check_template(Template(text=payload))
+        render(Template(text=payload), variables)
+    text = str(info.value)
+    assert message in text
+    if error is SV:
+        assert "sandbox violation" in text
+    assert not (Path.cwd() / "pwned").exists()
+    assert sorted(p.name for p in Path.cwd().iterdir()) == before
+    assert variables == _fresh(payload)  # the caller's data is untouched
+
+
+def _fresh(payload):
+    return next(v for p, v, _, _ in PAYLOADS if p == payload)
+
+
+def test_mutation_attempt_leaves_caller_data_unchanged():
+    items, d = [1], {"k": 1}
+    for text, variables in (("{{ items.append(2) }}", {"items": items}), ("{{ d.clear() }}", {"d": d})):
+        with pytest.raises(SandboxViolation):
+            render(Template(text=text), variables)
+    assert items == [1] and d == {"k": 1}
+
+
+@pytest.mark.parametrize("kind", ["multi", "structured", "dynamic"])
+def test_every_kind_is_sandboxed(kind):
+    payload = "{{ x.__class__.__mro__ }}"
+    t = {
+        "multi": Template(kind="multi", parts=[Part("user", "ok"), Part("user", payload)]),
+        "structured": Template(kind="structured", sections={"task": "ok", "input": payload}),
+        "dynamic": Template(kind="dynamic", text=payload),
+    }[kind]
+    with pytest.raises(SandboxViolation, match="'__class__'.*'__mro__'"):
+        check_template(t)
+
+
+def test_refused_at_check_time_when_the_name_is_constant():
+    # commit-time refusal: the template never reaches the registry
+    with pytest.raises(SandboxViolation) as info:
+        check_template(Template(text="fine\n{{ cycler.__init__.__globals__ }}"))
+    assert info.value.where == "text line 2"
+
+
+def test_safe_templates_still_work_in_the_sandbox():
+    text = (
+        "{% set ns = namespace(n=0) %}{% for i in range(3) %}{% set ns.n = ns.n + i %}{% endfor %}"
+        "{{ ns.n }} {{ '{} {}'.format(a, b) }} {{ '%05.1f' % 3.14159 }} {{ x|center(7) }}| {{ 2 ** 10 }} "
+        "{{ items|join(',') }} {{ d.k }} {{ 'ab' * 3 }} {{ x.upper() }} {{ items|map('string')|join }}"
+    )
+    out = render(Template(text=text), {"a": 1, "b": "two", "x": "hi", "items": [1, 2], "d": {"k": "v"}})
+    assert out.text == "3 1 two 003.1    hi  | 1024 1,2 v ababab HI 12"
