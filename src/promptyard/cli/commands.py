@@ -15,4 +15,5 @@ from promptyard.cli import (  # noqa: F401
     quickstart,
     registry_cmd,
     tune,
+    tune_search,  # after tune: adds `tune search|resume|searches` to its sub-app
 )
