@@ -11,7 +11,14 @@ from typing import Any
 
 from promptyard.core.paths import work_dir
 from promptyard.tuning.ray_exec import RayTarget, ray_session, tune_storage_dir
-from promptyard.tuning.search import TRIAL_STATE_FILE, SearchSpec, apply_params, fit, load_spec
+from promptyard.tuning.search import (
+    LINEAGE_FILE,
+    TRIAL_STATE_FILE,
+    SearchSpec,
+    apply_params,
+    fit,
+    load_spec,
+)
 from promptyard.tuning.search_results import (
     TrialRecord,
     best_trial,
@@ -71,10 +78,24 @@ def _clean_adapter(checkpoint: str, dest: Path) -> Path:
     return dest
 
 
+def _trained_lineage(best: TrialRecord) -> dict[str, Any]:
+    """What the best trial's training run recorded (base model and its hash, prompt and its hash, data
+    fingerprint, task, package versions), read from its trial folder; empty when the trial never finished."""
+    if not best.checkpoint:
+        return {}
+    path = Path(best.checkpoint).parent / LINEAGE_FILE
+    if not path.exists():
+        return {}
+    trained = json.loads(path.read_text())
+    keep = ("base_model", "prompt", "data", "task", "packages", "device")
+    return {k: trained[k] for k in keep if k in trained}
+
+
 def _lineage(spec: SearchSpec, best: TrialRecord) -> dict[str, Any]:
     trial_spec = apply_params(spec.train_spec, best.params)
     train = dataclasses.asdict(trial_spec) if dataclasses.is_dataclass(trial_spec) else {}
     return json.loads(json.dumps({
+        **_trained_lineage(best),
         "source": "search",
         "search": {"id": spec.search_id, "trial_id": best.trial_id, "scheduler": spec.scheduler,
                    "search_alg": spec.search_alg, "trials": spec.trials, "metric": spec.metric,
@@ -89,7 +110,11 @@ def _lineage(spec: SearchSpec, best: TrialRecord) -> dict[str, Any]:
 
 def finalize(spec: SearchSpec, grid: Any, registry: Any | None) -> SearchResult:
     """Collect trial records, plot, and (driver only) record the search and register the best adapter."""
-    records = collect_trials(grid, spec.metric, spec.mode)
+    return finalize_records(spec, collect_trials(grid, spec.metric, spec.mode), registry)
+
+
+def finalize_records(spec: SearchSpec, records: list[TrialRecord], registry: Any | None) -> SearchResult:
+    """Plot the trials, and (driver only) record the search and register the best trial's adapter."""
     best = best_trial(records, spec.mode)
     out = output_dir(spec.search_id)
     plot = plot_trials(records, spec.metric, out / "trials.png", title=f"search {spec.search_id}")
@@ -118,17 +143,22 @@ def finalize(spec: SearchSpec, grid: Any, registry: Any | None) -> SearchResult:
     return result
 
 
+def record_start(spec: SearchSpec, registry: Any | None) -> None:
+    """Record the search as started (before any trial runs), so an interrupted one can be found."""
+    if registry is None:
+        return
+    from promptyard.registry.searches import start_search
+
+    start_search(registry, spec.search_id, method=_method_of(spec), adapter_name=default_adapter_name(spec),
+                 scheduler=spec.scheduler, search_alg=spec.search_alg, metric=spec.metric, mode=spec.mode,
+                 trials=spec.trials, spec=describe_spec(spec),
+                 storage_path=str(tune_storage_dir() / spec.search_id))
+
+
 def run_search(spec: SearchSpec, target: RayTarget, *, registry: Any | None = None, console: Any = None,
                num_cpus: int | None = None) -> SearchResult:
     """Run a search on Ray (local or a cluster) and record it; ``registry=None`` records nothing."""
-    if registry is not None:
-        from promptyard.registry.searches import start_search
-
-        start_search(registry, spec.search_id, method=_method_of(spec),
-                     adapter_name=default_adapter_name(spec),
-                     scheduler=spec.scheduler, search_alg=spec.search_alg, metric=spec.metric, mode=spec.mode,
-                     trials=spec.trials, spec=describe_spec(spec),
-                     storage_path=str(tune_storage_dir() / spec.search_id))
+    record_start(spec, registry)
     with ray_session(target, num_cpus=num_cpus):
         callbacks = [progress_callback(spec.trials, spec.metric, spec.mode, console)] if console else None
         grid = fit(spec, callbacks=callbacks)
