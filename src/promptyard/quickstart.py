@@ -32,13 +32,13 @@ class QuickstartSettings:
 
     directory: Path
     model: str = "smollm2-135m"
-    eval_sample: int = 64
+    eval_sample: int = 48
     trials: dict[str, int] = field(default_factory=lambda: {"prompt_tuning": 2, "lora": 2})
-    max_steps: int = 24
-    eval_every: int = 8
-    train_sample: int = 192
-    val_sample: int = 32
-    batch_size: int = 8
+    max_steps: int = 8
+    eval_every: int = 4
+    train_sample: int = 64
+    val_sample: int = 16
+    batch_size: int = 4
     max_length: int = 96
     max_drop: float = 0.02
     use_ray: bool = True
@@ -51,7 +51,8 @@ class QuickstartSettings:
         if not fast:
             return cls(Path(directory), use_ray=use_ray, quiet=quiet)
         return cls(Path(directory), model="tiny-causal", eval_sample=24, trials={"prompt_tuning": 1, "lora": 1},
-                   max_steps=4, eval_every=2, train_sample=32, val_sample=16, max_length=64, use_ray=use_ray,
+                   max_steps=4, eval_every=2, train_sample=32, val_sample=16, batch_size=8, max_length=64,
+                   use_ray=use_ray,
                    quiet=quiet)
 
     def search_space(self, method: str) -> dict[str, Any]:
@@ -355,6 +356,20 @@ def next_commands(registry_path: Path, directory: Path, report: Path, eval_run: 
             f"xdg-open {report}"]
 
 
+def set_aside_previous(registry_path: Path) -> Path | None:
+    """Rename a previous run's registry folder (kept, never deleted), so every step starts fresh."""
+    if not registry_path.exists():
+        return None
+    folder = registry_path.parent
+    kept = folder.with_name(f"{folder.name}.previous-{time.strftime('%Y%m%d-%H%M%S')}")
+    suffix = 1
+    while kept.exists():
+        kept = folder.with_name(f"{folder.name}.previous-{time.strftime('%Y%m%d-%H%M%S')}-{suffix}")
+        suffix += 1
+    folder.rename(kept)
+    return kept
+
+
 def run_quickstart(settings: QuickstartSettings, *, console: Any = None) -> dict[str, Any]:
     """Run the five steps in ``settings.directory``; return the summary (what ``--json`` prints)."""
     from promptyard.quickstart_report import write_quickstart_report
@@ -362,12 +377,15 @@ def run_quickstart(settings: QuickstartSettings, *, console: Any = None) -> dict
 
     s = settings
     directory = s.directory.resolve()
+    if directory.exists() and not directory.is_dir():
+        from promptyard.core.errors import UsageError
+
+        raise UsageError(f"{directory} exists and is not a folder", where="--dir",
+                         hint="give a new or existing folder for the quickstart's files")
     n = Narrator(console, s.quiet)
     with quickstart_environment(directory) as registry_path:
-        if registry_path.exists():  # a previous run: keep it aside so every step shows what it should
-            kept = registry_path.parent.with_name(f"{registry_path.parent.name}.previous-"
-                                                  f"{time.strftime('%Y%m%d-%H%M%S')}")
-            registry_path.parent.rename(kept)
+        kept = set_aside_previous(registry_path)
+        if kept is not None:
             n.console.print(f"(kept the previous quickstart registry as {kept})")
         n.step(1, "registry", f"create a registry in {directory} and commit a sentiment prompt in all four kinds")
         registry = Registry.open(registry_path, create=True)
