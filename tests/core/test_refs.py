@@ -38,6 +38,8 @@ BAD = [
     ("/abs", "invalid reference"),
     ("a//b", "invalid reference"),
     ("p@1@2", "cannot read"),
+    ("p@\u00b2", "cannot read the part after '@'"),  # str.isdigit accepts digits int() refuses
+    ("p@\u0661", "cannot read the part after '@'"),
 ]
 
 
