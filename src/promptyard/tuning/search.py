@@ -30,7 +30,6 @@ SEARCH_ALGS = ("random", "optuna")
 SPEC_FILE = "promptyard_search.pkl"
 TRIAL_STATE_FILE = "promptyard_trial.json"
 DONE_FILE = "promptyard_done.json"
-LINEAGE_FILE = "promptyard_lineage.json"  # the finished training run's lineage, next to its checkpoints
 DEFAULT_TRAINER = "promptyard.tuning.loop:train"
 
 
@@ -148,10 +147,7 @@ def run_trial(config: dict[str, Any], spec: SearchSpec) -> None:
         last["metrics"] = _numeric(metrics)
         tune.report(last["metrics"], checkpoint=checkpoint)
 
-    result = train(apply_params(spec.train_spec, config), report=report, checkpoint_dir=work)
-    lineage = getattr(result, "lineage", None)
-    if isinstance(lineage, dict):  # the driver merges it into the registered adapter's lineage
-        (trial_dir / LINEAGE_FILE).write_text(json.dumps(lineage, default=str))
+    train(apply_params(spec.train_spec, config), report=report, checkpoint_dir=work)
     if last and staging.exists():
         final_adapter = trial_dir / "final-adapter"
         if final_adapter.exists():

@@ -12,7 +12,6 @@ from typing import Any
 from promptyard.core.paths import work_dir
 from promptyard.tuning.ray_exec import RayTarget, ray_session, tune_storage_dir
 from promptyard.tuning.search import (
-    LINEAGE_FILE,
     TRIAL_STATE_FILE,
     SearchSpec,
     apply_params,
@@ -79,16 +78,23 @@ def _clean_adapter(checkpoint: str, dest: Path) -> Path:
 
 
 def _trained_lineage(best: TrialRecord) -> dict[str, Any]:
-    """What the best trial's training run recorded (base model and its hash, prompt and its hash, data
-    fingerprint, task, package versions), read from its trial folder; empty when the trial never finished."""
-    if not best.checkpoint:
+    """What the training loop saved with the best checkpoint (``promptyard_adapter.json``): base model and its
+    content hash, prompt version and hash, data fingerprints, task, package versions."""
+    from promptyard.plugins.tuning.base import read_meta
+
+    meta = read_meta(best.checkpoint) if best.checkpoint else {}
+    if not meta:
         return {}
-    path = Path(best.checkpoint).parent / LINEAGE_FILE
-    if not path.exists():
-        return {}
-    trained = json.loads(path.read_text())
-    keep = ("base_model", "prompt", "data", "task", "packages", "device")
-    return {k: trained[k] for k in keep if k in trained}
+    out: dict[str, Any] = {"base_model": {"ref": meta.get("base_model"), "hash": meta.get("base_model_hash"),
+                                          "kind": meta.get("model_kind")},
+                           "task": {"name": meta.get("task"), "labels": meta.get("labels"),
+                                    "choices": meta.get("choices")}}
+    if isinstance(meta.get("prompt"), dict):
+        out["prompt"] = {k: v for k, v in meta["prompt"].items() if k != "template"}
+    for key in ("data", "packages"):
+        if key in meta:
+            out[key] = meta[key]
+    return out
 
 
 def _lineage(spec: SearchSpec, best: TrialRecord) -> dict[str, Any]:

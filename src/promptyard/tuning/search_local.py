@@ -8,7 +8,6 @@ other schedulers run every trial to the end. The outcome is recorded exactly lik
 
 from __future__ import annotations
 
-import json
 import math
 import random
 import shutil
@@ -16,7 +15,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from promptyard.core.errors import PromptyardError
-from promptyard.tuning.search import LINEAGE_FILE, SearchSpec, apply_params, experiment_dir, resolve_trainer
+from promptyard.tuning.search import SearchSpec, apply_params, experiment_dir, resolve_trainer
 from promptyard.tuning.search_driver import SearchResult, finalize_records, record_start
 from promptyard.tuning.search_results import HISTORY_KEYS, TrialRecord
 
@@ -98,11 +97,8 @@ def run_trial_local(spec: SearchSpec, trial_id: str, params: dict[str, Any], rul
     trial_dir.mkdir(parents=True, exist_ok=True)
     status, error = "completed", None
     try:
-        result = resolve_trainer(spec.trainer)(apply_params(spec.train_spec, params), report=report,
-                                               checkpoint_dir=trial_dir / "train")
-        lineage = getattr(result, "lineage", None)
-        if isinstance(lineage, dict):
-            (trial_dir / LINEAGE_FILE).write_text(json.dumps(lineage, default=str))
+        resolve_trainer(spec.trainer)(apply_params(spec.train_spec, params), report=report,
+                                      checkpoint_dir=trial_dir / "train")
     except _StopTrial:
         status = "stopped"
     except PromptyardError as exc:  # a bad value in one trial fails that trial, not the search
