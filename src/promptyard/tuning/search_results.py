@@ -149,7 +149,7 @@ def progress_callback(total: int, metric: str, mode: str, console: Any) -> Any:
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     class SearchProgress(Callback):
-        def __init__(self) -> None:
+        def __init__(self, console: Any) -> None:
             self.progress = Progress(TextColumn("[bold]search"), BarColumn(),
                                      TextColumn("{task.description}"), TimeElapsedColumn(),
                                      console=console, transient=False)
@@ -159,7 +159,14 @@ def progress_callback(total: int, metric: str, mode: str, console: Any) -> Any:
             self.running: set[str] = set()
             self.best: float | None = None
 
+        def __getstate__(self) -> dict[str, Any]:
+            # Tune pickles its RunConfig (callbacks included) with the experiment state; a console holds
+            # locks. The display belongs to this process only: a restored copy shows nothing.
+            return {**self.__dict__, "progress": None, "task": None}
+
         def _refresh(self) -> None:
+            if self.progress is None:
+                return
             if self.task is None:
                 self.progress.start()
                 self.task = self.progress.add_task("", total=total)
@@ -190,7 +197,7 @@ def progress_callback(total: int, metric: str, mode: str, console: Any) -> Any:
             self._refresh()
 
         def on_experiment_end(self, trials, **info):
-            if self.task is not None:
+            if self.task is not None and self.progress is not None:
                 self.progress.stop()
 
-    return SearchProgress()
+    return SearchProgress(console)
