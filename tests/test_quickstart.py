@@ -95,9 +95,21 @@ def test_quickstart_fast_in_process(tmp_path):
 
 
 @pytest.mark.ray
-def test_quickstart_fast_on_ray(tmp_path):
+def test_quickstart_fast_on_ray_through_the_python_api(tmp_path):
     pytest.importorskip("ray")
-    summary = _run(tmp_path)
+    import io
+
+    from rich.console import Console
+
+    from promptyard.quickstart import QuickstartSettings, run_quickstart
+
+    shown = io.StringIO()
+    settings = QuickstartSettings.for_run(tmp_path / "qs", fast=True, use_ray=True)
+    summary = json.loads(json.dumps(run_quickstart(settings, console=Console(file=shown, width=120)), default=str))
     assert summary["ray"] is True
     _check_registry(summary)
     _check_report(summary)
+    text = shown.getvalue()  # every step narrated, the search's live progress included
+    for needle in ("Step 1/5", "Step 5/5", "local Ray instance", "search ", "PASS" if summary["gate"]["passed"]
+                   else "FAIL", "rollback:", "next, try:"):
+        assert needle in text
