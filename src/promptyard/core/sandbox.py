@@ -37,6 +37,8 @@ from promptyard.core.static_check import UNSAFE_ATTRIBUTES, static_check
 #: longest ``range`` one call may build, and how many items all ``range`` calls of one render may build
 MAX_RANGE = 10_000
 MAX_RANGE_TOTAL = 100_000
+#: how many ``{% for %}`` iterations one render may run (nested loops over ``'x' * 100000`` are 10**10)
+MAX_LOOP_ITERATIONS = 1_000_000
 #: longest string or list that ``*`` or a padding width may produce
 MAX_SIZE = 100_000
 #: largest integer (in bits) ``**`` and ``*`` may build
@@ -103,6 +105,9 @@ class _BoundedEscapeFormatter(_BoundedFormatter, SandboxedEscapeFormatter):
     """The same, for ``Markup`` strings (``("{:{}}"|safe).format(...)``)."""
 
 
+_LOOP_FILTER = "_promptyard_loop"
+
+
 class _BoundedCodeGenerator(CodeGenerator):
     """Jinja2's code generator, with every ``~`` concatenation's result checked against MAX_TEXT."""
 
@@ -111,6 +116,43 @@ class _BoundedCodeGenerator(CodeGenerator):
         self.write("environment.check_text(")
         super().visit_Concat(node, frame)
         self.write(")")
+
+    def visit_For(self, node: nodes.For, frame: Frame) -> None:
+        if node.recursive:  # loop(...) re-enters through LoopContext; the recursion limit bounds it
+            return super().visit_For(node, frame)
+        # a copy with the iterable wrapped: the parsed AST is also what contract inference reads
+        budgeted = nodes.Filter(node.iter, _LOOP_FILTER, [], [], None, None, lineno=node.iter.lineno)
+        copy = nodes.For(node.target, budgeted, node.body, node.else_, node.test, node.recursive,
+                         lineno=node.lineno)
+        copy.set_environment(self.environment)
+        super().visit_For(copy, frame)
+
+    def pull_dependencies(self, nodes: Any) -> None:
+        super().pull_dependencies(nodes)
+        # the loop filter is in no parsed template, so Jinja2 would not bind it in the generated code
+        self.filters.setdefault(_LOOP_FILTER, self.temporary_identifier())
+        self.writeline(f"{self.filters[_LOOP_FILTER]} = environment.filters[{_LOOP_FILTER!r}]")
+
+
+class _BudgetedLoop:
+    """What a ``{% for %}`` iterates: the iterable, counting every step against the render's loop budget."""
+
+    def __init__(self, iterable: Any):
+        self.iterable = iterable
+
+    def __len__(self) -> int:  # loop.length and friends
+        return len(self.iterable)
+
+    def __iter__(self) -> Iterator[Any]:
+        budget = _range_budget.get()
+        if budget is None:  # rendering outside run_unit (no budget started): unbounded, as Jinja2 is
+            yield from self.iterable
+            return
+        for item in self.iterable:
+            budget[1] -= 1
+            if budget[1] < 0:
+                raise _violation(f"loops in one render may run at most {MAX_LOOP_ITERATIONS} iterations")
+            yield item
 
 
 class PromptSandbox(ImmutableSandboxedEnvironment):
@@ -124,6 +166,7 @@ class PromptSandbox(ImmutableSandboxedEnvironment):
                          keep_trailing_newline=False, **kwargs)
         self.globals["range"] = bounded_range
         self.globals["lipsum"] = bounded_lipsum
+        self.filters[_LOOP_FILTER] = _BudgetedLoop
         for name in _BOUNDED_FILTERS:
             self.filters[name] = _bounded_filter(name, self.filters[name])
 
@@ -348,8 +391,8 @@ def sandbox_env() -> SandboxEnv:
 
 
 def range_budget() -> contextvars.Token:
-    """Start the per-render ``range`` budget; pass the token to ``_range_budget.reset``."""
-    return _range_budget.set([MAX_RANGE_TOTAL])
+    """Start the per-render ``range`` and loop budgets; pass the token to :func:`reset_range_budget`."""
+    return _range_budget.set([MAX_RANGE_TOTAL, MAX_LOOP_ITERATIONS])
 
 
 def reset_range_budget(token: contextvars.Token) -> None:
