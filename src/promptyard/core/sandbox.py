@@ -37,8 +37,10 @@ from promptyard.core.static_check import UNSAFE_ATTRIBUTES, static_check
 #: longest ``range`` one call may build, and how many items all ``range`` calls of one render may build
 MAX_RANGE = 10_000
 MAX_RANGE_TOTAL = 100_000
-#: how many ``{% for %}`` iterations one render may run (nested loops over ``'x' * 100000`` are 10**10)
+#: how many ``{% for %}`` iterations and calls one render may make (nested loops over ``'x' * 100000``
+#: are 10**10 iterations; a macro calling itself twice, 2**n calls, each ~10 µs)
 MAX_LOOP_ITERATIONS = 1_000_000
+MAX_CALLS = 100_000
 #: longest string or list that ``*`` or a padding width may produce
 MAX_SIZE = 100_000
 #: largest integer (in bits) ``**`` and ``*`` may build
@@ -135,7 +137,7 @@ class _BoundedCodeGenerator(CodeGenerator):
 
 
 class _BudgetedLoop:
-    """What a ``{% for %}`` iterates: the iterable, counting every step against the render's loop budget."""
+    """What a ``{% for %}`` iterates: the iterable, counting every step against the render's budget."""
 
     def __init__(self, iterable: Any):
         self.iterable = iterable
@@ -144,15 +146,19 @@ class _BudgetedLoop:
         return len(self.iterable)
 
     def __iter__(self) -> Iterator[Any]:
-        budget = _range_budget.get()
-        if budget is None:  # rendering outside run_unit (no budget started): unbounded, as Jinja2 is
-            yield from self.iterable
-            return
         for item in self.iterable:
-            budget[1] -= 1
-            if budget[1] < 0:
-                raise _violation(f"loops in one render may run at most {MAX_LOOP_ITERATIONS} iterations")
+            _step(1)
             yield item
+
+
+def _step(counter: int) -> None:
+    """Count one loop iteration (1) or call (2) against the render's budget (none outside run_unit)."""
+    budget = _range_budget.get()
+    if budget is not None:
+        budget[counter] -= 1
+        if budget[counter] < 0:
+            what = (f"{MAX_LOOP_ITERATIONS} loop iterations" if counter == 1 else f"{MAX_CALLS} calls")
+            raise _violation(f"one render may make at most {what}")
 
 
 class PromptSandbox(ImmutableSandboxedEnvironment):
@@ -204,6 +210,7 @@ class PromptSandbox(ImmutableSandboxedEnvironment):
         return left * right
 
     def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: N805 (Jinja's signature)
+        _step(2)
         owner = getattr(__obj, "__self__", None)
         if isinstance(__obj, types.BuiltinMethodType) and isinstance(owner, str):
             if __obj.__name__ in _PADDING_METHODS:
@@ -392,7 +399,7 @@ def sandbox_env() -> SandboxEnv:
 
 def range_budget() -> contextvars.Token:
     """Start the per-render ``range`` and loop budgets; pass the token to :func:`reset_range_budget`."""
-    return _range_budget.set([MAX_RANGE_TOTAL, MAX_LOOP_ITERATIONS])
+    return _range_budget.set([MAX_RANGE_TOTAL, MAX_LOOP_ITERATIONS, MAX_CALLS])
 
 
 def reset_range_budget(token: contextvars.Token) -> None:
