@@ -27,8 +27,6 @@ _PYTHON_TYPES: dict[str, tuple[type, ...]] = {
     "str": (str,), "int": (int,), "float": (float, int), "bool": (bool,),
     "list": (list, tuple), "dict": (dict,),
 }
-#: what any variable may hold: plain data only, never an object with methods worth reaching for
-PLAIN_TYPES = (str, int, float, bool, list, tuple, dict, type(None))
 
 
 def type_name(value: Any) -> str:
@@ -124,6 +122,26 @@ def infer(asts: Iterable[tuple[str, nodes.Template]],
 # checking values
 # --------------------------------------------------------------------------------------------------
 
+def _not_plain(value: Any) -> str | None:
+    """None if ``value`` is plain data all the way down, else what is not (``"function inside list"``).
+
+    Plain: str, int, float, bool, None, list, tuple, dict. Nested values are checked too: a callable
+    inside a list is as reachable from a template as one at the top.
+    """
+    stack = [(value, "")]
+    while stack:
+        item, inside = stack.pop()
+        if isinstance(item, (str, int, float, type(None))):  # bool is an int
+            continue
+        if isinstance(item, (list, tuple)):
+            stack.extend((v, f" inside {type(item).__name__}") for v in item)
+        elif isinstance(item, dict):
+            stack.extend((v, " inside dict") for v in (*item.keys(), *item.values()))
+        else:
+            return type(item).__name__ + inside
+    return None
+
+
 def bind(contract: list[Variable], declared: bool, values: Mapping[str, Any], *,
          allowed_extra: Iterable[str] = (), where: str | None = None) -> dict[str, Any]:
     """The render context: values checked against the contract, defaults applied.
@@ -144,10 +162,9 @@ def bind(contract: list[Variable], declared: bool, values: Mapping[str, Any], *,
             if declared and not matches(value, var.type):
                 problems.append(f"variable {var.name!r} must be {var.type}, "
                                 f"got {type_name(value)} ({value!r:.40})")
-            elif not isinstance(value, PLAIN_TYPES):
+            elif (foreign := _not_plain(value)) is not None:
                 problems.append(f"variable {var.name!r} must be plain data "
-                                "(str, int, float, bool, list, dict), "
-                                f"got {type(value).__name__}")
+                                f"(str, int, float, bool, list, dict), got {foreign}")
             else:
                 context[var.name] = value
         elif var.default is not None:
@@ -164,4 +181,4 @@ def bind(contract: list[Variable], declared: bool, values: Mapping[str, Any], *,
     return context
 
 
-__all__ = ["PLAIN_TYPES", "bind", "infer", "matches", "type_name"]
+__all__ = ["bind", "infer", "matches", "type_name"]
