@@ -16,6 +16,7 @@ declarations accepts any plain value (str, int, float, bool, list, dict) for its
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from itertools import chain
 from typing import Any
 
 from jinja2 import meta, nodes
@@ -23,6 +24,7 @@ from jinja2 import meta, nodes
 from promptyard.core.errors import RenderError
 from promptyard.core.template import Variable
 
+_SCALARS = frozenset({str, int, float, bool, type(None)})
 _PYTHON_TYPES: dict[str, tuple[type, ...]] = {
     "str": (str,), "int": (int,), "float": (float, int), "bool": (bool,),
     "list": (list, tuple), "dict": (dict,),
@@ -128,17 +130,22 @@ def _not_plain(value: Any) -> str | None:
     Plain: str, int, float, bool, None, list, tuple, dict. Nested values are checked too: a callable
     inside a list is as reachable from a template as one at the top.
     """
-    stack = [(value, "")]
+    stack: list[tuple[Any, type | None]] = [(value, None)]  # (value, type of the container it is in)
     while stack:
-        item, inside = stack.pop()
-        if isinstance(item, (str, int, float, type(None))):  # bool is an int
+        item, container = stack.pop()
+        kind = type(item)
+        if kind in _SCALARS:
             continue
         if isinstance(item, (list, tuple)):
-            stack.extend((v, f" inside {type(item).__name__}") for v in item)
+            children: Iterable[Any] = item
         elif isinstance(item, dict):
-            stack.extend((v, " inside dict") for v in (*item.keys(), *item.values()))
+            children = chain(item, item.values())
+        elif isinstance(item, (str, int, float)):  # subclasses, e.g. markupsafe.Markup
+            continue
         else:
-            return type(item).__name__ + inside
+            return kind.__name__ + (f" inside {container.__name__}" if container else "")
+        # exact type look-ups skip the scalars (most of any large value) without a tuple each
+        stack.extend((child, kind) for child in children if type(child) not in _SCALARS)
     return None
 
 
