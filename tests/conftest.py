@@ -21,3 +21,30 @@ def _isolated(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     with isolated_environment(tmp_path):
         yield tmp_path
+
+
+@pytest.fixture(scope="session")
+def _shared_model_cache(tmp_path_factory):
+    """One model cache per test session: converting SmolLM2 from GGUF takes ~30 s, once is enough.
+
+    ``PROMPTYARD_TEST_MODEL_CACHE`` keeps it across sessions (handy while developing).
+    """
+    from pathlib import Path
+
+    env = os.environ.get("PROMPTYARD_TEST_MODEL_CACHE")
+    root = Path(env) if env else tmp_path_factory.mktemp("model-cache")
+    for kind in ("models", "hashes"):
+        (root / kind).mkdir(parents=True, exist_ok=True)
+    return root
+
+
+@pytest.fixture(autouse=True)
+def _model_cache(_isolated, _shared_model_cache):
+    """Point each test's ``models`` and ``hashes`` caches at the session-wide ones."""
+    cache = _isolated / "cache"
+    cache.mkdir(parents=True, exist_ok=True)
+    for kind in ("models", "hashes"):
+        link = cache / kind
+        if not link.exists():
+            link.symlink_to(_shared_model_cache / kind, target_is_directory=True)
+    yield

@@ -40,6 +40,11 @@ ENTRY_POINT_GROUP = "promptyard"
 DEFAULT_PLUGINS: tuple[str, ...] = (
     "promptyard.plugins.selectors",
     "promptyard.plugins.filters",
+    "promptyard.plugins.models",
+    "promptyard.plugins.datasets",
+    "promptyard.plugins.tasks",
+    "promptyard.plugins.tuning",
+    "promptyard.plugins.metrics",
 )
 
 #: contribution hooks whose ``register`` callback fills a named table: hook name -> table name

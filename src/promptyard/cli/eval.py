@@ -1,0 +1,341 @@
+"""``promptyard eval``: run suites and single cells, list/show/compare/report runs, gate, search;
+``promptyard reproduce RUN`` and ``promptyard cache clear``. A thin layer over ``promptyard.evals``."""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+import typer
+
+from promptyard.cli.main import app as root_app
+from promptyard.cli.output import console, print_json, table
+from promptyard.cli.state import state
+from promptyard.core.errors import UsageError
+
+app = typer.Typer(help="Evaluate prompts x models/adapters x data: suites, compare, gate, report, search.",
+                  no_args_is_help=True)
+root_app.add_typer(app, name="eval")
+cache_app = typer.Typer(help="The response cache of evaluations.", no_args_is_help=True)
+root_app.add_typer(cache_app, name="cache")
+
+JSON = typer.Option(False, "--json", help="Print JSON for scripts.")
+# typer needs Optional[...] on Python 3.11 for options that default to None
+OptStr = Optional[str]  # noqa: UP045
+OptInt = Optional[int]  # noqa: UP045
+
+
+def _registry(create: bool = False) -> Any:
+    from promptyard.registry.api import Registry
+
+    return Registry.open(state.registry, create=create)
+
+
+def _cell_options(prompt: str | None, model: str | None, data: str | None, adapter: str | None, split: str,
+                  sample: int | None, metrics: list[str] | None, seed: int, task: str | None,
+                  scoring: str | None, choices: list[str] | None, max_new_tokens: int | None,
+                  batch_size: int | None, chat: bool) -> Any:
+    from promptyard.evals.suite import single_cell
+
+    missing = [n for n, v in (("--prompt", prompt), ("--model", model), ("--data", data)) if not v]
+    if missing:
+        raise UsageError(f"missing {', '.join(missing)}", hint="give a suite file, or --prompt, --model and --data")
+    decoding: dict[str, Any] = {}
+    if max_new_tokens is not None:
+        decoding["max_new_tokens"] = max_new_tokens
+    if batch_size is not None:
+        decoding["batch_size"] = batch_size
+    if chat:
+        decoding["chat"] = True
+    return single_cell(prompt, model, data, adapter=adapter, split=split, sample=sample, metrics=metrics or (),
+                       seed=seed, decoding=decoding or None, task=task, scoring=scoring, choices=choices)
+
+
+def _print_cells(results: list[Any], title: str) -> None:
+    names = list(dict.fromkeys(m.name for r in results for m in r.metrics))
+    rows = []
+    for i, r in enumerate(results):
+        by_name = {m.name: m for m in r.metrics}
+        rows.append([i, r.spec.label(), len(r.examples), f"{r.cache_hits}/{len(r.examples)}"]
+                    + [f"{by_name[n].value:.4f} [{by_name[n].low:.4f}, {by_name[n].high:.4f}]" if n in by_name else ""
+                       for n in names])
+    table(title, ["#", "cell", "n", "cached"] + names, rows)
+
+
+def _stored_cells(run: dict[str, Any]) -> list[list[Any]]:
+    rows = []
+    for cell in run["cells"]:
+        lin = cell["lineage"]
+        adapter = f"+{lin['adapter']['resolved']}" if lin.get("adapter") else ""
+        metrics = "  ".join(f"{m['name']}={m['value']:.4f} [{m['low']:.4f}, {m['high']:.4f}]"
+                            if m["value"] is not None else f"{m['name']}=n/a" for m in cell["metrics"])
+        rows.append([cell["position"], f"{lin['prompt']['resolved']} ({lin['prompt']['hash'][:8]})",
+                     f"{lin['model']['ref']}{adapter}", f"{lin['data']['ref']}:{lin['data']['split']}",
+                     cell["n_examples"], metrics])
+    return rows
+
+
+@app.command("run")
+def run(
+    suite_file: OptStr = typer.Argument(None, metavar="[SUITE.yaml]", help="A suite file (or use the options)."),
+    prompt: OptStr = typer.Option(None, "--prompt", help="Prompt reference (name@label, name@N) or file."),
+    model: OptStr = typer.Option(None, "--model", help="Model: smollm2-135m, tiny-causal, a folder, a hub id."),
+    data: OptStr = typer.Option(None, "--data", help="Data set: rotten_tomatoes, file.jsonl, file.csv."),
+    adapter: OptStr = typer.Option(None, "--adapter", help="Adapter reference (name@label) or PEFT folder."),
+    split: str = typer.Option("test", "--split", help="train, validation, test or all."),
+    sample: OptInt = typer.Option(None, "--sample", help="Evaluate this many examples of the split."),
+    metric: Optional[list[str]] = typer.Option(None, "--metric", help="Metric name (repeatable)."),  # noqa: UP045
+    seed: int = typer.Option(0, "--seed"),
+    task: OptStr = typer.Option(None, "--task", help="Task type (default: the prompt's)."),
+    scoring: OptStr = typer.Option(None, "--scoring", help="choices or generate."),
+    choice: Optional[list[str]] = typer.Option(None, "--choice", help="A label choice (repeatable)."),  # noqa: UP045
+    max_new_tokens: OptInt = typer.Option(None, "--max-new-tokens"),
+    batch_size: OptInt = typer.Option(None, "--batch-size"),
+    chat: bool = typer.Option(False, "--chat", help="Wrap prompts in the model's chat template."),
+    no_cache: bool = typer.Option(False, "--no-cache", help="Neither read nor write the response cache."),
+    as_json: bool = JSON,
+) -> None:
+    """Run a suite (every cell), or one cell given by --prompt/--model/--data; store the results."""
+    from promptyard.evals.matrix import run_suite
+    from promptyard.evals.suite import load_suite
+
+    if suite_file:
+        suite = load_suite(suite_file)
+    else:
+        suite = _cell_options(prompt, model, data, adapter, split, sample, metric, seed, task, scoring, choice,
+                              max_new_tokens, batch_size, chat)
+    registry = _registry()
+    result = run_suite(suite, registry=registry, cache=None if no_cache else "default",
+                       progress=not (as_json or state.quiet))
+    if as_json:
+        print_json(result.to_dict())
+        return
+    _print_cells(result.results, f"run {result.run_id}: {result.name} ({result.duration_s:.1f}s)")
+
+
+@app.command("list")
+def list_runs(limit: int = typer.Option(50, "--limit"), as_json: bool = JSON) -> None:
+    """List stored runs, newest first."""
+    from promptyard.registry.evals_store import list_runs as stored
+
+    runs = stored(_registry(), limit=limit)
+    if as_json:
+        print_json(runs)
+        return
+    table("eval runs", ["id", "name", "kind", "cells", "created", "seconds", "cache hits"],
+          [[r["id"], r["name"], r["kind"], r["cells"], r["created_at"][:19], f"{r['duration_s']:.1f}",
+            f"{r['cache_hits']}/{r['cache_hits'] + r['cache_misses']}"] for r in runs])
+
+
+@app.command("show")
+def show(run_id: str = typer.Argument(..., metavar="RUN"),
+         examples: bool = typer.Option(False, "--examples", help="Include per-example outputs."),
+         as_json: bool = JSON) -> None:
+    """Show a run: cells, lineage and metrics with 95% CIs."""
+    from promptyard.registry.evals_store import load_run
+
+    run_data = load_run(_registry(), run_id, with_examples=examples or as_json)
+    if as_json:
+        print_json(run_data)
+        return
+    console.print(f"[bold]run {run_data['id']}[/bold] {run_data['name']}  {run_data['created_at'][:19]}  "
+                  f"{run_data['duration_s']:.1f}s  {run_data['note']}")
+    table(None, ["#", "prompt", "model", "data", "n", "metrics (95% CI)"], _stored_cells(run_data))
+    if examples:
+        for cell in run_data["cells"]:
+            table(f"cell {cell['position']}", ["index", "reference", "prediction", "output"],
+                  [[e["index"], e["reference"], e["prediction"], e["output"][:80]] for e in cell["examples"]])
+
+
+def _print_comparisons(comparisons: list[Any]) -> None:
+    for c in comparisons:
+        table(f"{c.a}  ->  {c.b}  ({c.n} paired examples)",
+              ["metric", "A", "B", "delta", "95% CI of delta", "test", "p"],
+              [[m.name, f"{m.a:.4f}", f"{m.b:.4f}", f"{m.delta:+.4f}", f"[{m.low:+.4f}, {m.high:+.4f}]",
+                m.test.test, f"{m.test.p_value:.4g}"] for m in c.metrics])
+        console.print(f"flipped: {c.n_flipped.get('fixed', 0)} fixed, {c.n_flipped.get('broken', 0)} broken")
+        if c.flipped:
+            table("flipped examples", ["index", "reference", "A", "B", ""],
+                  [[f["index"], f["reference"], f["a"], f["b"], f["direction"]] for f in c.flipped])
+
+
+@app.command("compare")
+def compare(
+    a: str = typer.Argument(..., metavar="RUN_A|REF_A"),
+    b: str = typer.Argument(..., metavar="RUN_B|REF_B"),
+    model: OptStr = typer.Option(None, "--model", help="With two prompt references: the model."),
+    data: OptStr = typer.Option(None, "--data", help="With two prompt references: the data set."),
+    adapter: OptStr = typer.Option(None, "--adapter"),
+    split: str = typer.Option("test", "--split"),
+    sample: OptInt = typer.Option(None, "--sample"),
+    metric: Optional[list[str]] = typer.Option(None, "--metric"),  # noqa: UP045
+    seed: int = typer.Option(0, "--seed"),
+    no_cache: bool = typer.Option(False, "--no-cache"),
+    as_json: bool = JSON,
+) -> None:
+    """Compare two runs (ids) or two prompt references: delta, its bootstrap CI, paired test, flipped examples."""
+    from promptyard.evals.compare import compare_cells, compare_runs
+    from promptyard.evals.matrix import run_suite
+    from promptyard.evals.suite import Suite
+    from promptyard.registry.evals_store import load_run
+
+    registry = _registry()
+    if a.isdigit() and b.isdigit():
+        comparisons = compare_runs(load_run(registry, a), load_run(registry, b), metrics=metric)
+    else:
+        cells = [_cell_options(ref, model, data, adapter, split, sample, metric, seed, None, None, None, None,
+                               None, False).cells[0] for ref in (a, b)]
+        done = run_suite(Suite(name=f"compare {a} {b}", cells=cells, seed=seed, raw={"compare": [a, b]}),
+                         registry=registry, cache=None if no_cache else "default",
+                         progress=not (as_json or state.quiet), kind="compare")
+        stored = load_run(registry, done.run_id)
+        comparisons = [compare_cells(stored["cells"][0], stored["cells"][1], metrics=metric)]
+    if as_json:
+        print_json([c.to_dict() for c in comparisons])
+        return
+    _print_comparisons(comparisons)
+
+
+@app.command("gate")
+def gate(
+    candidate: str = typer.Option(..., "--candidate", help="Candidate prompt reference."),
+    baseline: str = typer.Option(..., "--baseline", help="Baseline prompt reference, e.g. name@production."),
+    metric: str = typer.Option("accuracy", "--metric"),
+    max_drop: float = typer.Option(0.0, "--max-drop", help="Largest allowed drop of the metric."),
+    suite_file: OptStr = typer.Option(None, "--suite", help="Take model/data/decoding from this suite's first cell."),
+    model: OptStr = typer.Option(None, "--model"),
+    data: OptStr = typer.Option(None, "--data"),
+    adapter: OptStr = typer.Option(None, "--adapter"),
+    split: str = typer.Option("test", "--split"),
+    sample: OptInt = typer.Option(None, "--sample"),
+    seed: int = typer.Option(0, "--seed"),
+    no_cache: bool = typer.Option(False, "--no-cache"),
+    as_json: bool = JSON,
+) -> None:
+    """Exit 0 when the candidate is not worse than the baseline by more than --max-drop; exit 3 when it is."""
+    from dataclasses import replace
+
+    from promptyard.evals.compare import gate as run_gate
+    from promptyard.evals.compare import raise_if_failed
+    from promptyard.evals.matrix import run_suite
+    from promptyard.evals.suite import Suite, load_suite
+
+    if suite_file:
+        base = load_suite(suite_file).cells[0]
+    else:
+        base = _cell_options(baseline, model, data, adapter, split, sample, [metric], seed, None, None, None, None,
+                             None, False).cells[0]
+    metrics = tuple(dict.fromkeys((*base.metrics, metric)))
+    cells = [replace(base, prompt=baseline, metrics=metrics), replace(base, prompt=candidate, metrics=metrics)]
+    registry = _registry()
+    done = run_suite(Suite(name=f"gate {candidate} vs {baseline}", cells=cells, seed=base.seed,
+                           raw={"gate": {"candidate": candidate, "baseline": baseline, "metric": metric,
+                                         "max_drop": max_drop}}),
+                     registry=registry, cache=None if no_cache else "default",
+                     progress=not (as_json or state.quiet), kind="gate")
+    from promptyard.registry.evals_store import load_run
+
+    stored = load_run(registry, done.run_id)
+    result = run_gate(stored["cells"][0], stored["cells"][1], metric=metric, max_drop=max_drop, seed=base.seed)
+    result.run_id = done.run_id
+    if as_json:
+        print_json(result.to_dict())
+    else:
+        _print_comparisons([result.comparison])
+        console.print(result.summary())
+    raise_if_failed(result)
+
+
+@app.command("report")
+def report(run_id: str = typer.Argument(..., metavar="RUN"),
+           html: str = typer.Option(..., "--html", help="Write the report to this HTML file."),
+           as_json: bool = JSON) -> None:
+    """Write one self-contained HTML report (tables, charts as embedded PNG) for a run."""
+    from promptyard.evals.report import write_report
+    from promptyard.registry.evals_store import load_run
+
+    path = write_report(load_run(_registry(), run_id), html)
+    if as_json:
+        print_json({"run": run_id, "html": str(path), "bytes": path.stat().st_size})
+    else:
+        console.print(f"wrote {path} ({path.stat().st_size} bytes)")
+
+
+@app.command("search")
+def search(
+    prompt: str = typer.Option(..., "--prompt", help="The prompt to improve (name@label)."),
+    variants: OptStr = typer.Option(None, "--variants", help="YAML list of variants (texts or template fields)."),
+    generate: bool = typer.Option(False, "--generate", help="Generate wording / few-shot / selector variants."),
+    model: str = typer.Option(..., "--model"),
+    data: str = typer.Option(..., "--data"),
+    adapter: OptStr = typer.Option(None, "--adapter"),
+    metric: str = typer.Option("accuracy", "--metric"),
+    min_examples: int = typer.Option(16, "--min-examples", help="Examples per variant in the first round."),
+    eta: int = typer.Option(2, "--eta", help="Keep 1/eta of the variants per round."),
+    seed: int = typer.Option(0, "--seed"),
+    no_commit: bool = typer.Option(False, "--no-commit", help="Report the best variant without committing it."),
+    no_cache: bool = typer.Option(False, "--no-cache"),
+    as_json: bool = JSON,
+) -> None:
+    """Score prompt variants on the validation split with successive halving; commit the best as a new version."""
+    from promptyard.evals.search import search as run_search
+
+    base = _cell_options(prompt, model, data, adapter, "validation", None, [metric], seed, None, None, None, None,
+                         None, False).cells[0]
+    result = run_search(_registry(), prompt, base, metric=metric, variants_file=variants, generate=generate,
+                        min_examples=min_examples, eta=eta, commit=not no_commit,
+                        cache=None if no_cache else "default", progress=not (as_json or state.quiet))
+    if as_json:
+        print_json(result.to_dict())
+        return
+    for r in result.rounds:
+        table(f"round {r['round']}: {r['examples']} examples", ["variant", metric],
+              [[name, f"{score:.4f}"] for name, score in r["scores"].items()])
+    console.print(f"best: {result.best.name}" + (f"; committed {result.committed}" if result.committed else
+                                                  "; nothing committed"))
+
+
+@root_app.command("reproduce")
+def reproduce(run_id: str = typer.Argument(..., metavar="RUN"),
+              use_cache: bool = typer.Option(False, "--use-cache", help="Allow cached responses."),
+              as_json: bool = JSON) -> None:
+    """Re-run a stored eval run from its lineage (exact versions, seed) and show that the metrics match."""
+    from promptyard.core.errors import EvalError
+    from promptyard.evals.reproduce import reproduce as run_reproduce
+
+    result = run_reproduce(_registry(), run_id, use_cache=use_cache, progress=not (as_json or state.quiet))
+    if as_json:
+        print_json(result.to_dict())
+    else:
+        table(f"reproduce run {result.run_id} (new run {result.new_run_id})",
+              ["cell", "metric", "stored", "reproduced", "match"],
+              [[r["cell"], r["metric"], r["stored"], r["reproduced"], "yes" if r["match"] else "NO"]
+               for r in result.rows])
+        for problem in result.problems:
+            console.print(f"[red]{problem}[/red]")
+    if not result.matches:
+        raise EvalError(f"run {result.run_id} did not reproduce", hint="see the differences above")
+
+
+@cache_app.command("clear")
+def cache_clear(as_json: bool = JSON) -> None:
+    """Delete every cached model response."""
+    from promptyard.evals.cache import ResponseCache
+
+    cache = ResponseCache()
+    removed = cache.clear()
+    if as_json:
+        print_json({"removed": removed, "path": str(cache.path)})
+    else:
+        console.print(f"removed {removed} cached responses from {cache.path}")
+
+
+@cache_app.command("info")
+def cache_info(as_json: bool = JSON) -> None:
+    """Where the response cache is and how big."""
+    from promptyard.evals.cache import ResponseCache
+
+    stats = ResponseCache().stats()
+    if as_json:
+        print_json(stats)
+    else:
+        console.print(f"{stats['path']}: {stats['entries']} entries, {stats['bytes']} bytes")

@@ -1,0 +1,1 @@
+"""Evaluation: suites, the runner, the response cache, comparison statistics and reports."""

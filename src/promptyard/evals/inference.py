@@ -1,0 +1,227 @@
+"""Batched inference primitives shared by tuning (validation) and evals.
+
+- :func:`score_choices`: sum log-prob of each choice continuation after each prompt, batched over
+  examples x choices. Batches are length-sorted (little padding) and the LM head runs only at the
+  positions that are scored, not over the whole sequence and vocabulary.
+- :func:`generate`: batched generation with left padding.
+
+Both accept a :class:`~promptyard.core.interfaces.LoadedModel` whose ``model`` may be a PEFT model.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from promptyard.core.errors import EvalError
+
+
+def join_choice(prompt: str, choice: str) -> str:
+    """The continuation text for ``choice``: a space in between unless one side already has whitespace."""
+    if not prompt or prompt[-1].isspace() or choice[:1].isspace():
+        return choice
+    return " " + choice
+
+
+def _base_causal(model: Any) -> Any:
+    """The ``*ForCausalLM`` module inside a (possibly PEFT-wrapped) model."""
+    get_base = getattr(model, "get_base_model", None)
+    return get_base() if get_base is not None else model
+
+
+class _GatherHead:
+    """Replaces ``lm_head`` for one forward pass: project only the gathered (row, position) states."""
+
+    def __init__(self, head: Any, rows: Any, positions: Any, seq_len: int):
+        self.head, self.rows, self.positions, self.seq_len = head, rows, positions, seq_len
+
+    def __call__(self, hidden: Any) -> Any:
+        # prompt tuning / p-tuning prepend virtual tokens: shift positions by what was added in front
+        offset = hidden.shape[1] - self.seq_len
+        return self.head(hidden[self.rows, self.positions + offset])
+
+
+@contextlib.contextmanager
+def scored_positions(model: Any, rows: Any, positions: Any, seq_len: int) -> Iterator[None]:
+    """Within the block, the model's logits are ``[len(rows), vocab]`` for the given positions only."""
+    import torch
+
+    base = _base_causal(model)
+    head = base.lm_head
+    wrapper = _GatherHead(head, rows, positions, seq_len)
+
+    class Head(torch.nn.Module):
+        def forward(self, hidden):  # noqa: D401 - a thin module so nn.Module attribute rules hold
+            return wrapper(hidden)
+
+    base._modules["lm_head"] = Head()
+    try:
+        yield
+    finally:
+        base._modules["lm_head"] = head
+
+
+def _pad_right(seqs: Sequence[Sequence[int]], pad_id: int) -> tuple[Any, Any]:
+    import torch
+
+    width = max(len(s) for s in seqs)
+    ids = torch.full((len(seqs), width), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(seqs), width), dtype=torch.long)
+    for i, s in enumerate(seqs):
+        ids[i, : len(s)] = torch.tensor(s, dtype=torch.long)
+        mask[i, : len(s)] = 1
+    return ids, mask
+
+
+def _device(model: Any) -> Any:
+    return next(model.parameters()).device
+
+
+def token_logprobs(model: Any, sequences: list[list[int]], targets: list[list[tuple[int, int]]],
+                   pad_id: int) -> list[list[float]]:
+    """For each sequence, the log-prob of each (position, token) target, in one right-padded batch.
+
+    ``(p, t)`` scores token ``t`` as the prediction made at position ``p`` (i.e. the token at p+1).
+    """
+    import torch
+
+    ids, mask = _pad_right(sequences, pad_id)
+    rows = torch.tensor([i for i, tg in enumerate(targets) for _ in tg], dtype=torch.long)
+    positions = torch.tensor([p for tg in targets for p, _ in tg], dtype=torch.long)
+    tokens = torch.tensor([t for tg in targets for _, t in tg], dtype=torch.long)
+    device = _device(model)
+    rows, positions = rows.to(device), positions.to(device)
+    with torch.inference_mode():
+        if hasattr(_base_causal(model), "lm_head"):
+            with scored_positions(model, rows, positions, ids.shape[1]):
+                logits = model(input_ids=ids.to(device), attention_mask=mask.to(device)).logits
+        else:  # an architecture without ``lm_head``: full logits, then pick
+            full = model(input_ids=ids.to(device), attention_mask=mask.to(device)).logits
+            logits = full[rows, positions + full.shape[1] - ids.shape[1]]
+    logprobs = torch.log_softmax(logits.float(), dim=-1)
+    picked = logprobs[torch.arange(len(tokens)), tokens.to(logprobs.device)].tolist()
+    out, k = [], 0
+    for tg in targets:
+        out.append(picked[k: k + len(tg)])
+        k += len(tg)
+    return out
+
+
+def _encode(tokenizer: Any, texts: Sequence[str]) -> list[list[int]]:
+    return tokenizer(list(texts), add_special_tokens=False)["input_ids"]
+
+
+def score_choices(loaded: Any, prompts: list[str], choices: list[str],
+                  batch_size: int = 16) -> list[list[float]]:
+    """``scores[i][j]`` = sum log-prob of ``choices[j]`` continuing ``prompts[i]``.
+
+    Causal models: when every choice is one token, one pass per prompt reads them all at the last
+    position; otherwise each (prompt, choice) pair is a sequence. Encoders: the classification head's
+    log-probs, with ``choices[j]`` standing for label index ``j``.
+    """
+    if not prompts:
+        return []
+    if not choices:
+        raise EvalError("score_choices needs at least one choice")
+    if loaded.kind == "encoder":
+        return _score_encoder(loaded, prompts, choices, batch_size)
+    tok = loaded.tokenizer
+    prompt_ids = _encode(tok, prompts)
+    if any(not p for p in prompt_ids):
+        raise EvalError("a prompt rendered to no tokens", hint="check the template and the data rows")
+    # continuations depend on whether the prompt ends in whitespace: encode both spellings once
+    spelled = {c: {join_choice("x", c), join_choice(" ", c)} for c in choices}
+    encoded = {s: ids for ss in spelled.values()
+               for s, ids in zip(sorted(ss), _encode(tok, sorted(ss)), strict=True)}
+    pairs = []  # (example, choice, sequence, [(position, token)])
+    for i, (prompt, ids) in enumerate(zip(prompts, prompt_ids, strict=True)):
+        for j, choice in enumerate(choices):
+            cont = encoded[join_choice(prompt, choice)]
+            if not cont:
+                raise EvalError(f"choice {choice!r} encodes to no tokens")
+            start = len(ids) - 1
+            pairs.append((i, j, ids, cont, [(start + k, t) for k, t in enumerate(cont)]))
+    scores = [[0.0] * len(choices) for _ in prompts]
+    model = loaded.model
+    pad = tok.pad_token_id if tok.pad_token_id is not None else 0
+    if all(len(p[3]) == 1 for p in pairs):
+        # one pass per prompt: every single-token choice is read off the prompt's last position
+        by_prompt: dict[int, list] = {}
+        for i, j, _ids, _cont, tg in pairs:
+            by_prompt.setdefault(i, []).append((j, tg[0]))
+        order = sorted(by_prompt, key=lambda i: len(prompt_ids[i]))
+        for b in range(0, len(order), batch_size):
+            batch = order[b: b + batch_size]
+            targets = [[t for _, t in by_prompt[i]] for i in batch]
+            got = token_logprobs(model, [prompt_ids[i] for i in batch], targets, pad)
+            for i, values in zip(batch, got, strict=True):
+                for (j, _), value in zip(by_prompt[i], values, strict=True):
+                    scores[i][j] = value
+        return scores
+    pairs.sort(key=lambda p: len(p[2]) + len(p[3]))
+    for b in range(0, len(pairs), batch_size):
+        batch = pairs[b: b + batch_size]
+        got = token_logprobs(model, [list(p[2]) + list(p[3]) for p in batch], [p[4] for p in batch], pad)
+        for (i, j, *_), values in zip(batch, got, strict=True):
+            scores[i][j] = float(sum(values))
+    return scores
+
+
+def _score_encoder(loaded: Any, prompts: list[str], choices: list[str], batch_size: int) -> list[list[float]]:
+    import torch
+
+    n_labels = loaded.model.config.num_labels
+    if len(choices) != n_labels:
+        raise EvalError(f"the encoder's head has {n_labels} labels but {len(choices)} choices were given",
+                        hint="load the encoder with num_labels equal to the number of choices")
+    tok = loaded.tokenizer
+    encoded = tok(list(prompts), truncation=True)["input_ids"]
+    order = sorted(range(len(prompts)), key=lambda i: len(encoded[i]))
+    out: list[list[float]] = [[] for _ in prompts]
+    device = _device(loaded.model)
+    for b in range(0, len(order), batch_size):
+        batch = order[b: b + batch_size]
+        ids, mask = _pad_right([encoded[i] for i in batch], tok.pad_token_id or 0)
+        with torch.inference_mode():
+            logits = loaded.model(input_ids=ids.to(device), attention_mask=mask.to(device)).logits
+        for i, row in zip(batch, torch.log_softmax(logits.float(), -1).tolist(), strict=True):
+            out[i] = row
+    return out
+
+
+def generate(loaded: Any, prompts: list[str], max_new_tokens: int = 32, batch_size: int = 8,
+             **decoding: Any) -> list[str]:
+    """Generate a continuation per prompt (batched, left-padded, length-sorted); only the new text."""
+    import torch
+
+    if loaded.kind != "causal":
+        raise EvalError("generation needs a causal language model", where=loaded.ref,
+                        hint="use a causal model such as smollm2-135m")
+    tok = loaded.tokenizer
+    encoded = _encode(tok, prompts)
+    order = sorted(range(len(prompts)), key=lambda i: len(encoded[i]))
+    out = [""] * len(prompts)
+    pad = tok.pad_token_id if tok.pad_token_id is not None else 0
+    device = _device(loaded.model)
+    decoding.setdefault("do_sample", False)
+    if not decoding["do_sample"]:
+        for key in ("temperature", "top_p", "top_k"):
+            decoding.pop(key, None)
+    for b in range(0, len(order), batch_size):
+        batch = order[b: b + batch_size]
+        width = max(len(encoded[i]) for i in batch)
+        ids = torch.full((len(batch), width), pad, dtype=torch.long)
+        mask = torch.zeros((len(batch), width), dtype=torch.long)
+        for r, i in enumerate(batch):
+            seq = encoded[i]
+            ids[r, width - len(seq):] = torch.tensor(seq, dtype=torch.long)
+            mask[r, width - len(seq):] = 1
+        with torch.inference_mode():
+            result = loaded.model.generate(input_ids=ids.to(device), attention_mask=mask.to(device),
+                                           max_new_tokens=max_new_tokens, pad_token_id=pad,
+                                           eos_token_id=tok.eos_token_id, **decoding)
+        new = result[:, width:]
+        for r, i in enumerate(batch):
+            out[i] = tok.decode(new[r], skip_special_tokens=True)
+    return out

@@ -1,0 +1,133 @@
+"""Compute registered metrics with bootstrap confidence intervals, and paired comparisons of two systems."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+
+from promptyard.core.errors import EvalError
+from promptyard.core.plugins import lookup
+from promptyard.evals import stats
+
+#: a metric without a vectorised recompute is recomputed this many times (one Python call each)
+GENERIC_N_BOOT = 200
+
+
+@dataclass
+class MetricResult:
+    """One metric over a cell: headline value, 95% CI, every score the metric returned."""
+
+    name: str
+    value: float
+    low: float
+    high: float
+    higher_is_better: bool
+    scores: dict[str, float]
+    per_example: list[float] | None = None
+
+    def to_dict(self, *, with_examples: bool = False) -> dict[str, Any]:
+        d = asdict(self)
+        if not with_examples:
+            d.pop("per_example")
+        return d
+
+
+def get_metric(name: str) -> Any:
+    """The registered metric ``name`` (built-in or from a plugin)."""
+    return lookup("metrics", name)
+
+
+def metric_inputs(metric: Any) -> str:
+    """What a metric is computed from: ``prediction`` (vs reference), ``reply``, ``latency`` or ``tokens``."""
+    return getattr(metric, "inputs", "prediction")
+
+
+def resampler_for(metric: Any, predictions: Sequence[Any], references: Sequence[Any] | None, **kwargs: Any):
+    """A vectorised ``idx -> values`` recompute of the metric's headline; a plain loop for plugin metrics."""
+    if hasattr(metric, "resampler"):
+        return metric.resampler(predictions, references, **kwargs)
+    per_example = getattr(metric, "per_example", None)
+    if per_example is not None:
+        scores = per_example(predictions, references, **kwargs)
+        if scores is not None:
+            return stats.mean_resampler(scores)
+    preds = list(predictions)
+    refs = list(references) if references is not None else None
+
+    def resample(idx: np.ndarray) -> np.ndarray:
+        out = []
+        for row in idx:
+            sample_refs = [refs[i] for i in row] if refs else None
+            result = metric.compute([preds[i] for i in row], sample_refs, **kwargs)
+            out.append(float(next(iter(result.values()))))
+        return np.array(out)
+
+    return resample
+
+
+def compute_metric(name: str, predictions: Sequence[Any], references: Sequence[Any] | None = None, *,
+                   n_boot: int = stats.DEFAULT_N_BOOT, seed: int = 0, **kwargs: Any) -> MetricResult:
+    """Compute metric ``name`` and its percentile-bootstrap 95% CI over examples."""
+    metric = get_metric(name)
+    n = len(predictions)
+    if references is not None and len(references) != n:
+        raise EvalError(f"metric {name!r}: {n} predictions but {len(references)} references")
+    scores = metric.compute(predictions, references, **kwargs) if n else {}
+    value = float(next(iter(scores.values()))) if scores else math.nan
+    per_example = None
+    if hasattr(metric, "per_example") and n:
+        per_example = metric.per_example(predictions, references, **kwargs)
+    if n == 0:
+        return MetricResult(name, math.nan, math.nan, math.nan, bool(metric.higher_is_better), scores, None)
+    resample = (stats.mean_resampler(per_example) if per_example is not None
+                else resampler_for(metric, predictions, references, **kwargs))
+    generic = not hasattr(metric, "resampler") and per_example is None
+    ci = stats.bootstrap_ci(resample, n, n_boot=GENERIC_N_BOOT if generic else n_boot, seed=seed)
+    return MetricResult(name, value, ci.low, ci.high, bool(metric.higher_is_better), scores, per_example)
+
+
+@dataclass
+class Comparison:
+    """One metric of system B against system A on the same examples."""
+
+    name: str
+    a: float
+    b: float
+    delta: float
+    low: float
+    high: float
+    test: stats.TestResult
+    higher_is_better: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["test"] = self.test.to_dict()
+        return d
+
+
+def compare_metric(name: str, predictions_a: Sequence[Any], predictions_b: Sequence[Any],
+                   references: Sequence[Any] | None, *, n_boot: int = stats.DEFAULT_N_BOOT, seed: int = 0,
+                   **kwargs: Any) -> Comparison:
+    """Delta (B - A), its paired bootstrap CI, and a paired test (McNemar / permutation / bootstrap)."""
+    metric = get_metric(name)
+    n = len(predictions_a)
+    if len(predictions_b) != n:
+        raise EvalError(f"compare {name!r}: the two systems scored {n} and {len(predictions_b)} examples",
+                        hint="compare runs over the same data sample")
+    ra = resampler_for(metric, predictions_a, references, **kwargs)
+    rb = resampler_for(metric, predictions_b, references, **kwargs)
+    ci, diffs = stats.paired_difference_ci(ra, rb, n, n_boot=n_boot, seed=seed)
+    full = np.arange(n)[None, :]
+    a, b = float(ra(full)[0]), float(rb(full)[0])
+    per = getattr(metric, "per_example", None)
+    scores_a = per(predictions_a, references, **kwargs) if per else None
+    scores_b = per(predictions_b, references, **kwargs) if per else None
+    if scores_a is not None and scores_b is not None:
+        test = stats.paired_test(scores_a, scores_b, seed=seed)
+    else:
+        test = stats.paired_bootstrap_test(diffs, ci.value)
+    return Comparison(name, a, b, ci.value, ci.low, ci.high, test, bool(metric.higher_is_better))

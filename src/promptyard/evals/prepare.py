@@ -1,0 +1,239 @@
+"""Turn a :class:`CellSpec` into what inference needs: the resolved prompt, data rows, rendered prompts."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from promptyard.core.errors import EvalError, PromptyardError
+from promptyard.evals.suite import CellSpec
+
+TEMPLATE_SUFFIXES = (".j2", ".jinja", ".txt", ".yaml", ".yml", ".json")
+PACKAGES = ("promptyard", "torch", "transformers", "peft", "evaluate", "numpy", "scikit-learn", "sacrebleu",
+            "rouge_score")
+
+
+def sha256_json(value: Any) -> str:
+    text = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def package_versions() -> dict[str, str]:
+    out = {}
+    for name in PACKAGES:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return out
+
+
+@dataclass
+class ResolvedPrompt:
+    """A prompt reference made concrete: template, exact version, hash, task type."""
+
+    ref: str
+    template: Any
+    content_hash: str
+    resolved: str  # name@N, or the file path
+    version_id: int | None = None
+    task_type: str | None = None
+
+
+@dataclass
+class ResolvedAdapter:
+    ref: str
+    path: Path
+    content_hash: str  # the adapter's artifact hash (its files), what decides its outputs
+    resolved: str
+    version_id: int | None = None
+
+
+@dataclass
+class PreparedCell:
+    """Everything about a cell that does not need the model: examples, rendered prompts, lineage."""
+
+    spec: CellSpec
+    prompt: ResolvedPrompt
+    adapter: ResolvedAdapter | None
+    task: Any
+    task_name: str
+    mode: str  # "choices" | "generate"
+    indices: list[int]
+    examples: list[Any]  # core.interfaces.Example, aligned with indices
+    texts: list[str]  # rendered prompts (raw text, or messages to be chat-formatted)
+    messages: list[list[dict[str, str]] | None]
+    records: list[dict[str, Any]]
+    choices: list[str] | None
+    labels: list[str]
+    data_fingerprint: str
+    lineage: dict[str, Any] = field(default_factory=dict)
+
+
+def open_registry(spec: CellSpec, registry: Any = None) -> Any:
+    """The registry to resolve references in: the one given, else the one the spec names, else the default."""
+    if registry is not None:
+        return registry
+    from promptyard.registry.api import Registry
+
+    return Registry.open(spec.registry)
+
+
+def resolve_prompt(ref: str, registry: Any) -> ResolvedPrompt:
+    """A registry reference (``name@production``) or a template file path."""
+    path = Path(ref)
+    if path.suffix == ".json" and path.is_file():
+        # plain Template.to_dict() JSON (what prompt search writes for its variants)
+        from promptyard.core.template import Template
+
+        data = json.loads(path.read_text(encoding="utf-8"))
+        template = Template.from_dict(data.get("template", data), where=str(path))
+        return ResolvedPrompt(ref, template, template.content_hash(), str(path.resolve()),
+                              task_type=data.get("task_type"))
+    if path.suffix in TEMPLATE_SUFFIXES and path.is_file():
+        from promptyard.core.template_files import load_template_file
+
+        template, meta = load_template_file(path)
+        return ResolvedPrompt(ref, template, template.content_hash(), str(path.resolve()),
+                              task_type=meta.get("task_type"))
+    info = registry.resolve(ref)
+    try:
+        task_type = registry.item(info.name).task_type
+    except PromptyardError:
+        task_type = None
+    return ResolvedPrompt(ref, registry.get_template(info.ref), info.content_hash, info.ref, info.id, task_type)
+
+
+def resolve_adapter(ref: str, registry: Any) -> ResolvedAdapter:
+    """A registry adapter reference, or a local PEFT adapter folder."""
+    path = Path(ref)
+    if (path / "adapter_config.json").is_file():
+        from promptyard.plugins.hashing import files_sha256
+
+        files = sorted(p for p in path.rglob("*") if p.is_file())
+        return ResolvedAdapter(ref, path.resolve(), files_sha256(files, path), str(path.resolve()))
+    info = registry.resolve(ref, kind="adapter")
+    return ResolvedAdapter(ref, registry.adapter_path(info.ref), info.artifact_hash or info.content_hash,
+                           info.ref, info.id)
+
+
+def select_indices(n_rows: int, sample: int | None, seed: int) -> list[int]:
+    """Indices into the split: all of them, or the first ``sample`` of a seeded permutation (ascending).
+
+    Prefixes of one permutation make samples nested: a larger sample contains every smaller one with
+    the same seed, which is what lets successive halving reuse cached responses.
+    """
+    if sample is None or sample >= n_rows:
+        return list(range(n_rows))
+    order = list(range(n_rows))
+    random.Random(f"eval:{seed}").shuffle(order)
+    return sorted(order[:sample])
+
+
+def load_split(spec: CellSpec) -> Any:
+    from promptyard.plugins.datasets import load_dataset
+
+    data = load_dataset(spec.data, **spec.data_options)
+    if spec.split == "all":
+        return data
+    return data.split(seed=spec.seed)[spec.split]
+
+
+def cell_indices(spec: CellSpec) -> list[int]:
+    """The example indices a cell evaluates: what a distributed runner shards."""
+    return select_indices(len(load_split(spec)), spec.sample, spec.seed)
+
+
+def _task_name(spec: CellSpec, prompt: ResolvedPrompt, data: Any) -> str:
+    if spec.task:
+        return spec.task
+    if prompt.task_type:
+        return prompt.task_type
+    return "classification" if data.labels else "generation"
+
+
+def _choice_labels(spec: CellSpec, choices: list[str] | None, examples: list[Any], data: Any) -> list[str]:
+    """The label each choice stands for: the task's label order, or the stripped text of suite choices."""
+    if not choices:
+        return list(data.labels)
+    task_labels = (examples[0].meta or {}).get("labels") if examples else None
+    if spec.choices:
+        labels = [c.strip() for c in choices]
+        known = set(task_labels or data.labels or labels)
+        unknown = [x for x in labels if x not in known]
+        if unknown:
+            raise EvalError(f"choices {unknown} name no label of the data ({', '.join(sorted(known))})",
+                            where=spec.label(), hint="each choice is a label with optional leading space")
+        return labels
+    return [str(x) for x in task_labels] if task_labels else [c.strip() for c in choices]
+
+
+def prepare_cell(spec: CellSpec, *, indices: list[int] | None = None, registry: Any = None) -> PreparedCell:
+    """Resolve the prompt and adapter, load and sample the data, build examples and render every prompt."""
+    from promptyard.core.plugins import lookup
+    from promptyard.core.render import render
+
+    reg = open_registry(spec, registry) if not _is_file_ref(spec.prompt) or spec.adapter else registry
+    prompt = resolve_prompt(spec.prompt, reg)
+    adapter = resolve_adapter(spec.adapter, reg) if spec.adapter else None
+    data = load_split(spec)
+    sample = select_indices(len(data), spec.sample, spec.seed)
+    chosen = sample
+    if indices is not None:
+        allowed = set(sample)
+        bad = [i for i in indices if i not in allowed]
+        if bad:
+            raise EvalError(f"example indices {bad[:5]} are not part of this cell's sample", where=spec.label())
+        chosen = sorted(indices)
+    task_name = _task_name(spec, prompt, data)
+    task = lookup("task_types", task_name)
+    options = {"labels": data.labels} if data.labels and task_name == "classification" else None
+    examples = [task.row_to_example(data.rows[i], options=options) for i in chosen]
+    choices = list(spec.choices) if spec.choices else None
+    if choices is None and examples and examples[0].choices:
+        choices = list(examples[0].choices)
+    structured = getattr(prompt.template, "kind", "") == "structured"
+    mode = spec.scoring or ("choices" if choices and not structured else "generate")
+    if mode == "choices" and not choices:
+        raise EvalError("choices scoring needs choices", where=spec.label(),
+                        hint="set `choices:` in the suite, or use a task type that provides them")
+    from promptyard.core.render import check_template
+
+    accepted = {v.name for v in check_template(prompt.template)}
+    texts, messages, records = [], [], []
+    for i, example in zip(chosen, examples, strict=True):
+        # a row's extra columns are not the template's business: pass only what it accepts
+        variables = {k: v for k, v in example.variables.items() if k in accepted}
+        rendered = render(prompt.template, variables, seed=spec.seed + i)
+        texts.append(rendered.text)
+        messages.append(rendered.messages)
+        records.append(rendered.record or {})
+    labels = _choice_labels(spec, choices, examples, data)
+    full_fingerprint = getattr(data, "fingerprint", "")
+    # of the cell's whole sample, not of a shard: shards of one cell share their lineage
+    fingerprint = sha256_json({"data": full_fingerprint, "indices": sample})
+    prepared = PreparedCell(spec, prompt, adapter, task, task_name, mode, chosen, examples, texts, messages,
+                            records, choices, labels, fingerprint)
+    prepared.lineage = {
+        "prompt": {"ref": spec.prompt, "resolved": prompt.resolved, "version_id": prompt.version_id,
+                   "hash": prompt.content_hash},
+        "adapter": None if adapter is None else {"ref": adapter.ref, "resolved": adapter.resolved,
+                                                 "version_id": adapter.version_id, "hash": adapter.content_hash},
+        "data": {"ref": spec.data, "split": spec.split, "sample": spec.sample, "fingerprint": fingerprint,
+                 "split_fingerprint": full_fingerprint, "n": len(sample), "options": spec.data_options},
+        "task": {"name": task_name, "version": str(getattr(task, "version", "1"))},
+        "scoring": mode, "choices": choices, "labels": labels, "decoding": dict(spec.decoding), "seed": spec.seed,
+        "output_schema": getattr(prompt.template, "output_schema", None) if structured else None,
+        "packages": package_versions(),
+    }
+    return prepared
+
+
+def _is_file_ref(ref: str) -> bool:
+    path = Path(ref)
+    return path.suffix in TEMPLATE_SUFFIXES and path.is_file()

@@ -1,0 +1,168 @@
+"""Run evaluation cells: batched inference through ``evals.inference``, the response cache, metrics.
+
+``run_cell(cell, indices=None, cache=...)`` runs one cell (or the given example indices of it, for a
+distributed runner that shards by index and merges with :func:`promptyard.evals.results.merge_shards`).
+``run_suite`` runs every cell of a suite, loading each base model once, and stores the run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from promptyard.core.errors import PromptyardError
+from promptyard.evals.cache import ResponseCache, response_key
+from promptyard.evals.modelpool import ModelPool
+from promptyard.evals.prepare import PreparedCell, prepare_cell, sha256_json
+from promptyard.evals.results import CellResult, ExampleResult, compute_cell_metrics
+from promptyard.evals.suite import CellSpec
+
+DEFAULT = "default"
+#: examples per timed chunk: big enough that length-sorted batches stay full, small enough for progress
+CHUNK_BATCHES = 4
+Progress = Callable[[int, int], None]
+
+
+def open_cache(cache: ResponseCache | str | None) -> ResponseCache | None:
+    """``"default"`` -> the cache in the promptyard cache dir; None -> no cache (``--no-cache``)."""
+    if cache == DEFAULT:
+        return ResponseCache()
+    if isinstance(cache, str):
+        return ResponseCache(cache)
+    return cache
+
+
+def format_prompts(prepared: PreparedCell, tokenizer: Any) -> list[str]:
+    """Rendered text; messages (multi templates, or ``decoding.chat``) go through the model's chat template."""
+    chat = bool(prepared.spec.decoding.get("chat", False))
+    out = []
+    for text, messages in zip(prepared.texts, prepared.messages, strict=True):
+        if (messages or chat) and getattr(tokenizer, "chat_template", None):
+            msgs = messages or [{"role": "user", "content": text}]
+            out.append(tokenizer.apply_chat_template(msgs, tokenize=False, add_generation_prompt=True))
+        else:
+            out.append(text)
+    return out
+
+
+def extract_label(output: str, labels: Sequence[str], template: Any) -> str:
+    """The label a generated reply names: from the JSON of a structured prompt, else the first one mentioned."""
+    if getattr(template, "kind", "") == "structured":
+        from promptyard.core.structured import parse_output
+
+        try:
+            value = parse_output(template, output)
+        except PromptyardError:
+            return ""
+        candidates = list(value.values()) if isinstance(value, dict) else [value]
+        for candidate in candidates:
+            for label in labels:
+                if isinstance(candidate, str) and candidate.strip().lower() == label.lower():
+                    return label
+        return ""
+    lowered = output.lower()
+    found = [(m.start(), label) for label in labels
+             for m in [re.search(r"\b" + re.escape(label.lower()) + r"\b", lowered)] if m]
+    return min(found)[1] if found else ""
+
+
+def _generation_kwargs(decoding: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in decoding.items() if k not in ("batch_size", "max_new_tokens", "chat")}
+
+
+def _infer(prepared: PreparedCell, loaded: Any, prompts: list[str], todo: list[int],
+           progress: Progress | None, done0: int, total: int) -> dict[int, dict[str, Any]]:
+    """Run the model on the examples at positions ``todo``; return position -> stored value."""
+    from promptyard.evals import inference
+
+    decoding = prepared.spec.decoding
+    batch_size = int(decoding.get("batch_size", 16))
+    tokenizer = loaded.tokenizer
+    order = sorted(todo, key=lambda i: len(prompts[i]))
+    chunk = max(1, batch_size * CHUNK_BATCHES)
+    out: dict[int, dict[str, Any]] = {}
+    done = done0
+    for start in range(0, len(order), chunk):
+        part = order[start:start + chunk]
+        texts = [prompts[i] for i in part]
+        t0 = time.perf_counter()
+        if prepared.mode == "choices":
+            scores = inference.score_choices(loaded, texts, list(prepared.choices or []), batch_size=batch_size)
+            values = [{"scores": [float(s) for s in row]} for row in scores]
+        else:
+            replies = inference.generate(loaded, texts, max_new_tokens=int(decoding.get("max_new_tokens", 32)),
+                                         batch_size=batch_size, **_generation_kwargs(decoding))
+            values = [{"output": r, "new_tokens": len(tokenizer(r, add_special_tokens=False)["input_ids"])}
+                      for r in replies]
+        per_example = (time.perf_counter() - t0) / len(part)
+        lengths = [len(ids) for ids in tokenizer(texts)["input_ids"]]
+        for i, value, n_tokens in zip(part, values, lengths, strict=True):
+            value["latency_s"] = per_example
+            value["tokens"] = n_tokens + int(value.get("new_tokens", 0))
+            out[i] = value
+        done += len(part)
+        if progress:
+            progress(done, total)
+    return out
+
+
+def _example_result(prepared: PreparedCell, pos: int, prompt: str, value: dict[str, Any],
+                    cached: bool) -> ExampleResult:
+    example = prepared.examples[pos]
+    reference = "" if example.target is None else str(example.target)
+    if prepared.mode == "choices":
+        scores = value["scores"]
+        best = max(range(len(scores)), key=lambda j: scores[j])
+        output, prediction = (prepared.choices or [])[best], prepared.labels[best]
+    else:
+        scores = None
+        output = value["output"]
+        prediction = (extract_label(output, prepared.labels, prepared.prompt.template)
+                      if prepared.task_name == "classification" else output.strip())
+    prompt_hash = hashlib.sha256(prompt.encode("utf-8")).hexdigest()
+    return ExampleResult(prepared.indices[pos], prompt_hash, output, prediction, reference, scores,
+                         float(value.get("latency_s", 0.0)), int(value.get("tokens", 0)), cached,
+                         prepared.records[pos])
+
+
+def run_prepared(prepared: PreparedCell, loaded: Any, *, cache: ResponseCache | None = None,
+                 progress: Progress | None = None) -> CellResult:
+    """Inference (cache first) and metrics for a prepared cell on a loaded model."""
+    t0 = time.perf_counter()
+    spec = prepared.spec
+    prompts = format_prompts(prepared, loaded.tokenizer)
+    adapter_hash = prepared.adapter.content_hash if prepared.adapter else None
+    task = prepared.lineage["task"]
+    keys = [response_key(model_hash=loaded.content_hash, adapter_hash=adapter_hash, prompt=p, decoding=spec.decoding,
+                         task=task["name"], task_version=task["version"], mode=prepared.mode,
+                         choices=prepared.choices) for p in prompts]
+    found = cache.get_many(keys) if cache is not None else {}
+    todo = [i for i, k in enumerate(keys) if k not in found]
+    if progress:
+        progress(len(keys) - len(todo), len(keys))
+    fresh = _infer(prepared, loaded, prompts, todo, progress, len(keys) - len(todo), len(keys)) if todo else {}
+    if cache is not None and fresh:
+        cache.put_many({keys[i]: v for i, v in fresh.items()})
+    examples = [_example_result(prepared, i, prompts[i], fresh[i] if i in fresh else found[keys[i]],
+                                i not in fresh) for i in range(len(keys))]
+    lineage = dict(prepared.lineage)
+    lineage["model"] = {"ref": spec.model, "hash": loaded.content_hash, "path": loaded.path}
+    lineage["key"] = sha256_json({k: lineage[k] for k in ("prompt", "adapter", "data", "task", "scoring",
+                                                          "choices", "decoding", "seed")} | {
+                                     "model": loaded.content_hash})
+    names = list(spec.metrics) or list(getattr(prepared.task, "default_metrics", ("accuracy",)))
+    metrics = compute_cell_metrics(names, examples, lineage, n_boot=spec.n_boot, seed=spec.seed)
+    return CellResult(spec, lineage, examples, metrics, duration_s=time.perf_counter() - t0,
+                      cache_hits=len(keys) - len(todo), cache_misses=len(todo))
+
+
+def run_cell(cell: CellSpec, *, indices: list[int] | None = None, cache: ResponseCache | str | None = DEFAULT,
+             registry: Any = None, pool: ModelPool | None = None, progress: Progress | None = None) -> CellResult:
+    """Run one cell (optionally only the example ``indices`` of it); results carry each example's index."""
+    prepared = prepare_cell(cell, indices=indices, registry=registry)
+    pool = pool or ModelPool()
+    with pool.use(cell.model, prepared.adapter) as loaded:
+        return run_prepared(prepared, loaded, cache=open_cache(cache), progress=progress)

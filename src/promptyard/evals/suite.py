@@ -1,0 +1,285 @@
+"""Suite files: which prompts × models/adapters × data sets to evaluate, with which metrics and decoding.
+
+A suite is YAML (see ``docs/evals.md`` for the reference). It expands into :class:`CellSpec` objects,
+one per (data set, prompt, model, adapter); a cell is what :func:`promptyard.evals.runner.run_cell` runs.
+Every validation error names the file, the key path and what was expected.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from promptyard.core.errors import ValidationError
+
+SPLITS = ("train", "validation", "test", "all")
+SCORING = ("choices", "generate")
+#: decoding keys the runner understands; anything else is passed to ``generate`` as is
+DECODING_KEYS = {"max_new_tokens": int, "temperature": float, "top_p": float, "top_k": int,
+                 "do_sample": bool, "batch_size": int, "repetition_penalty": float}
+TOP_KEYS = {"name", "description", "seed", "data", "prompts", "models", "metrics", "decoding", "task",
+            "scoring", "choices", "n_boot", "cells"}
+
+
+@dataclass(frozen=True)
+class CellSpec:
+    """One evaluation cell: a prompt on a model (optionally with an adapter) over a data sample.
+
+    Plain values only, so it pickles to a Ray worker, which re-opens the registry at ``registry``.
+    """
+
+    prompt: str
+    model: str
+    data: str
+    adapter: str | None = None
+    split: str = "test"
+    sample: int | None = None
+    metrics: tuple[str, ...] = ()
+    decoding: dict[str, Any] = field(default_factory=dict)
+    seed: int = 0
+    task: str | None = None
+    scoring: str | None = None
+    choices: tuple[str, ...] | None = None
+    data_options: dict[str, Any] = field(default_factory=dict)
+    n_boot: int = 1000
+    registry: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["metrics"] = list(self.metrics)
+        d["choices"] = list(self.choices) if self.choices is not None else None
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> CellSpec:
+        d = dict(d)
+        d["metrics"] = tuple(d.get("metrics") or ())
+        if d.get("choices") is not None:
+            d["choices"] = tuple(d["choices"])
+        return cls(**{k: v for k, v in d.items() if k in cls.__dataclass_fields__})
+
+    def label(self) -> str:
+        model = self.model + (f"+{self.adapter}" if self.adapter else "")
+        return f"{self.prompt} | {model} | {self.data}:{self.split}"
+
+    def with_registry(self, registry: str | None) -> CellSpec:
+        return replace(self, registry=registry)
+
+
+@dataclass
+class Suite:
+    """A parsed suite file: its name, the cells it expands to, and where it came from."""
+
+    name: str
+    cells: list[CellSpec]
+    path: str | None = None
+    seed: int = 0
+    raw: dict[str, Any] = field(default_factory=dict)
+
+
+class _Checker:
+    """Reads values out of the parsed YAML and raises with ``file: key.path`` on anything unexpected."""
+
+    def __init__(self, source: str):
+        self.source = source
+
+    def fail(self, path: str, message: str, hint: str | None = None) -> ValidationError:
+        return ValidationError(message, where=f"{self.source}: {path}" if path else self.source, hint=hint)
+
+    def string(self, value: Any, path: str) -> str:
+        if not isinstance(value, str) or not value.strip():
+            raise self.fail(path, f"expected a non-empty string, got {_show(value)}")
+        return value.strip()
+
+    def integer(self, value: Any, path: str, *, minimum: int = 0) -> int:
+        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+            raise self.fail(path, f"expected an integer >= {minimum}, got {_show(value)}")
+        return value
+
+    def mapping(self, value: Any, path: str) -> dict[str, Any]:
+        if not isinstance(value, dict):
+            raise self.fail(path, f"expected a mapping, got {_show(value)}")
+        return value
+
+    def listing(self, value: Any, path: str, *, allow_scalar: bool = True) -> list[Any]:
+        if allow_scalar and isinstance(value, str | dict):
+            return [value]
+        if not isinstance(value, list) or not value:
+            raise self.fail(path, f"expected a non-empty list, got {_show(value)}")
+        return value
+
+    def known(self, d: dict[str, Any], keys: set[str], path: str) -> None:
+        for key in d:
+            if key not in keys:
+                where = f"{path}.{key}" if path else str(key)
+                raise self.fail(where, f"unknown key {key!r}", hint=f"expected one of: {', '.join(sorted(keys))}")
+
+
+def _show(value: Any) -> str:
+    return f"{type(value).__name__} {value!r}" if value is not None else "nothing"
+
+
+def _data_entries(c: _Checker, value: Any, path: str) -> list[dict[str, Any]]:
+    out = []
+    for i, item in enumerate(c.listing(value, path)):
+        where = f"{path}[{i}]"
+        if isinstance(item, str):
+            item = {"ref": item}
+        item = c.mapping(item, where)
+        c.known(item, {"ref", "split", "sample", "options"}, where)
+        if "ref" not in item:
+            raise c.fail(where, "missing key 'ref'", hint="the data set reference, e.g. rotten_tomatoes")
+        split = item.get("split", "test")
+        if split not in SPLITS:
+            raise c.fail(f"{where}.split", f"expected one of {', '.join(SPLITS)}, got {_show(split)}")
+        sample = item.get("sample")
+        out.append({"data": c.string(item["ref"], f"{where}.ref"), "split": split,
+                    "sample": None if sample is None else c.integer(sample, f"{where}.sample", minimum=1),
+                    "data_options": dict(c.mapping(item.get("options") or {}, f"{where}.options"))})
+    return out
+
+
+def _model_entries(c: _Checker, value: Any, path: str) -> list[tuple[str, str | None]]:
+    out: list[tuple[str, str | None]] = []
+    for i, item in enumerate(c.listing(value, path)):
+        where = f"{path}[{i}]"
+        if isinstance(item, str):
+            out.append((item.strip(), None))
+            continue
+        item = c.mapping(item, where)
+        c.known(item, {"model", "adapters", "include_base"}, where)
+        if "model" not in item:
+            raise c.fail(where, "missing key 'model'", hint="a model reference, e.g. smollm2-135m")
+        model = c.string(item["model"], f"{where}.model")
+        adapters = item.get("adapters") or []
+        if isinstance(adapters, str):
+            adapters = [adapters]
+        if not isinstance(adapters, list):
+            raise c.fail(f"{where}.adapters", f"expected a list of adapter references, got {_show(adapters)}")
+        include_base = item.get("include_base", not adapters)
+        if not isinstance(include_base, bool):
+            raise c.fail(f"{where}.include_base", f"expected true or false, got {_show(include_base)}")
+        if include_base:
+            out.append((model, None))
+        out.extend((model, c.string(a, f"{where}.adapters[{j}]")) for j, a in enumerate(adapters))
+    return out
+
+
+def _prompt_entries(c: _Checker, value: Any, path: str) -> list[str]:
+    out = []
+    for i, item in enumerate(c.listing(value, path)):
+        if isinstance(item, dict):
+            c.known(item, {"ref"}, f"{path}[{i}]")
+            item = item.get("ref")
+        out.append(c.string(item, f"{path}[{i}]"))
+    return out
+
+
+def _common(c: _Checker, d: dict[str, Any], path: str, base: dict[str, Any]) -> dict[str, Any]:
+    """Settings shared by every cell (metrics, decoding, task, scoring, choices, seed, n_boot)."""
+    out = dict(base)
+    prefix = f"{path}." if path else ""
+    if "metrics" in d:
+        metrics = d["metrics"]
+        metrics = [metrics] if isinstance(metrics, str) else metrics
+        if not isinstance(metrics, list):
+            raise c.fail(f"{prefix}metrics", f"expected a list of metric names, got {_show(metrics)}")
+        out["metrics"] = tuple(c.string(m, f"{prefix}metrics[{i}]") for i, m in enumerate(metrics))
+    if "decoding" in d:
+        decoding = dict(c.mapping(d["decoding"], f"{prefix}decoding"))
+        for key, kind in DECODING_KEYS.items():
+            if key in decoding:
+                value = decoding[key]
+                ok = isinstance(value, kind) or (kind is float and isinstance(value, int))
+                if not ok or isinstance(value, bool) and kind is not bool:
+                    raise c.fail(f"{prefix}decoding.{key}", f"expected {kind.__name__}, got {_show(value)}")
+        out["decoding"] = {**out.get("decoding", {}), **decoding}
+    if "task" in d:
+        out["task"] = c.string(d["task"], f"{prefix}task")
+    if "scoring" in d:
+        if d["scoring"] not in SCORING:
+            raise c.fail(f"{prefix}scoring", f"expected one of {', '.join(SCORING)}, got {_show(d['scoring'])}")
+        out["scoring"] = d["scoring"]
+    if "choices" in d:
+        choices = d["choices"]
+        if not isinstance(choices, list) or len(choices) < 2 or not all(isinstance(x, str) for x in choices):
+            raise c.fail(f"{prefix}choices", f"expected a list of at least two strings, got {_show(choices)}")
+        out["choices"] = tuple(choices)
+    if "seed" in d:
+        out["seed"] = c.integer(d["seed"], f"{prefix}seed")
+    if "n_boot" in d:
+        out["n_boot"] = c.integer(d["n_boot"], f"{prefix}n_boot", minimum=10)
+    return out
+
+
+def parse_suite(data: Any, *, source: str = "suite") -> Suite:
+    """Validate a parsed suite document and expand it into cells."""
+    c = _Checker(source)
+    d = c.mapping(data, "")
+    c.known(d, TOP_KEYS, "")
+    common = _common(c, d, "", {})
+    cells: list[CellSpec] = []
+    matrix = [k for k in ("data", "prompts", "models") if k in d]
+    if matrix and len(matrix) < 3:
+        missing = sorted({"data", "prompts", "models"} - set(matrix))
+        raise c.fail(missing[0], f"missing key {missing[0]!r}",
+                     hint="a matrix suite names data, prompts and models (or list explicit cells)")
+    if matrix:
+        for data in _data_entries(c, d["data"], "data"):
+            for prompt in _prompt_entries(c, d["prompts"], "prompts"):
+                for model, adapter in _model_entries(c, d["models"], "models"):
+                    cells.append(CellSpec(prompt=prompt, model=model, adapter=adapter, **data, **common))
+    for i, item in enumerate(c.listing(d["cells"], "cells", allow_scalar=False) if "cells" in d else []):
+        where = f"cells[{i}]"
+        item = c.mapping(item, where)
+        c.known(item, {"prompt", "model", "adapter", "data", "split", "sample", "options", "metrics", "decoding",
+                       "task", "scoring", "choices", "seed", "n_boot"}, where)
+        for key in ("prompt", "model", "data"):
+            if key not in item:
+                raise c.fail(where, f"missing key {key!r}")
+        data = _data_entries(c, [{"ref": item["data"], **{k: item[k] for k in ("split", "sample", "options")
+                                                          if k in item}}], where)[0]
+        cells.append(CellSpec(prompt=c.string(item["prompt"], f"{where}.prompt"),
+                              model=c.string(item["model"], f"{where}.model"),
+                              adapter=c.string(item["adapter"], f"{where}.adapter") if item.get("adapter") else None,
+                              **data, **_common(c, item, where, common)))
+    if not cells:
+        raise c.fail("", "the suite has no cells", hint="name data, prompts and models, or list cells")
+    name = d.get("name") or (Path(source).stem if source != "suite" else "suite")
+    return Suite(name=c.string(name, "name"), cells=cells, path=None, seed=common.get("seed", 0), raw=d)
+
+
+def load_suite(path: str | Path) -> Suite:
+    """Read and validate a suite YAML file."""
+    import yaml
+
+    p = Path(path)
+    if not p.is_file():
+        raise ValidationError("suite file not found", where=str(p), hint="pass the path of a YAML suite file")
+    try:
+        data = yaml.safe_load(p.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{p.name} line {mark.line + 1}, column {mark.column + 1}" if mark else p.name
+        raise ValidationError(f"not valid YAML: {getattr(exc, 'problem', exc)}", where=where) from None
+    suite = parse_suite(data, source=p.name)
+    suite.path = str(p.resolve())
+    return suite
+
+
+def single_cell(prompt: str, model: str, data: str, *, adapter: str | None = None, split: str = "test",
+                sample: int | None = None, metrics: list[str] | tuple[str, ...] = (), seed: int = 0,
+                decoding: dict[str, Any] | None = None, task: str | None = None, scoring: str | None = None,
+                choices: list[str] | None = None) -> Suite:
+    """A one-cell suite from command-line options, validated like a file."""
+    doc: dict[str, Any] = {"name": "adhoc", "seed": seed, "data": [{"ref": data, "split": split}],
+                           "prompts": [prompt], "models": [{"model": model, "adapters": [adapter]} if adapter
+                                                           else model]}
+    if sample is not None:
+        doc["data"][0]["sample"] = sample
+    for key, value in (("metrics", list(metrics)), ("decoding", decoding), ("task", task),
+                       ("scoring", scoring), ("choices", choices)):
+        if value:
+            doc[key] = value
+    return parse_suite(doc, source="command line")

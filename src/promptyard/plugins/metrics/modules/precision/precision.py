@@ -1,0 +1,20 @@
+"""Precision, macro or micro averaged over the labels present in references or predictions (scikit-learn)."""
+
+import datasets
+import evaluate
+from sklearn.metrics import precision_score
+
+_DESCRIPTION = "Precision of label strings; average='macro' (default) or 'micro'; zero_division counts as 0."
+
+
+class Precision(evaluate.Metric):
+    def _info(self):
+        return evaluate.MetricInfo(
+            description=_DESCRIPTION, citation="", 
+            inputs_description="predictions, references: label strings",
+            features=datasets.Features({"predictions": datasets.Value("string"),
+                                        "references": datasets.Value("string")}))
+
+    def _compute(self, predictions, references, average="macro"):
+        value = precision_score(references, predictions, average=average, zero_division=0)
+        return {"precision": float(value)}

@@ -1,0 +1,20 @@
+"""Recall, macro or micro averaged over the labels present in references or predictions (scikit-learn)."""
+
+import datasets
+import evaluate
+from sklearn.metrics import recall_score
+
+_DESCRIPTION = "Recall of label strings; average='macro' (default) or 'micro'; zero_division counts as 0."
+
+
+class Recall(evaluate.Metric):
+    def _info(self):
+        return evaluate.MetricInfo(
+            description=_DESCRIPTION, citation="", 
+            inputs_description="predictions, references: label strings",
+            features=datasets.Features({"predictions": datasets.Value("string"),
+                                        "references": datasets.Value("string")}))
+
+    def _compute(self, predictions, references, average="macro"):
+        value = recall_score(references, predictions, average=average, zero_division=0)
+        return {"recall": float(value)}

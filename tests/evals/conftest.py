@@ -1,0 +1,46 @@
+"""Fixtures for runner tests: a registry with sentiment prompts, a small labelled JSONL file."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+REVIEWS = [
+    ("a wonderful, moving film with great acting", "positive"),
+    ("dull, slow and badly written", "negative"),
+    ("I loved every minute of it", "positive"),
+    ("a boring mess that wastes its cast", "negative"),
+    ("charming and funny from start to finish", "positive"),
+    ("the worst movie of the year", "negative"),
+    ("a delightful surprise, highly recommended", "positive"),
+    ("tedious, predictable and far too long", "negative"),
+    ("smart, warm and beautifully shot", "positive"),
+    ("an ugly, pointless sequel", "negative"),
+    ("great fun for the whole family", "positive"),
+    ("lifeless and forgettable", "negative"),
+]
+
+SINGLE = {"kind": "single", "text": "Review: {{ text }}\nSentiment:"}
+SINGLE_V2 = {"kind": "single", "text": "Is this movie review positive or negative?\n{{ text }}\nAnswer:"}
+
+
+@pytest.fixture
+def reviews(tmp_path):
+    """A JSONL file of 12 labelled reviews (use split: all)."""
+    path = tmp_path / "reviews.jsonl"
+    path.write_text("".join(json.dumps({"text": t, "label": y}) + "\n" for t, y in REVIEWS))
+    return str(path)
+
+
+@pytest.fixture
+def registry(tmp_path):
+    """A registry with prompt ``sent`` at versions 1 and 2 (version 1 labelled production)."""
+    from promptyard.registry.api import Registry
+
+    reg = Registry.open(create=True)
+    reg.commit("sent", SINGLE, message="v1", task_type="classification")
+    reg.commit("sent", SINGLE_V2, message="v2", task_type="classification")
+    reg.label("sent@1", "production", force=True)
+    yield reg
+    reg.close()
