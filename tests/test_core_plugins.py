@@ -151,6 +151,8 @@ BROKEN = [
      "import failed: ImportError: needs libfoo"),
     ("misspelt hook", IMPL + "def register_metric(register):\n    pass\n",
      "check", "unknown hook 'register_metric' (did you mean 'register_metrics'?)"),
+    ("hook without @hookimpl", "def register_metrics(register):\n    raise AssertionError('never called')\n",
+     "check", "'register_metrics' is not marked with @hookimpl (from promptyard import hookimpl)"),
     ("wrong argument name", IMPL + "def register_metrics(registr):\n    pass\n",
      "register", "registration failed: PluginValidationError"),
     ("raises in a register hook",

@@ -6,7 +6,6 @@ is installed in the running environment; the third-party test checks the entry p
 
 from __future__ import annotations
 
-import importlib.util
 import os
 
 import pytest
@@ -74,8 +73,6 @@ def test_cli_fixture_runs_against_a_temporary_registry(cli, promptyard_env, tmp_
     assert result.exit_code == 0 and "on_eval_finished(run: Any) -> None" in result.stdout
 
 
-@pytest.mark.skipif(importlib.util.find_spec("promptyard.registry") is None,
-                    reason="the registry area has not landed on this branch")
 def test_registry_fixture_gives_an_empty_registry(registry, promptyard_env):
     assert str(promptyard_env) in str(registry.path)
     assert list(registry.list()) == []

@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import io
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,12 +28,19 @@ class CliResult:
         return self.stdout + self.stderr
 
 
-def invoke(args: list[str], *, input: str | None = None) -> CliResult:
-    """Run ``promptyard ARGS`` in this process; return exit code, stdout and stderr."""
+def invoke(args: list[str], *, input: str | None = None,
+           entry: Callable[[list[str]], None] | None = None) -> CliResult:
+    """Run ``promptyard ARGS`` in this process; return exit code, stdout and stderr.
+
+    ``entry`` is the function that gets ``ARGS``: the typer app's ``main`` unless given
+    (``promptyard.fastpath.main`` is the installed script's entry point).
+    """
     import sys
 
     from promptyard.cli.main import main
     from promptyard.cli.state import state
+
+    entry = entry or main
 
     out, err = io.StringIO(), io.StringIO()
     old_stdin = sys.stdin
@@ -43,7 +50,7 @@ def invoke(args: list[str], *, input: str | None = None) -> CliResult:
     try:
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
             try:
-                main(list(args))
+                entry(list(args))
             except SystemExit as exc:
                 code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     finally:

@@ -10,7 +10,9 @@ import typer
 
 from promptyard import hookimpl
 from promptyard.core.plugins import get_host, reset_host
-from promptyard.testing import invoke, plugin_registered, write_distribution
+from promptyard.testing import invoke, plugin_registered
+from tests.test_core_plugins import install as install_distribution
+from tests.test_core_plugins import site as site_folder  # noqa: F401 - a fixture, by this name here
 
 GOOD = '''
 from promptyard import hookimpl
@@ -28,22 +30,16 @@ def register_metrics(register):
 
 
 @pytest.fixture
-def fresh_host(tmp_path, monkeypatch):
+def fresh_host(site_folder, monkeypatch):  # noqa: F811 - the imported fixture
     """Rebuild the process-wide host from what is 'installed' in this test's site folder."""
-    site = tmp_path / "site"
-    site.mkdir()
-    monkeypatch.syspath_prepend(str(site))
     monkeypatch.delenv("PROMPTYARD_PLUGINS", raising=False)
     reset_host()
-    yield site
+    yield site_folder
     reset_host()
-    for name in [m for m in sys.modules if m.startswith("pyplug_")]:
-        del sys.modules[name]
 
 
-def install(site, plugin, module, source, dist=None):
-    write_distribution(site, dist or f"promptyard-{plugin}", version="2.0", entry_points={plugin: module},
-                       files={f"{module}.py": source})
+def install(site, plugin, module, source):
+    install_distribution(site, f"promptyard-{plugin}", plugin, module, source, version="2.0")
 
 
 class _Echo:

@@ -111,7 +111,12 @@ BAD_FILES = [
         UnknownNameError,
         r"unknown example selector 'nope'",
     ),
-    ("t.yaml", "kind: dynamic\ntext: x\nk: three\n", ValidationError, r"bad template field"),
+    ("t.yaml", "kind: dynamic\ntext: x\nk: three\n", ValidationError, r"t.yaml: k: must be a whole number, got 'thre"),
+    ("t.yaml", "kind: dynamic\ntext: x\nseed: true\n", ValidationError, r"seed: must be a whole number, got True"),
+    ("t.json", '{"text": "x", "raw": "false"}', ValidationError, r"raw: must be true or false, got 'false'"),
+    ("t.yaml", "text: '{{ a }}'\nvariables: [{name: a, required: 'no'}]\n", ValidationError,
+     r"variables\[0\]\.required: must be true or false"),
+    ("t.yaml", "text: [a, b]\n", ValidationError, r"t.yaml: text: must be a string, got list"),
     (
         "t.yaml",
         "kind: single\ntext: x\ntags: [1, 2]\n",

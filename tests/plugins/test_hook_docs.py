@@ -41,10 +41,17 @@ def test_docs_document_no_hook_that_does_not_exist():
     assert documented == set(HOOKS)
 
 
-def test_every_hook_has_a_test():
-    tests = {node.name for node in ast.parse(HOOK_TESTS.read_text()).body if isinstance(node, ast.FunctionDef)}
+def test_every_hook_has_a_test_that_uses_it():
+    source = HOOK_TESTS.read_text()
+    tests = {node.name: node for node in ast.parse(source).body if isinstance(node, ast.FunctionDef)}
     missing = [hook for hook in HOOKS if f"test_hook_{hook}" not in tests]
     assert not missing, f"add test_hook_<name> to {HOOK_TESTS.name} for: {missing}"
+    # the body must implement or call the hook, not merely be named after it
+    def body(hook: str) -> str:
+        return "\n".join(ast.get_source_segment(source, stmt) or "" for stmt in tests[f"test_hook_{hook}"].body)
+
+    unused = [hook for hook in HOOKS if hook not in body(hook)]
+    assert not unused, f"these tests never implement or call their hook: {unused}"
 
 
 def test_every_contribution_hook_fills_a_table():

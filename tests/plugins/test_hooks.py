@@ -243,3 +243,14 @@ def test_plugin_registered_rejects_a_misspelt_hook_loudly():
         with plugin_registered(Typo()):
             pass
     assert not get_host().failures
+
+
+def test_plugin_registered_rejects_a_hook_without_hookimpl():
+    class Forgot:
+        def register_metrics(self, register):  # no @hookimpl: pluggy alone would ignore it silently
+            raise AssertionError("never called")
+
+    with pytest.raises(PluginError, match="'register_metrics' is not marked with @hookimpl"):
+        with plugin_registered(Forgot()):
+            pass
+    assert not get_host().failures

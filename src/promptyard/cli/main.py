@@ -9,7 +9,8 @@ from typing import Any, Optional
 import typer
 
 from promptyard.cli.state import state
-from promptyard.core.errors import PluginError, PromptyardError
+from promptyard.core.errors import PluginError
+from promptyard.fastpath import error_boundary, print_plugin_failures
 
 app = typer.Typer(
     name="promptyard",
@@ -76,30 +77,12 @@ def _command_names(typer_app: typer.Typer, since: tuple[int, int] = (0, 0)) -> l
     return [n for n in names if isinstance(n, str)]
 
 
-def _print_plugin_failures() -> None:
-    """One line per plugin that was skipped or failed, on stderr; the traceback only with --debug."""
-    from promptyard.core.plugins import get_host
-
-    for failure in get_host().failures:
-        print(failure.message(), file=sys.stderr)
-        if state.debug and failure.details:
-            print(failure.details, file=sys.stderr, end="")
-
-
 def main(argv: list[str] | None = None) -> None:
-    """Entry point of the ``promptyard`` script."""
+    """The typer app with the error boundary (the script's entry point is :func:`promptyard.fastpath.main`)."""
     args = sys.argv[1:] if argv is None else argv
     if "--debug" in args:
         state.debug = True
-    try:
+    with error_boundary(state.debug):
         cli = get_app(load_external="--no-plugins" not in args)
-        _print_plugin_failures()
+        print_plugin_failures(state.debug)
         cli(args=args, prog_name="promptyard")
-    except PromptyardError as exc:
-        if state.debug:
-            raise
-        print(f"error: {exc}", file=sys.stderr)
-        sys.exit(exc.exit_code)
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        sys.exit(130)

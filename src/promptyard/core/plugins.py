@@ -167,7 +167,7 @@ class PluginHost:
                 self.loaded_external = True
 
     def _check_pending(self) -> None:
-        """Report (and unregister) plugins that implement a hook promptyard does not have."""
+        """Report (and unregister) plugins that implement a hook promptyard does not have, or forgot @hookimpl."""
         try:
             self.pm.check_pending()
         except pluggy.PluginValidationError as exc:
@@ -186,6 +186,17 @@ class PluginHost:
             self._fail(name, "check", "; ".join(parts) or _one_line(exc), exc)
             self.infos.pop(name, None)
             self._check_pending()
+            return
+        # pluggy ignores a method named like a hook but not marked: the plugin would silently do nothing
+        for name, plugin in list(self.pm.list_name_plugin()):
+            implemented = {caller.name for caller in self.pm.get_hookcallers(plugin) or []}
+            unmarked = [hook for hook in hook_names()
+                        if hook not in implemented and callable(getattr(plugin, hook, None))]
+            if unmarked:
+                self.pm.unregister(plugin)
+                self._fail(name, "check", "; ".join(f"{hook!r} is not marked with @hookimpl" for hook in unmarked)
+                           + " (from promptyard import hookimpl)")
+                self.infos.pop(name, None)
 
     def register(self, plugin: Any, name: str | None = None) -> str:
         """Register a plugin object or module at run time (tests, notebooks) and rebuild the tables.

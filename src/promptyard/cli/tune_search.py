@@ -1,0 +1,186 @@
+"""``promptyard tune search`` / ``tune resume`` / ``tune searches``: hyper-parameter search on Ray.
+
+These commands join the ``tune`` sub-app of :mod:`promptyard.cli.tune` (the tuning area's module); the
+logic lives in :mod:`promptyard.tuning.search_driver`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any, Optional
+
+import typer
+
+from promptyard.cli.main import app as root_app
+from promptyard.cli.output import console, err_console, print_json, table
+from promptyard.cli.state import state
+from promptyard.core.errors import UsageError
+
+try:
+    from promptyard.cli.tune import app
+except ImportError:  # the tuning area's `tune` sub-app is not in this tree: make the group here
+    app = typer.Typer(name="tune", help="Train adapters and search hyper-parameters.", no_args_is_help=True)
+    root_app.add_typer(app, name="tune")
+
+RAY_OPT = typer.Option(False, "--ray", help="Run on a local Ray instance started for this command.")
+ADDRESS_OPT = typer.Option(None, "--ray-address", envvar="PROMPTYARD_RAY_ADDRESS",
+                           help="Join the Ray cluster at ADDRESS (e.g. 10.0.0.5:6379 or auto).")
+
+
+def _registry(create: bool = True) -> Any:
+    from promptyard import Registry
+
+    return Registry.open(state.registry, create=create)
+
+
+def _parse_sets(values: list[str]) -> dict[str, Any]:
+    """``--set key=value`` pairs; values parsed as YAML scalars (``3e-4`` -> float, ``true`` -> bool)."""
+    import yaml
+
+    out: dict[str, Any] = {}
+    for item in values:
+        key, sep, raw = item.partition("=")
+        if not sep or not key.strip():
+            raise UsageError(f"expected key=value, got '{item}'", where="--set")
+        out[key.strip()] = yaml.safe_load(raw) if raw.strip() else ""
+    return out
+
+
+def build_train_spec(*, prompt: str, model: str, data: str, method: str, overrides: dict[str, Any],
+                     seed: int) -> Any:
+    """The tuning area's TrainSpec for these options (same object ``tune run`` builds)."""
+    from promptyard.tuning.loop import TrainSpec
+
+    names = {f.name for f in dataclasses.fields(TrainSpec)}
+    wanted = {"prompt": prompt, "model": model, "data": data, "method": method, "seed": seed}
+    kwargs = {k: v for k, v in wanted.items() if k in names}
+    for field in ("overrides", "config", "config_overrides"):
+        if field in names:
+            kwargs[field] = dict(overrides)
+            break
+    return TrainSpec(**kwargs)
+
+
+def resolve_space(method: str, space_file: Path | None) -> dict[str, Any]:
+    """The space file when given, else the tuning method's ``default_search_space()``."""
+    from promptyard.tuning.space import load_space_file, validate_space
+
+    if space_file is not None:
+        return load_space_file(space_file)
+    from promptyard.core.plugins import lookup
+
+    return validate_space(lookup("tuning_methods", method).default_search_space(),
+                          source=f"default search space of '{method}'")
+
+
+def _show(result: Any, as_json: bool) -> None:
+    from promptyard.tuning.search_results import render_table
+
+    best = result.best
+    if as_json:
+        print_json({"search_id": result.search_id, "best": best.to_dict() if best else None,
+                    "adapter": result.adapter.ref if result.adapter else None,
+                    "plot": str(result.plot_path), "trials": [t.to_dict() for t in result.trials]})
+        return
+    if not state.quiet:
+        console.print(render_table(result.trials, result.metric, best.trial_id if best else None))
+    if best is None:
+        err_console.print(f"search {result.search_id}: no trial finished with a checkpoint")
+    else:
+        console.print(f"search {result.search_id}: best trial {best.trial_id} "
+                      f"{result.metric}={best.best_metric:.4g} {best.params}")
+    if result.adapter is not None:
+        console.print(f"registered adapter {result.adapter.ref}")
+    console.print(f"plot: {result.plot_path}")
+
+
+@app.command("search")
+def search(
+    prompt: str = typer.Option(..., "--prompt", help="Prompt reference that formats the training data."),
+    model: str = typer.Option(..., "--model", help="Base model reference (e.g. smollm2-135m)."),
+    data: str = typer.Option(..., "--data", help="Data set reference (e.g. rotten_tomatoes)."),
+    method: str = typer.Option("lora", "--method", help="Tuning method."),
+    space: Optional[Path] = typer.Option(None, "--space", help="YAML search space (default: the method's)."),  # noqa: UP045
+    trials: int = typer.Option(16, "--trials", help="Number of trials."),
+    scheduler: str = typer.Option("asha", "--scheduler", help="asha, median, pbt or fifo."),
+    search_alg: str = typer.Option("random", "--search-alg", help="random or optuna."),
+    concurrent: Optional[int] = typer.Option(None, "--concurrent", help="Trials at once (default: as resources allow)."),  # noqa: UP045,E501
+    gpus_per_trial: float = typer.Option(0.0, "--gpus-per-trial", help="GPUs per trial; 0.5 lets two share one."),
+    cpus_per_trial: float = typer.Option(1.0, "--cpus-per-trial", help="CPUs per trial."),
+    metric: str = typer.Option("val_metric", "--metric", help="Reported metric to optimise."),
+    mode: str = typer.Option("max", "--mode", help="max or min."),
+    sets: list[str] = typer.Option([], "--set", help="Fixed config override key=value (repeatable)."),
+    seed: int = typer.Option(0, "--seed", help="Seed for sampling and for every trial's training."),
+    max_failures: int = typer.Option(1, "--max-failures", help="Retries of a failed trial from its checkpoint."),
+    keep: int = typer.Option(2, "--keep-checkpoints", help="Best adapter checkpoints kept per trial."),
+    name: Optional[str] = typer.Option(None, "--name", help="Registry name of the best adapter."),  # noqa: UP045
+    label: Optional[str] = typer.Option(None, "--label", help="Label the best adapter (e.g. staging)."),  # noqa: UP045
+    ray: bool = RAY_OPT,
+    ray_address: Optional[str] = ADDRESS_OPT,  # noqa: UP045
+    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+) -> None:
+    """Search hyper-parameters with Ray Tune; register the best trial's adapter."""
+    from promptyard.tuning.ray_exec import choose_executor
+    from promptyard.tuning.search import SearchSpec
+    from promptyard.tuning.search_driver import run_search
+
+    space_dict = resolve_space(method, space)
+    train_spec = build_train_spec(prompt=prompt, model=model, data=data, method=method,
+                                  overrides=_parse_sets(sets), seed=seed)
+    spec = SearchSpec(train_spec=train_spec, space=space_dict, trials=trials, scheduler=scheduler,
+                      search_alg=search_alg, concurrent=concurrent, cpus_per_trial=cpus_per_trial,
+                      gpus_per_trial=gpus_per_trial, metric=metric, mode=mode, max_failures=max_failures,
+                      keep_checkpoints=keep, seed=seed, name=name, label=label)
+    # A search always runs on Ray: --ray-address joins a cluster, otherwise a local instance starts.
+    target = choose_executor(True, ray_address)
+    registry = _registry()
+    if not (state.quiet or as_json):
+        console.print(f"search {spec.search_id}: {trials} trials on {target.describe()}")
+    result = run_search(spec, target, registry=registry, console=None if (state.quiet or as_json) else console)
+    _show(result, as_json)
+
+
+@app.command("resume")
+def resume(
+    search_id: str = typer.Argument(..., help="The search to finish (see `tune searches`)."),
+    ray: bool = RAY_OPT,
+    ray_address: Optional[str] = ADDRESS_OPT,  # noqa: UP045
+    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+) -> None:
+    """Finish an interrupted search; finished trials are not run again."""
+    from promptyard.tuning.ray_exec import choose_executor
+    from promptyard.tuning.search_driver import resume_search
+
+    target = choose_executor(True, ray_address)
+    result = resume_search(search_id, target, registry=_registry(create=False),
+                           console=None if (state.quiet or as_json) else console)
+    _show(result, as_json)
+
+
+@app.command("searches")
+def searches(
+    search_id: Optional[str] = typer.Argument(None, help="Show one search with its trials."),  # noqa: UP045
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """List searches, or show one with every trial's parameters, status, metric and error."""
+    from promptyard.registry.searches import get_search, list_searches
+
+    registry = _registry(create=False)
+    if search_id is None:
+        rows = list_searches(registry)
+        if as_json:
+            print_json(rows)
+            return
+        table("searches", ["id", "status", "method", "scheduler", "trials", "best", "adapter"],
+              [[r["id"], r["status"], r["method"], r["scheduler"], r["trials_requested"],
+                r["best_metric"], r["adapter_name"]] for r in rows])
+        return
+    record = get_search(registry, search_id)
+    if as_json:
+        print_json(record)
+        return
+    table(f"search {search_id} ({record['status']}, {record['metric']})",
+          ["trial", "params", "status", "evals", "best", "error"],
+          [[t["trial_id"], t["params"], t["status"], t["iterations"], t["best_metric"], t["error"]]
+           for t in record["trials"]])

@@ -1,0 +1,94 @@
+"""Search records: the only code that reads or writes the ``searches``/``search_trials`` tables."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+from promptyard.core.errors import UnknownRefError
+from promptyard.registry.tables import utcnow
+
+if TYPE_CHECKING:
+    from promptyard.registry.api import Registry
+
+
+_HINT = "see `promptyard tune searches`"
+
+
+def start_search(registry: Registry, search_id: str, *, method: str, adapter_name: str, scheduler: str,
+                 search_alg: str, metric: str, mode: str, trials: int, spec: dict[str, Any],
+                 storage_path: str) -> None:
+    """Record a search as running (before any trial starts)."""
+    from promptyard.registry.tables_search import Search
+
+    with registry.write() as s:
+        s.add(Search(id=search_id, status="running", method=method, adapter_name=adapter_name,
+                     scheduler=scheduler, search_alg=search_alg, metric=metric, mode=mode,
+                     trials_requested=trials, spec=json.dumps(spec, default=str), storage_path=storage_path))
+
+
+def mark_resumed(registry: Registry, search_id: str) -> None:
+    """Count one more resume of a search and set it running again."""
+    from promptyard.registry.tables_search import Search
+
+    with registry.write() as s:
+        row = s.get(Search, search_id)
+        if row is None:
+            raise UnknownRefError(f"no search '{search_id}'", where=search_id, hint=_HINT)
+        row.resumed += 1
+        row.status = "running"
+        s.add(row)
+
+
+def finish_search(registry: Registry, search_id: str, trials: list[dict[str, Any]], *, status: str,
+                  best_trial_id: str | None, best_metric: float | None, adapter_version_id: int | None,
+                  plot_path: str = "", error: str = "") -> None:
+    """Replace the search's trial rows with ``trials`` and close it, in one transaction."""
+    from sqlmodel import delete
+
+    from promptyard.registry.tables_search import Search, SearchTrial
+
+    with registry.write() as s:
+        row = s.get(Search, search_id)
+        if row is None:
+            raise UnknownRefError(f"no search '{search_id}'", where=search_id)
+        s.exec(delete(SearchTrial).where(SearchTrial.search_id == search_id))
+        for t in trials:
+            s.add(SearchTrial(search_id=search_id, trial_id=t["trial_id"], status=t["status"],
+                              params=json.dumps(t["params"], default=str), iterations=t["iterations"],
+                              best_metric=t["best_metric"], last_metric=t["last_metric"],
+                              history=json.dumps(t["history"], default=str), error=t.get("error") or ""))
+        row.status, row.best_trial_id, row.best_metric = status, best_trial_id, best_metric
+        row.adapter_version_id, row.plot_path, row.error = adapter_version_id, plot_path, error
+        row.finished_at = utcnow()
+        s.add(row)
+
+
+def get_search(registry: Registry, search_id: str) -> dict[str, Any]:
+    """A search with its trials as plain dicts; UnknownRefError when there is none."""
+    from sqlmodel import select
+
+    from promptyard.registry.tables_search import Search, SearchTrial
+
+    with registry.session() as s:
+        row = s.get(Search, search_id)
+        if row is None:
+            raise UnknownRefError(f"no search '{search_id}'", where=search_id, hint=_HINT)
+        trials = s.exec(select(SearchTrial).where(SearchTrial.search_id == search_id)
+                        .order_by(SearchTrial.trial_id)).all()
+        out = row.model_dump()
+        out["spec"] = json.loads(row.spec)
+        out["trials"] = [{**t.model_dump(exclude={"id", "search_id"}), "params": json.loads(t.params),
+                          "history": json.loads(t.history)} for t in trials]
+        return out
+
+
+def list_searches(registry: Registry) -> list[dict[str, Any]]:
+    """Every search, newest first (without trial rows)."""
+    from sqlmodel import select
+
+    from promptyard.registry.tables_search import Search
+
+    with registry.session() as s:
+        rows = s.exec(select(Search).order_by(Search.created_at.desc())).all()
+        return [{**r.model_dump(exclude={"spec"})} for r in rows]

@@ -1,0 +1,280 @@
+"""Hyper-parameter search over tuning trials with Ray Tune.
+
+Each trial runs the same training loop as ``tune run`` (:func:`promptyard.tuning.loop.train`) and reports
+the validation metric at every evaluation interval, so schedulers can stop weak trials early. Checkpoints
+hold only the adapter. Workers never touch the registry: :mod:`promptyard.tuning.search_records` is called
+by the driver alone, after Tune returns.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import json
+import math
+import os
+import pickle
+import secrets
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from promptyard.core.errors import UsageError
+from promptyard.tuning.ray_exec import apply_ray_env, tune_storage_dir
+
+SCHEDULERS = ("asha", "median", "pbt", "fifo")
+SEARCH_ALGS = ("random", "optuna")
+SPEC_FILE = "promptyard_search.pkl"
+TRIAL_STATE_FILE = "promptyard_trial.json"
+DONE_FILE = "promptyard_done.json"
+DEFAULT_TRAINER = "promptyard.tuning.loop:train"
+
+
+@dataclass
+class SearchSpec:
+    """Everything a search needs; picklable, so ``tune resume`` can rebuild the same trainable."""
+
+    train_spec: Any  # a TrainSpec; each trial's params are merged into its config overrides
+    space: dict[str, Any]  # a validated promptyard space (see tuning.space), not Tune domains
+    trials: int = 8
+    scheduler: str = "asha"
+    search_alg: str = "random"
+    concurrent: int | None = None
+    cpus_per_trial: float = 1.0
+    gpus_per_trial: float = 0.0
+    metric: str = "val_metric"
+    mode: str = "max"
+    max_reports: int = 64  # ASHA's max_t: evaluation intervals a trial may report at most
+    grace_period: int = 1
+    reduction_factor: int = 2
+    keep_checkpoints: int = 2
+    max_failures: int = 1
+    seed: int = 0
+    name: str | None = None  # adapter name for the best trial
+    label: str | None = None
+    trainer: str = DEFAULT_TRAINER  # "module:function" with train()'s signature
+    search_id: str = field(default_factory=lambda: new_search_id())
+
+    def __post_init__(self) -> None:
+        if self.scheduler not in SCHEDULERS:
+            raise UsageError(f"unknown scheduler '{self.scheduler}'", where="--scheduler",
+                             hint=f"use one of: {', '.join(SCHEDULERS)}")
+        if self.search_alg not in SEARCH_ALGS:
+            raise UsageError(f"unknown search algorithm '{self.search_alg}'", where="--search-alg",
+                             hint=f"use one of: {', '.join(SEARCH_ALGS)}")
+        if self.scheduler == "pbt" and self.search_alg != "random":
+            raise UsageError("PBT mutates trials itself; it cannot be combined with optuna",
+                             where="--search-alg", hint="use --search-alg random with --scheduler pbt")
+        if self.mode not in ("max", "min"):
+            raise UsageError(f"mode must be max or min, got '{self.mode}'", where="--mode")
+        for name, value in (("--trials", self.trials), ("--concurrent", self.concurrent or 1)):
+            if not isinstance(value, int) or value < 1:
+                raise UsageError(f"must be a positive integer, got {value!r}", where=name)
+        if self.cpus_per_trial <= 0 or self.gpus_per_trial < 0:
+            raise UsageError("resources per trial must be positive",
+                             where="--cpus-per-trial/--gpus-per-trial")
+
+
+def new_search_id() -> str:
+    """A sortable, unique id: ``s-YYYYmmdd-HHMMSS-xxxx``."""
+    return time.strftime("s-%Y%m%d-%H%M%S-", time.gmtime()) + secrets.token_hex(2)
+
+
+def resolve_trainer(path: str) -> Callable[..., Any]:
+    """Import ``module:function`` (the training entry point a trial calls)."""
+    module, _, attr = path.partition(":")
+    try:
+        return getattr(importlib.import_module(module), attr)
+    except (ImportError, AttributeError) as exc:
+        raise UsageError(f"cannot import trainer '{path}': {exc}", where="trainer") from exc
+
+
+def apply_params(train_spec: Any, params: dict[str, Any]) -> Any:
+    """The TrainSpec with the trial's hyper-parameters merged over its config overrides."""
+    if not dataclasses.is_dataclass(train_spec):
+        raise UsageError(f"train spec must be a dataclass, got {type(train_spec).__name__}")
+    names = {f.name for f in dataclasses.fields(train_spec)}
+    for candidate in ("overrides", "config", "config_overrides"):
+        if candidate in names:
+            merged = {**(getattr(train_spec, candidate) or {}), **params}
+            return dataclasses.replace(train_spec, **{candidate: merged})
+    raise UsageError(f"{type(train_spec).__name__} has no config-overrides field to put trial params in")
+
+
+def _numeric(metrics: dict[str, Any]) -> dict[str, Any]:
+    """What a trial reports to Tune: numbers only (paths and objects stay in the trial)."""
+    return {k: v for k, v in metrics.items()
+            if isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(float(v))}
+
+
+def run_trial(config: dict[str, Any], spec: SearchSpec) -> None:
+    """The Tune trainable: one training run with ``config`` merged into the spec."""
+    from ray import tune
+
+    train = resolve_trainer(spec.trainer)
+    trial_dir = Path(tune.get_context().get_trial_dir())
+    done = trial_dir / DONE_FILE
+    if done.exists():
+        # train() already returned for this trial, but the driver died before Tune's state snapshot
+        # recorded it: hand Tune the final result again instead of training anything twice.
+        final = json.loads(done.read_text())
+        tune.report(final["metrics"], checkpoint=tune.Checkpoint.from_directory(final["adapter"]))
+        return
+    work = trial_dir / "train"
+    if work.exists():  # a reused actor or a retry: start from what Tune restored, not from stale files
+        shutil.rmtree(work)
+    work.mkdir(parents=True)
+    restored = tune.get_checkpoint()
+    if restored is not None:  # a retry or PBT exploit: the loop resumes from the adapter found here
+        with restored.as_directory() as src:
+            shutil.copytree(src, work, dirs_exist_ok=True)
+    staging = trial_dir / "report-staging"
+    last: dict[str, Any] = {}
+
+    def report(metrics: dict[str, Any]) -> None:
+        adapter_dir = metrics.get("adapter_dir")
+        checkpoint = None
+        if adapter_dir:
+            # The checkpoint is the adapter alone plus a few bytes of loop state; never the base model.
+            if staging.exists():
+                shutil.rmtree(staging)
+            shutil.copytree(adapter_dir, staging)
+            (staging / TRIAL_STATE_FILE).write_text(json.dumps(_numeric(metrics)))
+            checkpoint = tune.Checkpoint.from_directory(str(staging))
+        last["metrics"] = _numeric(metrics)
+        tune.report(last["metrics"], checkpoint=checkpoint)
+
+    train(apply_params(spec.train_spec, config), report=report, checkpoint_dir=work)
+    if last and staging.exists():
+        final_adapter = trial_dir / "final-adapter"
+        if final_adapter.exists():
+            shutil.rmtree(final_adapter)
+        staging.rename(final_adapter)
+        tmp = done.with_suffix(".tmp")
+        tmp.write_text(json.dumps({"metrics": last["metrics"], "adapter": str(final_adapter)}))
+        os.replace(tmp, done)
+
+
+def _scheduler(spec: SearchSpec, tune_space: dict[str, Any]) -> Any:
+    from ray.tune.schedulers import (
+        ASHAScheduler,
+        FIFOScheduler,
+        MedianStoppingRule,
+        PopulationBasedTraining,
+    )
+
+    if spec.scheduler == "asha":
+        return ASHAScheduler(time_attr="training_iteration", max_t=spec.max_reports,
+                             grace_period=spec.grace_period, reduction_factor=spec.reduction_factor)
+    if spec.scheduler == "median":
+        return MedianStoppingRule(time_attr="training_iteration", grace_period=spec.grace_period,
+                                  min_samples_required=2)
+    if spec.scheduler == "pbt":
+        from promptyard.tuning.space import searched_keys
+
+        mutations = {k: tune_space[k] for k in searched_keys(spec.space)}
+        return PopulationBasedTraining(time_attr="training_iteration", perturbation_interval=2,
+                                       hyperparam_mutations=mutations, seed=spec.seed)
+    return FIFOScheduler()
+
+
+def _search_alg(spec: SearchSpec) -> Any:
+    if spec.search_alg == "optuna":
+        from ray.tune.search.optuna import OptunaSearch
+
+        return OptunaSearch(seed=spec.seed)
+    from ray.tune.search.basic_variant import BasicVariantGenerator
+
+    # max_concurrent here: Tune ignores TuneConfig.max_concurrent_trials for a SearchAlgorithm instance.
+    return BasicVariantGenerator(random_state=spec.seed, max_concurrent=spec.concurrent or 0)
+
+
+def make_trainable(spec: SearchSpec) -> Any:
+    """The trainable with the spec bound and the per-trial resources (fractional GPUs when asked)."""
+    from ray import tune
+
+    resources: dict[str, float] = {"cpu": spec.cpus_per_trial}
+    if spec.gpus_per_trial:
+        resources["gpu"] = spec.gpus_per_trial
+    return tune.with_resources(tune.with_parameters(run_trial, spec=spec), resources)
+
+
+def experiment_dir(search_id: str) -> Path:
+    """Tune's experiment folder for a search (under the work dir)."""
+    return tune_storage_dir() / search_id
+
+
+def build_tuner(spec: SearchSpec, callbacks: list[Any] | None = None) -> Any:
+    """A fresh Tuner for ``spec`` (storage, checkpoints and retries configured)."""
+    from ray import tune
+
+    from promptyard.tuning.space import to_tune
+
+    tune_space = to_tune(spec.space)
+    return tune.Tuner(
+        make_trainable(spec),
+        param_space=tune_space,
+        tune_config=tune.TuneConfig(
+            metric=spec.metric, mode=spec.mode, num_samples=spec.trials,
+            scheduler=_scheduler(spec, tune_space), search_alg=_search_alg(spec),
+            max_concurrent_trials=spec.concurrent, reuse_actors=True),
+        run_config=_run_config(spec, callbacks))
+
+
+def _run_config(spec: SearchSpec, callbacks: list[Any] | None) -> Any:
+    from ray import tune
+
+    return tune.RunConfig(
+        name=spec.search_id,
+        storage_path=str(tune_storage_dir()),
+        checkpoint_config=tune.CheckpointConfig(
+            num_to_keep=spec.keep_checkpoints, checkpoint_score_attribute=spec.metric,
+            checkpoint_score_order=spec.mode),
+        failure_config=tune.FailureConfig(max_failures=spec.max_failures),
+        callbacks=callbacks or [],
+        verbose=0,
+    )
+
+
+def save_spec(spec: SearchSpec) -> Path:
+    """Keep the spec next to Tune's state so ``tune resume`` rebuilds the identical trainable."""
+    folder = experiment_dir(spec.search_id)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / SPEC_FILE
+    tmp = path.with_suffix(".tmp")
+    tmp.write_bytes(pickle.dumps(spec))
+    os.replace(tmp, path)
+    return path
+
+
+def load_spec(search_id: str) -> SearchSpec:
+    """The spec saved by :func:`save_spec`; a clear error when the search's files are gone."""
+    path = experiment_dir(search_id) / SPEC_FILE
+    if not path.exists():
+        raise UsageError(f"no Tune state for search '{search_id}' under {tune_storage_dir()}",
+                         where=search_id, hint="resume on the machine (work dir) that started the search")
+    return pickle.loads(path.read_bytes())
+
+
+def fit(spec: SearchSpec, *, resume: bool = False, callbacks: list[Any] | None = None) -> Any:
+    """Run (or resume) the Tune experiment; needs a Ray connection (see ``ray_exec.ray_session``)."""
+    apply_ray_env()
+    # Save Tune's experiment state often, so a killed driver loses little (default is adaptive, ~minutes).
+    os.environ.setdefault("TUNE_GLOBAL_CHECKPOINT_S", "1")
+    from ray import tune
+
+    if resume:
+        path = str(experiment_dir(spec.search_id))
+        if not tune.Tuner.can_restore(path):
+            raise UsageError(f"search '{spec.search_id}' has no restorable Tune state", where=path)
+        tuner = tune.Tuner.restore(path, trainable=make_trainable(spec), resume_unfinished=True,
+                                   resume_errored=False, restart_errored=False)
+        if callbacks:  # restore keeps the old RunConfig; progress callbacks belong to this process
+            tuner._local_tuner._run_config.callbacks = list(callbacks)
+    else:
+        save_spec(spec)
+        tuner = build_tuner(spec, callbacks)
+    return tuner.fit()

@@ -1,0 +1,149 @@
+"""The search driver: runs or resumes a Tune experiment, then alone writes the outcome to the registry."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from promptyard.core.paths import work_dir
+from promptyard.tuning.ray_exec import RayTarget, ray_session, tune_storage_dir
+from promptyard.tuning.search import TRIAL_STATE_FILE, SearchSpec, apply_params, fit, load_spec
+from promptyard.tuning.search_results import (
+    TrialRecord,
+    best_trial,
+    collect_trials,
+    plot_trials,
+    progress_callback,
+)
+
+
+@dataclass
+class SearchResult:
+    """What ``tune search``/``tune resume`` hands back: every trial, the best, and what was registered."""
+
+    search_id: str
+    trials: list[TrialRecord]
+    best: TrialRecord | None
+    adapter: Any = None  # VersionInfo of the registered best adapter
+    plot_path: Path | None = None
+    output_dir: Path | None = None
+    metric: str = "val_metric"
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def output_dir(search_id: str) -> Path:
+    """Where a search's plot, results JSON and best adapter copy go (``<work_dir>/searches/<id>``)."""
+    path = work_dir() / "searches" / search_id
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def describe_spec(spec: SearchSpec) -> dict[str, Any]:
+    """The JSON-able part of a spec for the search record (refs, space, scheduler, resources)."""
+    train = spec.train_spec
+    refs = dataclasses.asdict(train) if dataclasses.is_dataclass(train) else {"train_spec": repr(train)}
+    plain = {k: v for k, v in dataclasses.asdict(spec).items() if k != "train_spec"}
+    return {**plain, "train": json.loads(json.dumps(refs, default=str))}
+
+
+def _method_of(spec: SearchSpec) -> str:
+    return str(getattr(spec.train_spec, "method", "") or "")
+
+
+def default_adapter_name(spec: SearchSpec) -> str:
+    """``--name`` when given, else ``<prompt>-<method>-search`` (a valid registry name)."""
+    if spec.name:
+        return spec.name
+    prompt = str(getattr(spec.train_spec, "prompt", "") or "search").split("@")[0]
+    method = _method_of(spec) or "adapter"
+    return f"{prompt}-{method}-search".replace(" ", "-")
+
+
+def _clean_adapter(checkpoint: str, dest: Path) -> Path:
+    """A copy of the checkpoint without promptyard's loop-state file: the adapter exactly as PEFT saved it."""
+    if dest.exists():
+        shutil.rmtree(dest)
+    shutil.copytree(checkpoint, dest, ignore=shutil.ignore_patterns(TRIAL_STATE_FILE))
+    return dest
+
+
+def _lineage(spec: SearchSpec, best: TrialRecord) -> dict[str, Any]:
+    trial_spec = apply_params(spec.train_spec, best.params)
+    train = dataclasses.asdict(trial_spec) if dataclasses.is_dataclass(trial_spec) else {}
+    return json.loads(json.dumps({
+        "source": "search",
+        "search": {"id": spec.search_id, "trial_id": best.trial_id, "scheduler": spec.scheduler,
+                   "search_alg": spec.search_alg, "trials": spec.trials, "metric": spec.metric,
+                   "mode": spec.mode},
+        "hyperparameters": best.params,
+        "metrics": {spec.metric: best.best_metric},
+        "train": train,
+        "method": _method_of(spec),
+        "seed": getattr(spec.train_spec, "seed", None),
+    }, default=str))
+
+
+def finalize(spec: SearchSpec, grid: Any, registry: Any | None) -> SearchResult:
+    """Collect trial records, plot, and (driver only) record the search and register the best adapter."""
+    records = collect_trials(grid, spec.metric, spec.mode)
+    best = best_trial(records, spec.mode)
+    out = output_dir(spec.search_id)
+    plot = plot_trials(records, spec.metric, out / "trials.png", title=f"search {spec.search_id}")
+    (out / "results.json").write_text(json.dumps([r.to_dict() for r in records], indent=2, default=str))
+    result = SearchResult(spec.search_id, records, best, plot_path=plot, output_dir=out, metric=spec.metric)
+    if registry is None:
+        return result
+    from promptyard.registry.searches import finish_search
+
+    version = None
+    if best is not None:
+        adapter_dir = _clean_adapter(best.checkpoint, out / "best-adapter")
+        version = registry.register_adapter(
+            default_adapter_name(spec), adapter_dir, lineage=_lineage(spec, best),
+            message=(f"best of search {spec.search_id} "
+                     f"(trial {best.trial_id}, {spec.metric}={best.best_metric:.4g})"))
+        if spec.label:
+            registry.label_adapter(version.ref, spec.label, reason=f"search {spec.search_id}")
+        result.adapter = version
+    status = "finished" if best is not None else "failed"
+    finish_search(registry, spec.search_id, [r.to_dict() for r in records], status=status,
+                  best_trial_id=best.trial_id if best else None,
+                  best_metric=best.best_metric if best else None,
+                  adapter_version_id=version.id if version else None, plot_path=str(plot),
+                  error="" if best else "no trial produced a checkpoint")
+    return result
+
+
+def run_search(spec: SearchSpec, target: RayTarget, *, registry: Any | None = None, console: Any = None,
+               num_cpus: int | None = None) -> SearchResult:
+    """Run a search on Ray (local or a cluster) and record it; ``registry=None`` records nothing."""
+    if registry is not None:
+        from promptyard.registry.searches import start_search
+
+        start_search(registry, spec.search_id, method=_method_of(spec),
+                     adapter_name=default_adapter_name(spec),
+                     scheduler=spec.scheduler, search_alg=spec.search_alg, metric=spec.metric, mode=spec.mode,
+                     trials=spec.trials, spec=describe_spec(spec),
+                     storage_path=str(tune_storage_dir() / spec.search_id))
+    with ray_session(target, num_cpus=num_cpus):
+        callbacks = [progress_callback(spec.trials, spec.metric, spec.mode, console)] if console else None
+        grid = fit(spec, callbacks=callbacks)
+        return finalize(spec, grid, registry)
+
+
+def resume_search(search_id: str, target: RayTarget, *, registry: Any | None = None, console: Any = None,
+                  num_cpus: int | None = None) -> SearchResult:
+    """Finish an interrupted search from Tune's saved state; finished trials are not run again."""
+    spec = load_spec(search_id)
+    if registry is not None:
+        from promptyard.registry.searches import mark_resumed
+
+        mark_resumed(registry, search_id)
+    with ray_session(target, num_cpus=num_cpus):
+        callbacks = [progress_callback(spec.trials, spec.metric, spec.mode, console)] if console else None
+        grid = fit(spec, resume=True, callbacks=callbacks)
+        return finalize(spec, grid, registry)
