@@ -59,6 +59,11 @@ def _callback(bars: Any, label: str) -> Progress | None:
 def run_cells(cells: list[CellSpec], *, registry: Any = None, cache: ResponseCache | str | None = DEFAULT,
               pool: ModelPool | None = None, progress: bool = False) -> list[CellResult]:
     """Run cells grouped by base model (adapters switched on one loaded base); results in input order."""
+    from promptyard.evals.metrics import get_metric
+
+    for cell in cells:  # fail on a misspelt metric before any model is loaded
+        for name in cell.metrics:
+            get_metric(name)
     pool = pool or ModelPool()
     store = open_cache(cache)
     order = sorted(range(len(cells)), key=lambda i: (cells[i].model, cells[i].adapter or ""))
