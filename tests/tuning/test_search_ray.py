@@ -9,7 +9,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from ray_fixtures import start_module_ray  # noqa: E402
+from ray_fixtures import module_ray  # noqa: E402
 from toy_trainer import ToySpec, train  # noqa: E402
 
 pytestmark = [pytest.mark.ray, pytest.mark.slow]
@@ -17,9 +17,8 @@ pytestmark = [pytest.mark.ray, pytest.mark.slow]
 
 @pytest.fixture(scope="module", autouse=True)
 def ray_instance(tmp_path_factory):
-    session = start_module_ray(tmp_path_factory.mktemp("ray"))
-    yield
-    session.__exit__(None, None, None)
+    with module_ray(tmp_path_factory.mktemp("ray")):
+        yield
 
 
 def _spec(space, **kw):
