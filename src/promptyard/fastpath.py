@@ -4,17 +4,23 @@ Rendering a prompt is what scripts and services call cold, many times; typer alo
 adapters to coerce every parameter) costs more than the rest of the command. So the entry point reads
 ``[--registry PATH] prompt render REF [-v K=V]... [--vars FILE] [--seed N] [--json]`` itself and runs the
 same :func:`run_render` the typer command runs. Anything else (``--help``, other options, ``--debug``)
-goes to the typer app unchanged. This module must not import typer, rich or SQLAlchemy.
+goes to the typer app unchanged. Both paths share :func:`run_render`, :func:`error_boundary` and
+:func:`print_plugin_failures`, so they print the same output and the same errors
+(``tests/test_fastpath.py`` compares them over a table of argument lists). This module must not
+import typer, rich or SQLAlchemy.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from promptyard.core.errors import PromptyardError, UsageError
+from promptyard.core.errors import PromptyardError, RenderError, UsageError
 
 
 def coerce(value: str, vtype: str | None) -> Any:
@@ -40,6 +46,8 @@ def read_variables(pairs: list[str] | None, vars_file: Path | str | None, contra
             text = stdin.read() if where == "-" else Path(vars_file).read_text(encoding="utf-8")
         except OSError as exc:
             raise UsageError(f"cannot read variables: {exc.strerror}", where=where) from None
+        except UnicodeDecodeError as exc:
+            raise UsageError(f"variables are not UTF-8 text (byte {exc.start})", where=where) from None
     elif not pairs and not stdin.isatty():
         text, where = stdin.read(), "stdin"
     if text and text.strip():
@@ -65,7 +73,13 @@ def run_render(registry: str | None, ref: str, pairs: list[str] | None, vars_fil
 
     with Registry.open(registry) as reg:
         version = reg.resolve(ref)
-        rendered = reg.render(ref, read_variables(pairs, vars_file, version.contract), seed=seed)
+        variables = read_variables(pairs, vars_file, version.contract)
+        try:
+            # the exact version resolved above: a label moved meanwhile must not pair one contract with another text
+            rendered = reg.render(version.ref, variables, seed=seed)
+        except RenderError as exc:  # say which prompt version the variables did not fit
+            exc.where = f"{version.ref}: {exc.where}" if exc.where else version.ref
+            raise
     if as_json:
         out = json.dumps(rendered.to_json(), indent=2, default=str, ensure_ascii=False) + "\n"
     elif rendered.messages is not None:
@@ -75,10 +89,17 @@ def run_render(registry: str | None, ref: str, pairs: list[str] | None, vars_fil
     sys.stdout.write(out)
 
 
+def _int(text: str) -> int | None:
+    try:
+        return int(text)
+    except ValueError:
+        return None
+
+
 def parse_render_args(args: list[str]) -> dict[str, Any] | None:
     """The render command's arguments, or None when ``args`` is anything the fast path does not handle."""
-    import os
-
+    if os.environ.get("PROMPTYARD_DEBUG"):
+        return None  # tracebacks are the typer path's business
     registry = os.environ.get("PROMPTYARD_REGISTRY") or None
     i = 0
     while i < len(args) and args[i] == "--registry" and i + 1 < len(args):
@@ -99,8 +120,8 @@ def parse_render_args(args: list[str]) -> dict[str, Any] | None:
             j += 1
         elif arg == "--vars" and j + 1 < len(rest):
             out["vars_file"], j = rest[j + 1], j + 2
-        elif arg == "--seed" and j + 1 < len(rest) and rest[j + 1].lstrip("-").isdigit():
-            out["seed"], j = int(rest[j + 1]), j + 2
+        elif arg == "--seed" and j + 1 < len(rest) and _int(rest[j + 1]) is not None:
+            out["seed"], j = _int(rest[j + 1]), j + 2
         elif arg == "--json":
             out["as_json"], j = True, j + 1
         elif not arg.startswith("-") and out["ref"] is None:
@@ -108,6 +129,33 @@ def parse_render_args(args: list[str]) -> dict[str, Any] | None:
         else:
             return None  # --help, typos, anything unusual: typer handles it and explains
     return out if out["ref"] is not None else None
+
+
+@contextlib.contextmanager
+def error_boundary(debug: bool = False) -> Iterator[None]:
+    """Where errors become exit codes: one ``error: ...`` line on stderr, the traceback only with ``debug``."""
+    try:
+        yield
+    except PromptyardError as exc:
+        if debug:
+            raise
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        sys.exit(130)
+    except BrokenPipeError:  # `promptyard prompt render … | head`
+        sys.exit(0)
+
+
+def print_plugin_failures(debug: bool = False) -> None:
+    """One line per plugin that was skipped or failed, on stderr; the traceback only with ``debug``."""
+    from promptyard.core.plugins import get_host
+
+    for failure in get_host().failures:
+        print(failure.message(), file=sys.stderr)
+        if debug and failure.details:
+            print(failure.details, file=sys.stderr, end="")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -119,10 +167,6 @@ def main(argv: list[str] | None = None) -> None:
 
         typer_main(args)
         return
-    try:
+    with error_boundary():
+        print_plugin_failures()
         run_render(**parsed)
-    except PromptyardError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        sys.exit(exc.exit_code)
-    except BrokenPipeError:  # `promptyard prompt render … | head`
-        sys.exit(0)

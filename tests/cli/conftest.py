@@ -1,3 +1,3 @@
-"""CLI tests share the registry tests' fixtures (and, until the templates area lands, its render shim)."""
+"""CLI tests share the registry tests' fixtures."""
 
 from tests.registry.conftest import registry  # noqa: F401

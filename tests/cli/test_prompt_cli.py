@@ -93,6 +93,19 @@ def test_label_rollback_log_diff_archive(repo):
     assert "p is now active" in ok("prompt", "archive", "p", "--undo")
 
 
+@pytest.mark.parametrize(("answer", "moved"), [("y\n", True), ("n\n", False)])
+def test_protected_label_asks_when_a_person_is_there(repo, monkeypatch, answer, moved):
+    import promptyard.cli.prompt as prompt_cli
+
+    ok("prompt", "commit", "p", "--text", "one {{ x }}")
+    before = dump(repo)
+    monkeypatch.setattr(prompt_cli, "_interactive", lambda: True)
+    result = invoke(["prompt", "label", "p@1", "production"], input=answer)
+    assert "'production' is protected; move it to p@1?" in result.stdout
+    assert (result.exit_code == 0) is moved
+    assert (dump(repo) != before) is moved
+
+
 @pytest.mark.parametrize("suffix", ["json", "yaml"])
 def test_export_import_through_the_cli(repo, tmp_path, suffix):
     ok("prompt", "commit", "p", "--text", "one {{ x }}")
@@ -120,6 +133,10 @@ BAD = [
     (["prompt", "import", "missing.json"], "cannot read bundle"),
     (["prompt", "add", "p", "t.txt"], "already exists"),
     (["prompt", "diff", "p@1", "q@1"], "unknown prompt 'q'"),
+    (["prompt", "export", "-o", "no/such/dir/b.json"], "cannot write bundle"),
+    (["prompt", "render", "p", "--vars", "missing.json"], "cannot read variables"),
+    (["prompt", "add", "q", "missing.yaml"], "no such file"),
+    (["prompt", "export", "--format", "xml"], "unknown format"),
 ]
 
 
@@ -141,10 +158,7 @@ def test_no_registry_is_a_clear_error(tmp_path):
 def _cold(args: list[str], env_extra: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     """Run the real entry point in a fresh interpreter and report the modules it imported."""
     script = (
-        "import importlib.util, sys\n"
-        f"sys.path.insert(0, {str(ROOT)!r})\n"
-        "if importlib.util.find_spec('promptyard.core.render') is None:\n"
-        "    from tests.registry import _render_shim; sys.modules['promptyard.core.render'] = _render_shim\n"
+        "import sys\n"
         "from promptyard.fastpath import main\n"
         "try:\n    main(sys.argv[1:])\nfinally:\n"
         "    sys.stderr.write('MODULES ' + ' '.join(sorted(sys.modules)) + '\\n')\n"

@@ -96,9 +96,7 @@ def test_similar_selector_orders_by_lexical_similarity_with_stable_ties():
     # nothing in common: all scores tie, lower index first
     assert similar_selector(POOL, {"text": "zzz"}, 3, 0) == [0, 1, 2]
     # the seed does not matter for a deterministic selector
-    assert similar_selector(POOL, {"text": "dull film"}, 3, 1) == similar_selector(
-        POOL, {"text": "dull film"}, 3, 9
-    )
+    assert similar_selector(POOL, {"text": "dull film"}, 3, 1) == similar_selector(POOL, {"text": "dull film"}, 3, 9)
 
 
 def test_similar_is_used_per_input():
@@ -158,9 +156,17 @@ def test_unknown_selector_names_the_known_ones():
         check_template(dyn("nearest"))
 
 
+def test_provider_names_cannot_be_declared():
+    t = Template(
+        kind="dynamic", text="{{ word_count }} {{ text }}", variables=[Variable("word_count", "int"), Variable("text")]
+    )
+    with pytest.raises(Exception, match="'word_count' provided by promptyard"):
+        check_template(t)
+
+
 def test_examples_is_reserved():
     t = Template(kind="dynamic", text="{{ examples|length }}", variables=[Variable("examples", "list")])
-    with pytest.raises(Exception, match="provided by promptyard"):
+    with pytest.raises(Exception, match="'examples' provided by promptyard"):
         check_template(t)
     with pytest.raises(RenderError, match="unexpected variable 'examples'"):
         render(Template(kind="dynamic", text="{{ text }}"), {"text": "x", "examples": []})
@@ -188,8 +194,7 @@ def test_plugin_filters_selectors_and_providers_reach_the_sandbox():
         kind="dynamic",
         examples=POOL,
         selector="last_two",
-        text="{{ greeting|shout }} {{ text_length }} {% for ex in examples %}{{ ex.label }} {% endfor %}"
-        "{{ text }}",
+        text="{{ greeting|shout }} {{ text_length }} {% for ex in examples %}{{ ex.label }} {% endfor %}{{ text }}",
     )
     with plugin_registered(ShoutPlugin(), name="shout-plugin"):
         out = render(t, {"text": "abc"})

@@ -219,6 +219,8 @@ def test_syntax_errors_name_the_source_in_every_kind(template, where):
         (Template(kind="dynamic", text="x", k=-1), "k must be 0"),
         (Template(kind="dynamic", text="x", raw=True), "raw mode is not available"),
         (Template(text="{{ x }}", variables=[Variable("_x")]), "not an identifier"),
+        (Template(text="{{ x }}", variables=[Variable("x"), Variable("x", "int")]), "'x' is declared twice"),
+        (Template(text="{{ x }}", variables=[Variable("x", "int", default="3")]), "default '3' of variable 'x'"),
     ],
 )
 def test_bad_structure_is_refused_at_check_time(template, message):
@@ -360,3 +362,51 @@ def test_cache_does_not_leak_between_templates_with_equal_text():
     assert render(b, {"x": "s"}).text == "s"
     with pytest.raises(RenderError):
         render(a, {"x": "s"})
+
+
+def test_concurrent_renders_share_the_cache_safely():
+    from concurrent.futures import ThreadPoolExecutor
+
+    templates = [Template(text=f"{i}: {{{{ x }}}}") for i in range(50)]
+
+    def work(i: int) -> str:
+        return render(templates[i % 50], {"x": i}).text
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        results = list(pool.map(work, range(2000)))
+    assert results == [f"{i % 50}: {i}" for i in range(2000)]
+
+
+def test_random_templates_only_ever_raise_promptyard_errors():
+    """Fuzz: any text either checks and renders, or fails with a PromptyardError that says where."""
+    import random
+    import re
+
+    from promptyard.core.errors import PromptyardError
+
+    pieces = ["{{", "}}", "{%", "%}", "{#", "#}", " ", "\n", "x", "y", "if", "endif", "for", "in", "endfor", "'",
+              '"', "(", ")", "[", "]", "|", "upper", ".", "__class__", "1", "+", ":", ",", "set", "=", "raw",
+              "endraw", "-", "~", "$", "é"]
+    rng = random.Random(0)
+    syntax_errors = 0
+    for _ in range(800):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randint(1, 25)))
+        try:
+            contract = check_template(Template(text=text))
+        except TemplateSyntaxError as exc:
+            syntax_errors += 1
+            match = re.fullmatch(r"text line (\d+), column (\d+)", exc.where)
+            assert match, exc.where
+            line, column = int(match.group(1)), int(match.group(2))
+            lines = text.split("\n")
+            assert 1 <= line <= len(lines) and 1 <= column <= len(lines[line - 1]) + 1, (text, exc.where)
+            continue
+        except PromptyardError as exc:
+            assert exc.where
+            continue
+        values = {v.name: [1] if v.type == "list" else {"a": 1} if v.type == "dict" else "s" for v in contract}
+        try:
+            render(Template(text=text), values)
+        except PromptyardError:
+            pass
+    assert syntax_errors > 50

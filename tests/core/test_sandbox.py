@@ -114,6 +114,27 @@ PAYLOADS = [
     ("{{ x|indent(1000000000) }}", {"x": "a\nb"}, SV, "indent() argument"),
     ("{{ x|batch(1000000000, 'y')|list }}", {"x": [1]}, SV, "batch() argument"),
     ("{{ x.replace('', y) }}", {"x": "a" * 1000, "y": "b" * 100000}, SV, "replace() would build"),
+    # widths that arrive through nested fields, separators and prefixes repeated per item, doubling in a loop
+    ("{{ '{:{}}'.format(1, 999999999) }}", {}, SV, "format width in '999999999'"),
+    ("{{ '{:{w}}'.format(1, w='999999999') }}", {}, SV, "format width in '999999999'"),
+    ("{{ ('{:{}}'|safe).format(1, 999999999) }}", {}, SV, "format width"),
+    ("{{ ('x' * 100000)|join('y' * 100000) }}", {}, SV, "join would build"),
+    ("{{ range(10000)|map('string')|join('y' * 99999) }}", {}, SV, "join would build"),
+    ("{{ ('y' * 100000).join('x' * 100000) }}", {}, SV, "join() would build"),
+    ("{{ ('x\n' * 50000)|indent(50000) }}", {}, SV, "indent would build"),
+    ("{% set ns = namespace(s='x') %}{% for i in range(40) %}{% set ns.s = ns.s ~ ns.s %}{% endfor %}", {}, SV,
+     "'~' would build"),
+    ("{% set ns = namespace(s=[1]) %}{% for i in range(40) %}{% set ns.s = ns.s + ns.s %}{% endfor %}", {}, SV,
+     "'+' would build"),
+    ("{% macro d(s, n) %}{{ d(s ~ s, n - 1) if n else s|length }}{% endmacro %}{{ d('x', 40) }}", {}, SV,
+     "'~' would build"),
+    ("{% set s = 'x' * 100000 %}{% for i in range(9999) %}{{ s }}{% endfor %}", {}, SV,
+     "the rendered text would build"),
+    ("{{ lipsum(10**6)|length }}", {}, SV, "lipsum(1000000, min=20, max=100) could build"),
+    ("{{ ('a ' * 50000)|wordwrap(1, wrapstring='y' * 99999) }}", {}, SV, "wordwrap would build"),
+    ("{{ range(10000)|list|tojson(99999) }}", {}, SV, "tojson indent of 99999 is larger than the limit of 100"),
+    ("{{ range(10000)|list|tojson(indent='x' * 99999) }}", {}, SV, "tojson indent"),
+    ("{{ lipsum(5, false, 10**7, 10**7) }}", {}, SV, "could build 50000000 words"),
 ]
 
 
@@ -178,3 +199,22 @@ def test_safe_templates_still_work_in_the_sandbox():
     )
     out = render(Template(text=text), {"a": 1, "b": "two", "x": "hi", "items": [1, 2], "d": {"k": "v"}})
     assert out.text == "3 1 two 003.1    hi  | 1024 1,2 v ababab HI 12"
+
+
+def test_bounded_operations_still_do_what_they_should():
+    text = (
+        "{{ '{:>{}}|{w:{f}}'.format('a', 3, w=7, f='03') }} {{ '{a}-{b}'.format_map(d) }} "
+        "{{ users|join(', ', attribute='n') }} {{ '-'.join(items|map('string')) }} "
+        "{{ 'a\\nb'|indent(2, true) }} {{ 'x' ~ 1 ~ 'y' }} {{ items + [3] }} {{ ('{}'|safe).format('<b>') }}"
+        "{{ lipsum(2, false, 3, 4)|wordcount > 5 }} {{ 'a b c'|wordwrap(3, wrapstring='|') }} {{ [1]|tojson(1) }}"
+    )
+    variables = {"d": {"a": 1, "b": 2}, "users": [{"n": "ann"}, {"n": "bo"}], "items": [1, 2]}
+    # Markup.format escapes its arguments, as in stock Jinja2
+    expected = "  a|007 1-2 ann, bo 1-2   a\n  b x1y [1, 2, 3] &lt;b&gt;True a b|c [\n 1\n]"
+    assert render(Template(text=text), variables).text == expected
+
+
+def test_a_large_document_from_the_caller_is_not_a_violation():
+    doc = "word " * 400_000  # 2,000,000 characters: a long context, not an attack
+    out = render(Template(text="{{ 'Context: ' ~ doc|replace('word', 'w') }}{{ doc|length }}"), {"doc": doc})
+    assert out.text.startswith("Context: w w ") and out.text.endswith("2000000")

@@ -111,6 +111,12 @@ BAD_REPLIES = [
         "reply",
     ),
     ("[1, 2]", "at $: [1, 2] is not of type 'object'", "reply"),
+    # a broken object is reported as broken, not replaced by a valid object nested inside it
+    (
+        '{"label": "positive", "meta": {"a": 1}, "confidence": }',
+        "invalid JSON: Expecting value",
+        "reply line 1",
+    ),
 ]
 
 
@@ -129,6 +135,13 @@ def test_every_schema_violation_is_listed():
     assert "at $.confidence: -1 is less than the minimum of 0" in text
     assert "at $.label: 'meh' is not one of" in text
     assert "2 problem(s)" in text
+
+
+def test_the_schema_type_picks_between_candidates():
+    reply = 'See [1] and [2] for details: {"label": "positive", "confidence": 0.4} [3]'
+    assert parse_output(T, reply) == {"label": "positive", "confidence": 0.4}
+    as_list = Template(kind="structured", sections={"task": "x"}, output_schema={"type": "array"})
+    assert parse_output(as_list, 'Result {"note": 1} then ["a", "b"]') == ["a", "b"]
 
 
 def test_without_a_schema_any_json_is_returned():

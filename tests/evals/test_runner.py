@@ -101,3 +101,29 @@ def test_generation_mode_extracts_labels_and_counts_tokens(registry, reviews):
     assert len(result.examples) == 4
     assert all(e.scores is None and e.prediction in ("", "positive", "negative") for e in result.examples)
     assert result.metric("tokens").value > 3
+
+
+def test_run_suite_stores_the_run_and_tells_observers(registry, reviews):
+    from promptyard import hookimpl
+    from promptyard.evals.matrix import run_suite
+    from promptyard.evals.suite import parse_suite
+    from promptyard.registry.evals_store import list_runs, load_run
+    from promptyard.testing import plugin_registered
+
+    seen = []
+
+    class Observer:
+        @hookimpl
+        def on_eval_finished(self, run):
+            seen.append(run)
+
+    suite = parse_suite({"name": "obs", "data": [{"ref": reviews, "split": "all", "sample": 5}],
+                         "prompts": ["sent@1", "sent@2"], "models": ["tiny-causal"], "metrics": ["accuracy"]})
+    with plugin_registered(Observer()):
+        done = run_suite(suite, registry=registry, cache=None)
+    assert [r["id"] for r in seen] == [done.run_id]
+    assert [c["lineage"]["prompt"]["resolved"] for c in seen[0]["cells"]] == ["sent@1", "sent@2"]
+    stored = load_run(registry, done.run_id)
+    assert [e["index"] for e in stored["cells"][0]["examples"]] == [e.index for e in done.results[0].examples]
+    assert stored["cells"][0]["metrics"][0]["value"] == done.results[0].metric("accuracy").value
+    assert list_runs(registry)[0] == {**list_runs(registry)[0], "id": done.run_id, "cells": 2, "name": "obs"}

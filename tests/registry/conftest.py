@@ -2,21 +2,9 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-
 import pytest
 
-if importlib.util.find_spec("promptyard.core.render") is None:  # pragma: no cover - until templates lands
-    from tests.registry import _render_shim
-
-    sys.modules["promptyard.core.render"] = _render_shim
-if importlib.util.find_spec("promptyard.core.template_files") is None:  # pragma: no cover
-    from tests.registry import _render_shim
-
-    sys.modules["promptyard.core.template_files"] = _render_shim
-
-from promptyard.core.template import Part, Template  # noqa: E402
+from promptyard.core.template import Part, Template
 
 TEMPLATES = {
     "single": lambda w: Template(kind="single", text=f"{w}: {{{{ x }}}}"),

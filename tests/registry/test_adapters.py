@@ -91,4 +91,7 @@ def test_register_adapter_refuses_bad_input_and_changes_nothing(registry, tmp_pa
         registry.register_adapter("bad name", make_adapter(tmp_path, "a2", b"w"), {})
     with pytest.raises(RegistryError, match="protected"):
         registry.label_adapter("a@1", "production")
+    with pytest.raises(Exception, match="lineage must be a mapping"):
+        registry.register_adapter("a", make_adapter(tmp_path, "a3", b"other"), ["not a mapping"])
     assert dump(registry.path) == before
+    assert registry.check_integrity()["orphans"] == []  # nothing was copied into the store either

@@ -74,7 +74,25 @@ def _syntax(bundle):
     return bundle
 
 
+def _bad_time(bundle):
+    bundle["items"][0]["versions"][0]["created_at"] = "yesterday"
+    return bundle
+
+
+def _bad_lineage(bundle):
+    bundle["items"][0]["versions"][0]["lineage"] = ["not", "a", "mapping"]
+    return bundle
+
+
+def _bad_tags(bundle):
+    bundle["items"][0]["tags"] = "sentiment"
+    return bundle
+
+
 BAD_BUNDLES = [
+    ("bad tags", _bad_tags, BundleError, "tags must be a list"),
+    ("bad time", _bad_time, BundleError, "not an ISO time"),
+    ("bad lineage", _bad_lineage, BundleError, "lineage must be a mapping"),
     ("hash mismatch", _edited, BundleError, "does not match its content_hash"),
     ("gap in numbers", _renumbered, BundleError, "must run 1, 2, 3"),
     ("label to nothing", _bad_label, BundleError, "missing version 9"),
@@ -114,3 +132,13 @@ def test_conflicting_versions_are_refused_or_imported_under_a_new_name(registry,
     report = other.import_bundle(json.loads(json.dumps(bundle)), as_name="p-imported")
     assert report["items"][0]["name"] == "p-imported"
     assert other.resolve("p-imported@2").content_hash == registry.resolve("p@2").content_hash
+
+
+def test_import_into_an_archived_prompt_is_refused(registry, other):
+    bundle = _bundle(registry)
+    other.commit("p", Template(text="a {{ x }}"))
+    other.archive("p")
+    before = dump(other.path)
+    with pytest.raises(RegistryError, match="archived"):
+        other.import_bundle(bundle)
+    assert dump(other.path) == before

@@ -8,7 +8,6 @@ import sqlite3
 import pytest
 
 from promptyard.core.template import Template
-from tests.registry.conftest import TEMPLATES  # noqa: F401 - installs the render shim in spawned workers too
 
 WRITERS, COMMITS = 8, 50
 
@@ -72,3 +71,20 @@ def test_a_write_through_plain_sqlite_is_seen_too(registry):
     conn.commit()
     conn.close()
     assert registry.resolve("p@latest").number == 1
+
+
+def _render_in_child(reg, queue) -> None:
+    queue.put(reg.render("p", {"x": "child"}).text)
+
+
+@pytest.mark.parametrize("method", ["fork", "spawn"])
+def test_a_registry_object_can_be_handed_to_a_worker_process(registry, method):
+    registry.commit("p", Template(text="hi {{ x }}"))
+    registry.resolve("p")  # the parent's connection is open and its cache filled
+    ctx = mp.get_context(method)
+    queue = ctx.Queue()
+    proc = ctx.Process(target=_render_in_child, args=(registry, queue))
+    proc.start()
+    proc.join()
+    assert proc.exitcode == 0 and queue.get(timeout=5) == "hi child"
+    assert registry.render("p", {"x": "parent"}).text == "hi parent"

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from promptyard.core.errors import AmbiguousRefError, RegistryError, TemplateSyntaxError, UnknownRefError
+from promptyard.core.errors import (
+    AmbiguousRefError,
+    RegistryError,
+    TemplateSyntaxError,
+    UnknownRefError,
+    UsageError,
+)
 from promptyard.core.template import Template
 from tests.registry.conftest import KINDS, TEMPLATES
 from tests.registry.helpers import dump
@@ -55,20 +61,22 @@ def test_references_resolve_to_the_right_version(registry, kind):
 
 
 def test_ambiguous_hash_prefix_is_refused(registry):
-    # find two versions whose hashes share a 4-digit prefix by committing distinct texts
-    seen: dict[str, int] = {}
-    for i in range(1, 2000):
-        v = registry.commit("p", Template(text=f"t{i} {{{{ x }}}}"))
-        if v.content_hash[:4] in seen:
+    # find two templates whose hashes share a 4-digit prefix (hashing only), then commit both
+    seen: dict[str, Template] = {}
+    for i in range(100_000):
+        t = Template(text=f"t{i} {{{{ x }}}}")
+        prefix = t.content_hash()[:4]
+        if prefix in seen:
             break
-        seen[v.content_hash[:4]] = v.number
+        seen[prefix] = t
+    first, second = registry.commit("p", seen[prefix]), registry.commit("p", t)
     before = dump(registry.path)
-    with pytest.raises(AmbiguousRefError, match="matches versions"):
-        registry.resolve(f"p@sha:{v.content_hash[:4]}")
+    with pytest.raises(AmbiguousRefError, match=f"matches versions {first.number}, {second.number}"):
+        registry.resolve(f"p@sha:{prefix}")
     with pytest.raises(AmbiguousRefError):
-        registry.label(f"p@sha:{v.content_hash[:4]}", "staging")
+        registry.label(f"p@sha:{prefix}", "staging")
     assert dump(registry.path) == before
-    assert registry.resolve(f"p@sha:{v.content_hash[:12]}").number == v.number
+    assert registry.resolve(f"p@sha:{second.content_hash[:12]}").number == second.number
 
 
 BAD_REFS = [
@@ -100,7 +108,7 @@ def test_syntax_error_is_reported_with_location_and_writes_nothing(registry, kin
     broken = TEMPLATES[kind]("broken {{ x ")
     with pytest.raises(TemplateSyntaxError) as info:
         registry.commit("p", broken)
-    assert "line 1" in str(info.value)
+    assert "line 1, column" in str(info.value)
     assert dump(registry.path) == before
 
 
@@ -205,3 +213,42 @@ def test_observer_that_raises_does_not_roll_back_the_write(registry):
         registry.label("p@1", "staging")
     assert seen == ["p@1", "staging"]
     assert registry.resolve("p@staging").id == v.id
+
+
+def test_write_block_is_one_transaction_and_refuses_nesting(registry):
+    from promptyard.registry.tables import Setting
+
+    before = dump(registry.path)
+    with pytest.raises(ZeroDivisionError):
+        with registry.write() as s:
+            s.add(Setting(key="k", value="1"))
+            s.flush()
+            1 / 0  # noqa: B018 - anything raising inside the block rolls it all back
+    assert dump(registry.path) == before
+    with registry.write():
+        with pytest.raises(RegistryError, match="already open"):
+            registry.commit("p", Template(text="{{ x }}"))
+
+
+def test_session_reads_the_same_rows_the_api_returns(registry):
+    from sqlmodel import select
+
+    from promptyard.registry.tables import Item, Version
+
+    registry.commit("p", Template(text="a {{ x }}"))
+    registry.commit("p", Template(text="b {{ x }}"))
+    with registry.session() as s:
+        item = s.exec(select(Item).where(Item.name == "p")).one()
+        rows = s.exec(select(Version).where(Version.item_id == item.id).order_by(Version.number)).all()
+    assert [(r.number, r.content_hash) for r in rows] == [(v.number, v.content_hash) for v in registry.versions("p")]
+
+
+@pytest.mark.parametrize(("kwargs", "message"), [({"tags": "sentiment"}, "tags must be a list"),
+                                                ({"lineage": ["x"]}, "lineage must be a mapping"),
+                                                ({"tags": [1]}, "tags must be a list")])
+def test_bad_commit_arguments_are_refused_and_change_nothing(registry, kwargs, message):
+    registry.commit("p", Template(text="{{ x }}"))
+    before = dump(registry.path)
+    with pytest.raises(UsageError, match=message):
+        registry.commit("p", Template(text="new {{ x }}"), **kwargs)
+    assert dump(registry.path) == before

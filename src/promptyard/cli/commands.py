@@ -1,10 +1,19 @@
-"""The built-in sub-apps, one module per noun."""
+"""The built-in sub-apps, one module per noun.
+
+Each module attaches its sub-app (or commands) to the root app when imported, so importing them here is
+what makes `promptyard --help` list them. They import nothing heavy at module level.
+"""
 
 from __future__ import annotations
 
-# Each noun module defines `app = typer.Typer(...)`; imported here so that `promptyard --help` lists them.
-# (Modules are added as their issues land.)
-from promptyard.cli import prompt, quickstart, registry_cmd  # noqa: E402,F401 - registry area
-from promptyard.cli import data  # noqa: E402,F401
-from promptyard.cli import eval  # noqa: E402,F401
-from promptyard.cli import tune_search  # noqa: E402,F401 - `tune search|resume|searches` (joins the tune sub-app)
+from promptyard.cli import (  # noqa: F401
+    adapter,
+    data,
+    eval,
+    plugins_cmd,
+    prompt,
+    quickstart,
+    registry_cmd,
+    tune,
+    tune_search,  # after tune: adds `tune search|resume|searches` to its sub-app
+)

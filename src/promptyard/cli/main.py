@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import copy
 import sys
-from typing import Optional
+from typing import Any, Optional
 
 import typer
 
 from promptyard.cli.state import state
-from promptyard.core.errors import PromptyardError
+from promptyard.core.errors import PluginError
+from promptyard.fastpath import error_boundary, print_plugin_failures
 
 app = typer.Typer(
     name="promptyard",
@@ -26,39 +28,61 @@ def root(
         help="Registry file (default: .promptyard/registry.db found upward from here)."),
     debug: bool = typer.Option(False, "--debug", help="Show full tracebacks for errors."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only results, no progress."),
+    no_plugins: bool = typer.Option(  # read by main() before the app is built; declared for --help
+        False, "--no-plugins", help="Load no external plugins (same as PROMPTYARD_PLUGINS=none)."),
 ) -> None:
     state.registry = registry
     state.debug = debug or state.debug
     state.quiet = quiet
 
 
-_attached = False
+def get_app(*, load_external: bool = True) -> typer.Typer:
+    """The root app: the built-in sub-apps plus what the plugins add through ``register_commands``.
+
+    Composed on every call from a shallow copy of ``app``, so a plugin registered or unregistered
+    at run time (tests) adds or removes its commands. A plugin whose ``register_commands`` raises
+    is reported and its commands left out; two plugins adding the same command is a PluginError.
+    """
+    from promptyard.cli import commands  # noqa: F401 - attaches the built-in sub-apps to `app`
+    from promptyard.core.plugins import get_host
+
+    host = get_host(load_external=load_external)
+    composed = copy.copy(app)
+    composed.registered_commands = list(app.registered_commands)
+    composed.registered_groups = list(app.registered_groups)
+    owners = {name: "promptyard" for name in _command_names(composed)}
+    for plugin_name, call in host.call_each("register_commands", app=composed):
+        seen = len(composed.registered_commands), len(composed.registered_groups)
+        try:
+            call()
+        except Exception as exc:
+            del composed.registered_commands[seen[0]:], composed.registered_groups[seen[1]:]
+            host.record_failure(plugin_name, "register_commands", exc)
+            continue
+        for name in _command_names(composed, since=seen):
+            if name in owners:
+                raise PluginError(f"command {name!r} is added by both {owners[name]} and plugin "
+                                  f"{plugin_name!r}",
+                                  hint="uninstall one, or leave one out of PROMPTYARD_PLUGINS")
+            owners[name] = f"plugin {plugin_name!r}"
+    return composed
 
 
-def get_app() -> typer.Typer:
-    """The root app with the built-in sub-apps and whatever plugins add through ``register_commands``."""
-    global _attached
-    if not _attached:
-        _attached = True
-        from promptyard.cli import commands  # noqa: F401 - attaches the built-in sub-apps to `app`
-        from promptyard.core.plugins import get_host
+def _command_names(typer_app: typer.Typer, since: tuple[int, int] = (0, 0)) -> list[str]:
+    from typer.main import get_command_name
 
-        get_host().hook.register_commands(app=app)
-    return app
+    names: list[Any] = [c.name or (c.callback and get_command_name(c.callback.__name__))
+                        for c in typer_app.registered_commands[since[0]:]]
+    names += [g.name or g.typer_instance.info.name for g in typer_app.registered_groups[since[1]:]]
+    return [n for n in names if isinstance(n, str)]
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Entry point of the ``promptyard`` script."""
+    """The typer app with the error boundary (the script's entry point is :func:`promptyard.fastpath.main`)."""
     args = sys.argv[1:] if argv is None else argv
     if "--debug" in args:
         state.debug = True
-    try:
-        get_app()(args=args, prog_name="promptyard")
-    except PromptyardError as exc:
-        if state.debug:
-            raise
-        print(f"error: {exc}", file=sys.stderr)
-        sys.exit(exc.exit_code)
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        sys.exit(130)
+    with error_boundary(state.debug):
+        cli = get_app(load_external="--no-plugins" not in args)
+        print_plugin_failures(state.debug)
+        cli(args=args, prog_name="promptyard")

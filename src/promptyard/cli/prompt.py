@@ -181,6 +181,11 @@ def render(
     run_render(state.registry, ref, var, vars_file, seed, as_json)
 
 
+def _interactive() -> bool:
+    """Whether a person can answer a confirmation (stdin is a terminal)."""
+    return sys.stdin.isatty()
+
+
 @app.command("label")
 def label(
     ref: str = typer.Argument(..., help="The version to label, e.g. NAME@3."),
@@ -190,7 +195,7 @@ def label(
 ) -> None:
     """Point label NAME at REF (protected labels need --force or a confirmation)."""
     with open_registry() as reg:
-        if not force and name in reg.protected_labels and sys.stdin.isatty():
+        if not force and name in reg.protected_labels and _interactive():
             target = reg.resolve(ref)
             force = typer.confirm(f"'{name}' is protected; move it to {target.ref}?", default=False)
             if not force:

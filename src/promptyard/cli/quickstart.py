@@ -47,6 +47,13 @@ def quickstart(directory: Path = typer.Option(Path("promptyard-quickstart"), "--
 
     directory = directory.resolve()
     registry = directory / REGISTRY_DIRNAME / REGISTRY_FILENAME
+    if registry.exists():
+        # a previous run: keep it (renamed) and start over, so every step shows what it should
+        import time
+
+        kept = registry.parent.with_name(f"{REGISTRY_DIRNAME}.previous-{time.strftime('%Y%m%d-%H%M%S')}")
+        registry.parent.rename(kept)
+        print(f"(kept the previous quickstart registry as {kept})")
     _step(1, f"Create a registry in {directory}")
     _run(["init", str(directory)], registry)
     _step(2, "Commit the first version of a sentiment prompt (versions are numbered and hashed)")

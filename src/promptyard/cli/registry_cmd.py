@@ -26,7 +26,7 @@ def open_registry(*, create: bool = False) -> Registry:
 
 @root_app.command("init")
 def init(path: str = typer.Argument(None, help="Folder to create .promptyard/registry.db in (default: here).")) -> None:
-    """Create a registry (``.promptyard/registry.db``) here or in PATH."""
+    """Create a registry (.promptyard/registry.db) here or in PATH."""
     from pathlib import Path
 
     from promptyard.core.paths import REGISTRY_DIRNAME, REGISTRY_FILENAME

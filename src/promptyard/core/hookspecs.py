@@ -53,8 +53,10 @@ def register_metrics(register: Register) -> None:
 def register_example_selectors(register: Register) -> None:
     """Contribute few-shot example selectors for *dynamic* templates. Called once at startup.
 
-    :param register: call ``register(name, selector)``; ``selector(pool, variables, k, seed)`` returns
-        the chosen examples (a list of dicts from ``pool``) in the order they should appear.
+    :param register: call ``register(name, selector)``; ``selector(pool, variables, k, seed)`` gets the
+        template's example pool (a list of dicts), the render's variables, how many to pick and the
+        seed, and returns the indices into ``pool`` of the chosen examples, in the order they should
+        appear. It must be deterministic for a given seed: the choice is recorded to replay a render.
     """
 
 
@@ -62,8 +64,9 @@ def register_example_selectors(register: Register) -> None:
 def register_template_filters(register: Register) -> None:
     """Contribute Jinja2 filters and globals, still rendered inside the sandbox. Called once at startup.
 
-    :param register: call ``register(name, function)`` for a filter, or
-        ``register(name, function, kind="global")`` for a global function or value.
+    :param register: call ``register(name, function)`` for a filter (``{{ text | name }}``), or
+        ``register(name, function, kind="global")`` for a global (``{{ name(...) }}``). Filters get
+        sandboxed values and must not reach outside them (files, network, ``__`` attributes).
     """
 
 
@@ -71,14 +74,16 @@ def register_template_filters(register: Register) -> None:
 def register_value_providers(register: Register) -> None:
     """Contribute value providers for *dynamic* templates: values computed from the input at render time.
 
-    :param register: call ``register(name, provider)``; ``provider(variables: dict) -> Any`` and its
-        result is available in the template under ``name``.
+    Called once at startup.
+
+    :param register: call ``register(name, provider)``; ``provider(variables: dict) -> Any`` is called
+        when a dynamic template uses ``name``, and its (JSON-able) result is recorded with the render.
     """
 
 
 @hookspec
 def register_model_loaders(register: Register) -> None:
-    """Contribute model loaders: how a model reference becomes a model and tokenizer.
+    """Contribute model loaders: how a model reference becomes a model and tokenizer. Called once at startup.
 
     :param register: call ``register(loader)`` with an object that follows
         :class:`promptyard.core.interfaces.ModelLoader`. Loaders are asked in registration order;
@@ -88,16 +93,21 @@ def register_model_loaders(register: Register) -> None:
 
 @hookspec
 def register_dataset_loaders(register: Register) -> None:
-    """Contribute data set loaders (jsonl, csv, named embedded data sets).
+    """Contribute data set loaders (jsonl, csv, named embedded data sets). Called once at startup.
 
     :param register: call ``register(loader)`` with an object that follows
-        :class:`promptyard.core.interfaces.DatasetLoader`.
+        :class:`promptyard.core.interfaces.DatasetLoader`. Loaders are asked in registration order;
+        the first whose ``can_load(ref)`` is true loads it.
     """
 
 
 @hookspec
 def register_commands(app: Any) -> None:
-    """Add typer commands or sub-apps to the ``promptyard`` CLI. Called when the CLI starts.
+    """Add typer commands or sub-apps to the ``promptyard`` CLI. Called each time the CLI starts.
+
+    A command name that another plugin (or promptyard) already uses is a startup error naming both.
+    Import heavy modules inside the command function, not at module level: every ``promptyard``
+    invocation imports the plugin.
 
     :param app: the root ``typer.Typer``; use ``@app.command()`` or ``app.add_typer(sub, name=...)``.
     """

@@ -15,9 +15,14 @@ from typing import Any, Protocol, runtime_checkable
 class Example:
     """One data row made ready for a template: the template variables and the expected target."""
 
+    #: the values the prompt template is rendered with
     variables: dict[str, Any]
+    #: the reference a metric compares the prediction with (a label, a text); ``None`` if the row has none
     target: Any
-    choices: list[str] | None = None  # verbalised label choices, for log-likelihood scoring
+    #: verbalised label choices (``["negative", "positive"]``) for ``kind == "classification"`` tasks:
+    #: each is scored as a continuation of the rendered prompt by log-likelihood, or is one class of an
+    #: encoder's classification head (same order)
+    choices: list[str] | None = None
     meta: dict[str, Any] = field(default_factory=dict)
 
 
@@ -25,15 +30,35 @@ class Example:
 class TaskType(Protocol):
     """What a kind of task needs from templates and data, and how a model output becomes a prediction."""
 
+    #: the key in the ``task_types`` table and a prompt's ``task_type`` (``sentiment``)
     name: str
+    #: one line for ``plugins list`` and the docs
     description: str
     #: template variables every prompt for this task must accept (e.g. ``("text",)``)
     required_variables: tuple[str, ...]
-    #: metric names computed when a suite names none
+    #: metric names computed when a suite names none; the first is the headline metric
     default_metrics: tuple[str, ...]
+    #: how predictions are made: ``"classification"`` (score each of ``Example.choices`` by
+    #: log-likelihood, or by a classification head for encoders, and take the best) or
+    #: ``"generation"`` (generate text; the loss falls on the target's tokens, the prompt's are masked)
+    kind: str
+    #: bump when ``row_to_example`` or ``predict`` change behaviour: it is part of the eval cache key
+    version: str
 
     def row_to_example(self, row: Mapping[str, Any], *, options: Mapping[str, Any] | None = None) -> Example:
-        """Turn one data row into template variables and a target."""
+        """Turn one data row into template variables and a target.
+
+        ``options`` carries the run's configuration (``labels``, ``verbalizers``, extra ``variables``);
+        raise :class:`~promptyard.core.errors.DataError` naming a missing or bad field.
+        """
+        ...
+
+    def predict(self, output: Any, options: Mapping[str, Any] | None = None) -> Any:
+        """Turn a model output into a prediction comparable with ``Example.target``.
+
+        ``output`` is a list of floats, one per ``Example.choices`` (log-likelihoods or logits), for
+        ``kind == "classification"``, and the generated text for ``kind == "generation"``.
+        """
         ...
 
 
@@ -41,9 +66,11 @@ class TaskType(Protocol):
 class TuningMethod(Protocol):
     """A way to adapt a base model: a PEFT method or (full / last-N-layers) fine-tuning."""
 
+    #: the key in the ``tuning_methods`` table and the ``--method`` value (``lora``)
     name: str
     description: str
-    #: a dataclass whose fields carry ``metadata={"help": ...}`` and are checked in ``__post_init__``
+    #: a dataclass whose fields all have defaults and carry ``metadata={"help": ...}``; its
+    #: ``__post_init__`` raises :class:`~promptyard.core.errors.ValidationError` naming a bad field
     config_class: type
     #: model kinds it works on: ``"causal"``, ``"encoder"``
     model_kinds: tuple[str, ...]
@@ -51,11 +78,20 @@ class TuningMethod(Protocol):
     supported_tasks: tuple[str, ...] | None
 
     def default_search_space(self) -> dict[str, Any]:
-        """Ray-Tune-style space, e.g. ``{"lr": {"loguniform": [1e-5, 1e-2]}, "r": {"choice": [4, 8]}}``."""
+        """The space searched when the user gives none; keys are ``config_class`` field names.
+
+        Ray-Tune-style: ``{"lr": {"loguniform": [1e-5, 1e-2]}, "r": {"choice": [4, 8]},
+        "dropout": {"uniform": [0.0, 0.2]}, "num_virtual_tokens": {"randint": [4, 33]}}``.
+        """
         ...
 
     def wrap(self, model: Any, config: Any, **context: Any) -> Any:
-        """Return the trainable model (a ``PeftModel``, or ``model`` with only some parameters trainable)."""
+        """Return the trainable model (a ``PeftModel``, or ``model`` with only some parameters trainable).
+
+        ``config`` is a ``config_class`` instance. ``context`` may carry ``kind`` (``"causal"`` or
+        ``"encoder"``), ``tokenizer``, ``task_type`` and ``prompt_text`` (the rendered prompt, for
+        initialising a soft prompt); accept ``**context`` and ignore what you do not use.
+        """
         ...
 
 
@@ -66,7 +102,9 @@ class Metric(Protocol):
     name: str
     higher_is_better: bool
 
-    def compute(self, predictions: Sequence[Any], references: Sequence[Any], **kwargs: Any) -> dict[str, float]:
+    def compute(
+        self, predictions: Sequence[Any], references: Sequence[Any], **kwargs: Any
+    ) -> dict[str, float]:
         """Return ``{score_name: value}``; the first key is the headline score."""
         ...
 

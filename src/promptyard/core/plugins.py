@@ -2,25 +2,37 @@
 
 Built-ins are listed in :data:`DEFAULT_PLUGINS` and registered exactly like outside plugins.
 Third-party plugins are found through the ``promptyard`` entry-point group. ``PROMPTYARD_PLUGINS``
-is an allow-list of external plugin names (comma separated); ``PROMPTYARD_PLUGINS=none`` (or an
-empty value) loads no external plugin.
+is an allow-list of external plugin names (comma separated, entry-point or distribution names);
+``PROMPTYARD_PLUGINS=none`` (or an empty value) loads no external plugin. A plugin that fails to
+import, register or validate is recorded in :attr:`PluginHost.failures` and skipped; two plugins
+contributing the same name is a :class:`PluginError` naming both.
 """
 
 from __future__ import annotations
 
+import difflib
 import importlib
+import inspect
 import os
 import sys
 import threading
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+import traceback
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
 from importlib import metadata
 from typing import Any
 
 import pluggy
 
 from promptyard.core import hookspecs
-from promptyard.core.errors import PluginError, UnknownNameError
+from promptyard.core.errors import PluginError
+from promptyard.core.plugin_tables import REQUIRED_ATTRIBUTES, Entry, Table, make_entry
+
+__all__ = [
+    "CONTRIBUTION_HOOKS", "DEFAULT_PLUGINS", "ENTRY_POINT_GROUP", "REQUIRED_ATTRIBUTES", "Entry", "LoadFailure",
+    "PluginHost", "PluginInfo", "Table", "get_host", "hook_names", "hook_signature", "lookup", "registered",
+    "reset_host",
+]
 
 ENTRY_POINT_GROUP = "promptyard"
 
@@ -49,124 +61,171 @@ CONTRIBUTION_HOOKS: dict[str, str] = {
 
 
 @dataclass
-class Entry:
-    """One contribution: what was registered, under which name, by which plugin."""
+class PluginInfo:
+    """Where a registered plugin came from."""
 
     name: str
-    value: Any
-    plugin: str
-    options: dict[str, Any] = field(default_factory=dict)
-
-
-class Table:
-    """Named contributions of one kind. A duplicate name is an error naming both plugins."""
-
-    def __init__(self, kind: str):
-        self.kind = kind
-        self._entries: dict[str, Entry] = {}
-
-    def add(self, entry: Entry) -> None:
-        # Template filters and globals live in separate Jinja namespaces, so the key includes the kind.
-        key = entry.name if "kind" not in entry.options else f"{entry.options['kind']}:{entry.name}"
-        existing = self._entries.get(key)
-        if existing is not None:
-            raise PluginError(
-                f"{self.kind} {entry.name!r} is registered by both plugin {existing.plugin!r} "
-                f"and plugin {entry.plugin!r}",
-                hint="uninstall one, or leave one out of PROMPTYARD_PLUGINS",
-            )
-        self._entries[key] = entry
-
-    def get(self, name: str) -> Any:
-        entry = self._entries.get(name)
-        if entry is None:
-            known = ", ".join(sorted(self.names())) or "none"
-            raise UnknownNameError(f"unknown {self.kind.rstrip('s').replace('_', ' ')} {name!r}",
-                                   hint=f"known: {known}")
-        return entry.value
-
-    def __contains__(self, name: object) -> bool:
-        return name in self._entries
-
-    def names(self) -> list[str]:
-        return list(self._entries)
-
-    def entries(self) -> Iterator[Entry]:
-        return iter(list(self._entries.values()))
-
-    def values(self) -> list[Any]:
-        return [e.value for e in self._entries.values()]
+    origin: str  # "builtin", "external" (entry point) or "runtime" (registered by code)
+    module: str | None = None
+    distribution: str | None = None
+    version: str | None = None
 
 
 @dataclass
 class LoadFailure:
-    """A plugin that raised while importing or registering; it was skipped."""
+    """A plugin that raised or failed validation; it was skipped (or, for an observer, that call was)."""
 
     plugin: str
-    stage: str  # "import", "register", "check"
-    error: str
+    stage: str  # "import", "register", "check", a contribution hook's name, or an observer's name
+    error: str  # one line
+    distribution: str | None = None
+    version: str | None = None
+    details: str = ""  # the traceback, for --debug
+
+    def message(self) -> str:
+        """The one-line warning the CLI prints."""
+        if self.stage not in ("import", "register", "check") and self.stage not in CONTRIBUTION_HOOKS:
+            return f"warning: plugin {self.plugin!r} failed in {self.stage}: {self.error}"
+        return f"warning: plugin {self.plugin!r} skipped: {self.error}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: v for k, v in asdict(self).items() if k != "details"}
 
 
 class PluginHost:
     """A pluggy manager plus the contribution tables built from it."""
 
-    def __init__(self, *, load_external: bool | None = None, default_plugins: tuple[str, ...] | None = None):
+    def __init__(self, *, load_external: bool = True, default_plugins: tuple[str, ...] | None = None):
         self.pm = pluggy.PluginManager("promptyard")
         self.pm.add_hookspecs(hookspecs)
         self.failures: list[LoadFailure] = []
         self.tables: dict[str, Table] = {}
-        self.distributions: dict[str, str] = {}  # plugin name -> "dist version"
+        self.infos: dict[str, PluginInfo] = {}
+        self.loaded_external = False
+        from promptyard import __version__
+
         for module_name in DEFAULT_PLUGINS if default_plugins is None else default_plugins:
-            module = importlib.import_module(module_name)
-            self.pm.register(module, name=module_name)
-        if load_external if load_external is not None else True:
+            info = PluginInfo(module_name, "builtin", module_name, "promptyard", __version__)
+            # A broken built-in is a promptyard bug, but it must not take the whole CLI down.
+            self._load(info, lambda m=module_name: importlib.import_module(m))
+        if load_external:
             self._load_entry_points()
         self._check_pending()
         self.collect()
 
     # -- loading --------------------------------------------------------------------------------
 
+    def _load(self, info: PluginInfo, load: Any) -> bool:
+        """Import (``load()``) and register one plugin; record a failure instead of raising."""
+        try:
+            plugin = load()
+        except Exception as exc:  # a broken plugin must not take the rest down
+            self._fail(info, "import", f"import failed: {_one_line(exc)}", exc)
+            return False
+        try:
+            self.pm.register(plugin, name=info.name)
+        except Exception as exc:  # e.g. a hookimpl whose arguments the hookspec does not have
+            self._fail(info, "register", f"registration failed: {_one_line(exc)}", exc)
+            return False
+        self.infos[info.name] = info
+        return True
+
+    def _fail(self, info: PluginInfo | str, stage: str, error: str, exc: BaseException | None = None) -> None:
+        if isinstance(info, str):
+            info = self.infos.get(info) or PluginInfo(info, "runtime")
+        details = "".join(traceback.format_exception(exc)) if exc is not None else ""
+        failure = LoadFailure(info.name, stage, error, info.distribution, info.version, details)
+        if not any((f.plugin, f.stage, f.error) == (failure.plugin, stage, error) for f in self.failures):
+            self.failures.append(failure)
+
+    def record_failure(self, plugin: str, stage: str, exc: BaseException) -> None:
+        """Record that ``plugin`` raised ``exc`` in ``stage`` (a hook name) without unregistering it."""
+        self._fail(plugin, stage, _one_line(exc), exc)
+
     def _allowed(self) -> set[str] | None:
         raw = os.environ.get("PROMPTYARD_PLUGINS")
         if raw is None:
             return None
-        names = {n.strip() for n in raw.split(",") if n.strip()}
+        names = {_normalise(n) for n in raw.split(",") if n.strip()}
         return set() if names <= {"none"} else names
 
     def _load_entry_points(self) -> None:
         allowed = self._allowed()
-        for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
-            if allowed is not None and ep.name not in allowed:
+        for ep in sorted(metadata.entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
+            dist = ep.dist
+            info = PluginInfo(ep.name, "external", ep.value, dist.name if dist else None,
+                              dist.version if dist else None)
+            names = {_normalise(ep.name), _normalise(info.distribution or "")}
+            if allowed is not None and not names & allowed:
                 continue
-            if self.pm.get_plugin(ep.name) is not None:
+            taken = self.infos.get(ep.name)
+            if taken is not None:
+                self._fail(info, "register", f"plugin name {ep.name!r} is already taken by "
+                           f"{taken.distribution or taken.module}; rename the entry point")
                 continue
-            try:
-                plugin = ep.load()
-                self.pm.register(plugin, name=ep.name)
-            except Exception as exc:  # a broken plugin must not take the rest down
-                self.failures.append(LoadFailure(ep.name, "import", f"{type(exc).__name__}: {exc}"))
-                continue
-            if ep.dist is not None:
-                self.distributions[ep.name] = f"{ep.dist.name} {ep.dist.version}"
+            if self._load(info, ep.load):
+                self.loaded_external = True
 
     def _check_pending(self) -> None:
+        """Report (and unregister) plugins that implement a hook promptyard does not have, or forgot @hookimpl."""
         try:
             self.pm.check_pending()
         except pluggy.PluginValidationError as exc:
             name = self.pm.get_name(exc.plugin) or repr(exc.plugin)
+            unknown = sorted(
+                hook_name for hook_name, caller in vars(self.pm.hook).items()
+                if not hook_name.startswith("_") and not caller.has_spec()
+                and any(impl.plugin is exc.plugin for impl in caller.get_hookimpls())
+            )
+            parts = []
+            for hook_name in unknown:
+                close = difflib.get_close_matches(hook_name, hook_names(), n=1)
+                suggestion = f" (did you mean {close[0]!r}?)" if close else ""
+                parts.append(f"unknown hook {hook_name!r}{suggestion}")
             self.pm.unregister(exc.plugin)
-            self.failures.append(LoadFailure(name, "check", str(exc)))
+            self._fail(name, "check", "; ".join(parts) or _one_line(exc), exc)
+            self.infos.pop(name, None)
             self._check_pending()
+            return
+        # pluggy ignores a method named like a hook but not marked: the plugin would silently do nothing
+        for name, plugin in list(self.pm.list_name_plugin()):
+            implemented = {caller.name for caller in self.pm.get_hookcallers(plugin) or []}
+            unmarked = [hook for hook in hook_names()
+                        if hook not in implemented and callable(getattr(plugin, hook, None))]
+            if unmarked:
+                self.pm.unregister(plugin)
+                self._fail(name, "check", "; ".join(f"{hook!r} is not marked with @hookimpl" for hook in unmarked)
+                           + " (from promptyard import hookimpl)")
+                self.infos.pop(name, None)
 
     def register(self, plugin: Any, name: str | None = None) -> str:
-        """Register a plugin object or module at run time (tests, notebooks) and rebuild the tables."""
-        plugin_name = self.pm.register(plugin, name=name)
+        """Register a plugin object or module at run time (tests, notebooks) and rebuild the tables.
+
+        A misspelt hook or a raising contribution hook is recorded in :attr:`failures` and the
+        plugin is skipped; a duplicate contribution name raises :class:`PluginError` and leaves the
+        host as it was.
+        """
+        try:
+            plugin_name = self.pm.register(plugin, name=name)
+        except (ValueError, pluggy.PluginValidationError) as exc:
+            raise PluginError(f"cannot register plugin {name or plugin!r}: {_one_line(exc)}") from exc
+        module = getattr(plugin, "__name__", type(plugin).__module__)
+        self.infos[plugin_name] = PluginInfo(plugin_name, "runtime", module)
         self._check_pending()
-        self.collect()
+        try:
+            self.collect()
+        except PluginError:
+            self.unregister(name=plugin_name)
+            raise
         return plugin_name
 
     def unregister(self, plugin: Any = None, name: str | None = None) -> None:
-        self.pm.unregister(plugin, name=name)
+        """Remove a plugin, the failures recorded against it while it was registered, and its contributions."""
+        plugin_name = name or self.pm.get_name(plugin)
+        if self.pm.get_plugin(plugin_name) is not None:
+            self.pm.unregister(plugin, name=name)
+            self.failures = [f for f in self.failures if f.plugin != plugin_name]
+        self.infos.pop(plugin_name, None)
         self.collect()
 
     # -- contributions --------------------------------------------------------------------------
@@ -175,29 +234,38 @@ class PluginHost:
         """(Re)build every contribution table by calling each plugin's register hooks one by one.
 
         Calling hookimpls individually is what lets a duplicate-name error name both plugins, and
-        lets a plugin that raises be reported and skipped while the others register.
+        lets a plugin that raises be reported and skipped (all of it) while the others register.
         """
+        while True:
+            pending: list[tuple[str, Entry]] = []
+            broken: dict[str, tuple[str, str, BaseException]] = {}
+            for hook_name, table_name in CONTRIBUTION_HOOKS.items():
+                # get_hookimpls() is in registration order: built-ins (registered first) register first
+                for impl in getattr(self.pm.hook, hook_name).get_hookimpls():
+                    if impl.plugin_name in broken:
+                        continue
+                    found: list[Entry] = []
+
+                    def register(*args: Any, _plugin: str = impl.plugin_name, _found=found,
+                                 _table: str = table_name, **options: Any) -> None:
+                        _found.append(make_entry(_table, _plugin, args, options))
+
+                    try:
+                        impl.function(**{arg: register for arg in impl.argnames})
+                    except Exception as exc:
+                        broken[impl.plugin_name] = (hook_name, f"{hook_name} raised {_one_line(exc)}", exc)
+                        continue
+                    pending.extend((table_name, entry) for entry in found)
+            if not broken:
+                break
+            # Skip a broken plugin entirely: half of a plugin is harder to reason about than none.
+            for plugin_name, (hook_name, error, exc) in broken.items():
+                self._fail(plugin_name, hook_name, error, exc)
+                self.pm.unregister(name=plugin_name)
+                self.infos.pop(plugin_name, None)
         tables = {table: Table(table) for table in CONTRIBUTION_HOOKS.values()}
-        self.failures = [f for f in self.failures if f.stage != "register"]
-        for hook_name, table_name in CONTRIBUTION_HOOKS.items():
-            caller = getattr(self.pm.hook, hook_name)
-            # get_hookimpls() is in registration order: built-ins (registered first) register first
-            for impl in caller.get_hookimpls():
-                table = tables[table_name]
-                pending: list[Entry] = []
-
-                def register(*args: Any, _plugin: str = impl.plugin_name, _pending=pending,
-                             _table: str = table_name, **options: Any) -> None:
-                    _pending.append(_make_entry(_table, _plugin, args, options))
-
-                try:
-                    impl.function(**{arg: register for arg in impl.argnames})
-                except Exception as exc:
-                    self.failures.append(LoadFailure(impl.plugin_name, "register",
-                                                     f"{hook_name}: {type(exc).__name__}: {exc}"))
-                    continue
-                for entry in pending:
-                    table.add(entry)  # duplicates raise PluginError: a startup error, by design
+        for table_name, entry in pending:
+            tables[table_name].add(entry)  # duplicates raise PluginError: a startup error, by design
         self.tables = tables
 
     def table(self, name: str) -> Table:
@@ -208,47 +276,95 @@ class PluginHost:
         return self.pm.hook
 
     def call_observers(self, hook_name: str, **kwargs: Any) -> list[LoadFailure]:
-        """Call an observer hook; an observer that raises is reported, never propagated."""
+        """Call an observer hook; an observer that raises is reported on stderr, never propagated."""
         failures = []
         for impl in getattr(self.pm.hook, hook_name).get_hookimpls():
             try:
                 impl.function(**{a: kwargs[a] for a in impl.argnames if a in kwargs})
             except Exception as exc:
-                failure = LoadFailure(impl.plugin_name, hook_name, f"{type(exc).__name__}: {exc}")
+                info = self.infos.get(impl.plugin_name) or PluginInfo(impl.plugin_name, "runtime")
+                failure = LoadFailure(info.name, hook_name, _one_line(exc), info.distribution, info.version,
+                                      "".join(traceback.format_exception(exc)))
+                # Not kept in self.failures: those are start-up failures the CLI reports at every start.
                 failures.append(failure)
-                print(f"promptyard: plugin {impl.plugin_name!r} failed in {hook_name}: {failure.error}",
-                      file=sys.stderr)
+                print(failure.message(), file=sys.stderr)
         return failures
+
+    def call_each(self, hook_name: str, **kwargs: Any) -> Iterator[tuple[str, Any]]:
+        """Yield ``(plugin name, implementation)`` for ``hook_name`` in registration order, for callers
+        that need to attribute what each implementation did (``register_commands``)."""
+        for impl in getattr(self.pm.hook, hook_name).get_hookimpls():
+            yield impl.plugin_name, lambda impl=impl: impl.function(
+                **{a: kwargs[a] for a in impl.argnames if a in kwargs})
 
     def plugin_names(self) -> list[str]:
         return [name for name, _ in self.pm.list_name_plugin()]
 
+    def describe(self) -> list[dict[str, Any]]:
+        """Every registered plugin: origin, version, hooks implemented and what it registered per table."""
+        order = {"builtin": 0, "external": 1, "runtime": 2}
+        rows = []
+        for name, plugin in self.pm.list_name_plugin():
+            info = self.infos.get(name) or PluginInfo(name, "runtime")
+            contributions = {
+                table_name: [e.name for e in table.entries() if e.plugin == name]
+                for table_name, table in self.tables.items()
+            }
+            rows.append({
+                "name": name, "origin": info.origin, "module": info.module,
+                "distribution": info.distribution, "version": info.version,
+                "hooks": sorted(c.name for c in self.pm.get_hookcallers(plugin) or []),
+                "registered": {t: names for t, names in contributions.items() if names},
+            })
+        return sorted(rows, key=lambda r: (order.get(r["origin"], 3), r["origin"] != "builtin" and r["name"]))
 
-def _make_entry(table_name: str, plugin: str, args: tuple, options: dict[str, Any]) -> Entry:
-    """Normalise the two register call shapes: ``register(obj)`` and ``register(name, value)``."""
-    if len(args) == 1 and not isinstance(args[0], str):
-        value = args[0]
-        name = getattr(value, "name", None)
-        if not isinstance(name, str) or not name:
-            raise PluginError(f"{table_name}: registered object {value!r} has no 'name' attribute",
-                              where=f"plugin {plugin}")
-        return Entry(name, value, plugin, options)
-    if len(args) == 2 and isinstance(args[0], str):
-        return Entry(args[0], args[1], plugin, options)
-    raise PluginError(f"{table_name}: register() takes an object with a name, or (name, value); got {args!r}",
-                      where=f"plugin {plugin}")
+
+def _normalise(name: str) -> str:
+    return name.strip().lower().replace("_", "-")
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def hook_names() -> list[str]:
+    """Every hook promptyard defines, in the order of ``core/hookspecs.py``."""
+    return [name for name, fn in vars(hookspecs).items()
+            if inspect.isfunction(fn) and hasattr(fn, "promptyard_spec")]
+
+
+def hook_signature(name: str) -> str:
+    """``name(arg: Type, ...) -> Ret`` as written in ``core/hookspecs.py`` (annotations unquoted)."""
+    sig = inspect.signature(getattr(hookspecs, name))
+    params = ", ".join(
+        p.name if p.annotation is inspect.Parameter.empty else f"{p.name}: {_annotation(p.annotation)}"
+        for p in sig.parameters.values()
+    )
+    if sig.return_annotation is inspect.Signature.empty:
+        return f"{name}({params})"
+    return f"{name}({params}) -> {_annotation(sig.return_annotation)}"
+
+
+def _annotation(annotation: Any) -> str:
+    # hookspecs uses `from __future__ import annotations`, so annotations are the source text already
+    return annotation if isinstance(annotation, str) else inspect.formatannotation(annotation)
 
 
 _host: PluginHost | None = None
 _lock = threading.Lock()
 
 
-def get_host() -> PluginHost:
-    """The process-wide plugin host, built on first use."""
+def get_host(*, load_external: bool = True) -> PluginHost:
+    """The process-wide plugin host, built on first use.
+
+    ``load_external=False`` (the CLI's ``--no-plugins``) rebuilds it without entry-point plugins if
+    the current one loaded any.
+    """
     global _host
     with _lock:
-        if _host is None:
-            _host = PluginHost()
+        if _host is None or (not load_external and _host.loaded_external):
+            _host = PluginHost(load_external=load_external)
         return _host
 
 
@@ -265,7 +381,5 @@ def lookup(table: str, name: str) -> Any:
 
 
 def registered(table: str) -> list[str]:
+    """The names contributed to ``table``, in registration order."""
     return get_host().table(table).names()
-
-
-ObserverCall = Callable[..., list[LoadFailure]]

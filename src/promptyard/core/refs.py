@@ -85,7 +85,7 @@ def parse_ref(text: str | Ref) -> Ref:
         return Ref(name)
     if selector == "latest":
         return Ref(name, latest=True)
-    if selector.isdigit():
+    if selector.isascii() and selector.isdigit():  # str.isdigit alone accepts "²", which int() refuses
         number = int(selector)
         if number < 1:
             raise UsageError(f"version numbers start at 1, got {selector}", where=text)

@@ -22,7 +22,7 @@ from typing import Any
 
 import jinja2
 
-from promptyard.core.contract import bind, infer
+from promptyard.core.contract import bind, infer, matches
 from promptyard.core.errors import PromptyardError, RenderError, SandboxViolation, ValidationError
 from promptyard.core.sandbox import SandboxEnv, SecurityError, range_budget, reset_range_budget, sandbox_env
 from promptyard.core.syntax import translate
@@ -108,7 +108,14 @@ def _check_structure(t: Template) -> None:
         from promptyard.core.dynamic import check_dynamic
 
         check_dynamic(t)
+    seen: set[str] = set()
     for i, var in enumerate(t.variables):
+        if var.name in seen:
+            raise ValidationError(f"variable {var.name!r} is declared twice", where=f"variables[{i}]")
+        seen.add(var.name)
+        if var.default is not None and not matches(var.default, var.type):
+            raise ValidationError(f"default {var.default!r:.40} of variable {var.name!r} is not a {var.type}",
+                                  where=f"variables[{i}].default")
         if not _IDENTIFIER.match(var.name):
             raise ValidationError(f"variable name {var.name!r} is not an identifier (letters, digits, '_', "
                                   "not starting with '_' or a digit)", where=f"variables[{i}]")
@@ -167,10 +174,10 @@ def _build(t: Template, senv: SandboxEnv) -> Prepared:
                     f"{n!r} ({first_use[n]})" for n in undeclared),
                 where="variables",
                 hint="declare them under 'variables', or remove the declarations to infer them")
-        for name in declared_names & set(DYNAMIC_RESERVED if t.kind == "dynamic" else ()):
-            raise ValidationError(f"{name!r} is provided by promptyard in a dynamic template; "
-                                  "it cannot be declared",
-                                  where="variables")
+        clash = sorted(declared_names & (set(DYNAMIC_RESERVED) | set(providers)))
+        if clash:
+            raise ValidationError(f"{', '.join(map(repr, clash))} provided by promptyard in a dynamic template "
+                                  "(examples, value providers): cannot be declared", where="variables")
         contract = list(t.variables)
     else:
         contract = inferred
@@ -201,7 +208,7 @@ def _key(t: Template) -> tuple:
     if t.kind == "structured":
         extra = json.dumps(t.output_schema, sort_keys=True, default=repr)
     elif t.kind == "dynamic":
-        extra = t.selector
+        extra = (t.selector, t.k, len(t.examples))  # what check_dynamic looked at
     return (t.kind, t.raw, tuple(t.sources()),
             tuple((v.name, v.type, v.required, repr(v.default)) for v in t.variables), extra)
 

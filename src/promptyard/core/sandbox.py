@@ -2,21 +2,22 @@
 
 Three layers keep a template from reaching outside its variables:
 
-1. a static check of the parsed template (names or attributes starting with ``_``, known escape
-   attributes such as ``mro`` or ``func_globals``, ``include``/``import``/``extends``) that refuses the
-   template before it is ever compiled, so a bad template fails at commit time;
+1. a static check of the parsed template (:mod:`promptyard.core.static_check`: names or attributes
+   starting with ``_``, known escape attributes such as ``mro``, ``include``/``import``/``extends``)
+   that refuses the template before it is ever compiled, so a bad template fails at commit time;
 2. :class:`PromptSandbox`, an ``ImmutableSandboxedEnvironment`` (no ``list.append`` or ``dict.update``)
    that also bounds the cheap ways to burn memory or CPU (``range``, ``**``, ``*`` on strings, padding
-   widths in ``str.format`` and ``ljust``/``center``);
+   widths in ``str.format`` and ``ljust``/``center``, the text built by ``+``, ``~``, ``join``,
+   ``indent`` and ``replace``, and the rendered text itself);
 3. the variable contract (:mod:`promptyard.core.contract`) only lets plain data in: str, int, float,
    bool, list, dict.
 """
 
 from __future__ import annotations
 
+import builtins
 import contextvars
 import re
-import string
 import threading
 import types
 from collections import OrderedDict
@@ -26,9 +27,12 @@ from typing import Any
 
 import jinja2
 from jinja2 import StrictUndefined, nodes
-from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
+from jinja2.compiler import CodeGenerator, Frame
+from jinja2.sandbox import ImmutableSandboxedEnvironment, SandboxedEscapeFormatter, SandboxedFormatter, SecurityError
+from markupsafe import Markup
 
 from promptyard.core.errors import SandboxViolation
+from promptyard.core.static_check import UNSAFE_ATTRIBUTES, static_check
 
 #: longest ``range`` one call may build, and how many items all ``range`` calls of one render may build
 MAX_RANGE = 10_000
@@ -37,16 +41,16 @@ MAX_RANGE_TOTAL = 100_000
 MAX_SIZE = 100_000
 #: largest integer (in bits) ``**`` and ``*`` may build
 MAX_INT_BITS = 4096
+#: longest text (or list) a render, ``+``, ``~``, ``join``, ``indent`` or ``replace`` may build: far past any
+#: model's context, far short of what doubling a string in a loop reaches in a few steps
+MAX_TEXT = 10_000_000
 
-#: attribute names refused anywhere, even on objects the stock sandbox would allow them on
-UNSAFE_ATTRIBUTES = frozenset({
-    "mro", "func_globals", "func_code", "func_closure", "func_defaults", "gi_frame", "gi_code",
-    "gi_yieldfrom", "cr_frame", "cr_code", "cr_await", "ag_frame", "ag_code", "f_globals", "f_locals",
-    "f_builtins", "f_back", "f_code", "tb_frame", "tb_next", "co_code", "im_func", "im_self", "im_class",
-})
 _PADDING_METHODS = frozenset({"ljust", "rjust", "center", "zfill", "expandtabs"})
 #: stock filters that take a width or a count
-_BOUNDED_FILTERS = ("center", "indent", "batch", "slice", "wordwrap", "truncate", "format", "replace")
+_BOUNDED_FILTERS = ("center", "indent", "batch", "slice", "wordwrap", "truncate", "format", "replace", "join",
+                    "tojson")
+#: widest JSON indent: it is repeated on every line (``range(10000)|list|tojson(99999)`` is 1 GB)
+MAX_INDENT = 100
 _WIDTH = re.compile(r"\d+")
 
 _range_budget: contextvars.ContextVar[list[int] | None] = contextvars.ContextVar(
@@ -71,26 +75,55 @@ def bounded_range(*args: int) -> range:
     return rng
 
 
-def _check_format_spec(fmt: str) -> None:
-    """Refuse ``str.format`` strings whose field widths would build huge strings."""
-    try:
-        parsed = list(string.Formatter().parse(fmt))
-    except ValueError:
-        return  # str.format will raise its own clear error
-    for _, _, spec, _ in parsed:
-        if spec and any(int(w) > MAX_SIZE for w in _WIDTH.findall(spec)):
-            raise _violation(f"format width in {spec!r} is larger than the limit of {MAX_SIZE}")
+def bounded_lipsum(n: int = 5, html: bool = True, min: int = 20, max: int = 100) -> str:  # noqa: A002
+    """``lipsum`` for templates: at most MAX_SIZE words (``lipsum(10**6)`` takes minutes and 400 MB)."""
+    from jinja2.utils import generate_lorem_ipsum
+
+    words = (n if isinstance(n, int) else 0) * builtins.max(min, max)
+    if words > MAX_SIZE:
+        raise _violation(f"lipsum({n}, min={min}, max={max}) could build {words} words; the limit is {MAX_SIZE}")
+    return generate_lorem_ipsum(n, html, min, max)
+
+
+def _check_size(what: str, size: int, limit: int = MAX_TEXT) -> None:
+    if size > limit:
+        raise _violation(f"{what} would build {size} characters or list items; the limit is {limit}")
+
+
+class _BoundedFormatter(SandboxedFormatter):
+    """``str.format`` in the sandbox, refusing huge widths once nested fields (``{:{}}``) are filled in."""
+
+    def format_field(self, value: Any, format_spec: str) -> Any:
+        if any(int(w) > MAX_SIZE for w in _WIDTH.findall(format_spec)):
+            raise _violation(f"format width in {format_spec[:40]!r} is larger than the limit of {MAX_SIZE}")
+        return super().format_field(value, format_spec)
+
+
+class _BoundedEscapeFormatter(_BoundedFormatter, SandboxedEscapeFormatter):
+    """The same, for ``Markup`` strings (``("{:{}}"|safe).format(...)``)."""
+
+
+class _BoundedCodeGenerator(CodeGenerator):
+    """Jinja2's code generator, with every ``~`` concatenation's result checked against MAX_TEXT."""
+
+    def visit_Concat(self, node: nodes.Concat, frame: Frame) -> None:
+        # the result is checked after it is built: each ``~`` at most adds up texts already under the limit
+        self.write("environment.check_text(")
+        super().visit_Concat(node, frame)
+        self.write(")")
 
 
 class PromptSandbox(ImmutableSandboxedEnvironment):
     """The sandbox: Jinja2's immutable sandbox plus bounds on CPU and memory tricks."""
 
-    intercepted_binops = frozenset({"*", "**", "%"})
+    intercepted_binops = frozenset({"*", "**", "%", "+"})
+    code_generator_class = _BoundedCodeGenerator
 
     def __init__(self, **kwargs: Any):
         super().__init__(undefined=StrictUndefined, autoescape=False, trim_blocks=True, lstrip_blocks=True,
                          keep_trailing_newline=False, **kwargs)
         self.globals["range"] = bounded_range
+        self.globals["lipsum"] = bounded_lipsum
         for name in _BOUNDED_FILTERS:
             self.filters[name] = _bounded_filter(name, self.filters[name])
 
@@ -114,6 +147,10 @@ class PromptSandbox(ImmutableSandboxedEnvironment):
             if isinstance(left, str):
                 _check_percent_format(left, right)
             return left % right
+        if operator == "+":
+            if isinstance(left, (str, list, tuple)) and isinstance(right, (str, list, tuple)):
+                _check_size("'+'", len(left) + len(right))
+            return left + right
         if isinstance(left, int) and isinstance(right, int) \
                 and abs(left).bit_length() + abs(right).bit_length() > MAX_INT_BITS:
             raise _violation(f"'*' would build a number larger than the limit of {MAX_INT_BITS} bits")
@@ -130,14 +167,33 @@ class PromptSandbox(ImmutableSandboxedEnvironment):
                 _check_ints(__obj.__name__, args, kwargs)
             elif __obj.__name__ == "replace" and len(args) >= 2:
                 _check_replace(owner, args[0], args[1])
+            elif __obj.__name__ == "join" and len(args) == 1:
+                items = list(args[0])  # counted before the separator is repeated
+                _check_size("join()", len(owner) * max(len(items) - 1, 0))
+                args = (items,)
         return super().call(__context, __obj, *args, **kwargs)
 
+    def check_text(self, text: Any) -> Any:
+        """``text`` unless it is longer than MAX_TEXT (the generated code calls this on every ``~``)."""
+        _check_size("'~'", len(text))
+        return text
+
     def wrap_str_format(self, value: Any) -> Callable[..., str] | None:
-        wrapped = super().wrap_str_format(value)
-        if wrapped is None:
+        if super().wrap_str_format(value) is None:  # not a str's format or format_map
             return None
-        _check_format_spec(value.__self__)
-        return wrapped
+        fmt = value.__self__
+        formatter = (_BoundedEscapeFormatter(self, escape=fmt.escape) if isinstance(fmt, Markup)
+                     else _BoundedFormatter(self))
+        is_format_map = value.__name__ == "format_map"
+
+        def bounded_format(*args: Any, **kwargs: Any) -> str:
+            if is_format_map:  # as jinja2's own wrapper does
+                if kwargs or len(args) != 1:
+                    raise TypeError("format_map() takes exactly one positional argument")
+                args, kwargs = (), args[0]
+            return type(fmt)(formatter.vformat(fmt, args, kwargs))
+
+        return bounded_format
 
 
 def _check_ints(what: str, args: tuple, kwargs: dict[str, Any]) -> None:
@@ -162,8 +218,7 @@ def _check_replace(text: Any, old: Any, new: Any) -> None:
     """``'x'.replace('', long)`` grows a string by len(new) per character: bound the result first."""
     if isinstance(text, str) and isinstance(old, str) and isinstance(new, str):
         hits = len(text) + 1 if old == "" else text.count(old)
-        if len(text) + hits * (len(new) - len(old)) > MAX_SIZE * 10:
-            raise _violation(f"replace() would build more than {MAX_SIZE * 10} characters")
+        _check_size("replace()", len(text) + hits * (len(new) - len(old)))
 
 
 def _bounded_filter(name: str, func: Callable[..., Any]) -> Callable[..., Any]:
@@ -177,65 +232,30 @@ def _bounded_filter(name: str, func: Callable[..., Any]) -> Callable[..., Any]:
             _check_percent_format(value, tuple(args[skip:]))
         if name == "replace" and len(args) >= skip + 2:
             _check_replace(value, args[skip], args[skip + 1])
+        if name == "indent" and isinstance(value, str):
+            width = args[skip] if len(args) > skip else kwargs.get("width", 4)
+            prefix = len(width) if isinstance(width, str) else width if isinstance(width, int) else 0
+            _check_size("indent", prefix * (value.count("\n") + 1))
+        if name == "wordwrap" and isinstance(value, str):  # (width, break_long_words, wrapstring, ...)
+            wrap = args[skip + 2] if len(args) > skip + 2 else kwargs.get("wrapstring")
+            if isinstance(wrap, str):  # at most one wrapstring per character of the text
+                _check_size("wordwrap", len(wrap) * len(value))
+        if name == "tojson":
+            indent = args[skip] if len(args) > skip else kwargs.get("indent")
+            width = indent if isinstance(indent, int) else len(indent) if isinstance(indent, str) else 0
+            if width > MAX_INDENT:
+                raise _violation(f"tojson indent of {width} is larger than the limit of {MAX_INDENT}")
+        if name == "join" and value is not None:
+            items = list(value)  # counted before the separator is repeated
+            args = (*args[:skip - 1], items, *args[skip:])
+            sep = args[skip] if len(args) > skip else kwargs.get("d", "")
+            _check_size("join", len(str(sep)) * max(len(items) - 1, 0))
         return func(*args, **kwargs)
 
     if hasattr(func, "jinja_pass_arg"):
         bounded.jinja_pass_arg = func.jinja_pass_arg  # type: ignore[attr-defined]
     bounded.__name__ = getattr(func, "__name__", name)
     return bounded
-
-
-# --------------------------------------------------------------------------------------------------
-# static check: refuse what the sandbox would refuse, before the template is ever stored
-# --------------------------------------------------------------------------------------------------
-
-_ATTRIBUTE_FILTERS = frozenset({"attr", "selectattr", "rejectattr", "groupby", "sort", "unique", "sum", "min",
-                                "max"})
-
-
-def _unsafe_name(name: str) -> bool:
-    return name.startswith("_") or name in UNSAFE_ATTRIBUTES
-
-
-def static_check(ast: nodes.Template, location: str) -> None:
-    """Raise one SandboxViolation listing every construct no prompt needs and every escape uses."""
-    problems: dict[str, int] = {}  # problem -> first line
-    for node in _postorder(ast):  # innermost first: x.__class__.__mro__ reports __class__ first
-        for problem in _node_problems(node):
-            problems[problem] = min(problems.get(problem, node.lineno), node.lineno)
-    if problems:
-        ordered = sorted(problems, key=lambda p: problems[p])
-        raise SandboxViolation("sandbox violation", problems=ordered,
-                               where=f"{location} line {problems[ordered[0]]}",
-                               hint="templates may only use their variables, filters and globals")
-
-
-def _postorder(node: nodes.Node) -> Iterator[nodes.Node]:
-    for child in node.iter_child_nodes():
-        yield from _postorder(child)
-    yield node
-
-
-def _node_problems(node: nodes.Node) -> list[str]:
-    if isinstance(node, (nodes.Include, nodes.Import, nodes.FromImport, nodes.Extends)):
-        tag = type(node).__name__.lower().replace("fromimport", "from ... import")
-        return [f"'{tag}' is not supported: a template cannot load other templates"]
-    if isinstance(node, nodes.Name) and node.name.startswith("_"):
-        return [f"name {node.name!r} starts with '_'"]
-    if isinstance(node, nodes.Getattr) and _unsafe_name(node.attr):
-        return [f"attribute {node.attr!r} is not accessible"]
-    if isinstance(node, nodes.Getitem) and isinstance(node.arg, nodes.Const) \
-            and isinstance(node.arg.value, str) and _unsafe_name(node.arg.value):
-        return [f"item {node.arg.value!r} is not accessible"]
-    if isinstance(node, nodes.Filter):
-        # attribute names handed to filters: x|attr('__class__'), x|map(attribute='__class__') …
-        named = [kw.value for kw in node.kwargs if kw.key == "attribute"]
-        if node.name in _ATTRIBUTE_FILTERS:
-            named += node.args[:1]
-        return [f"attribute {arg.value!r} is not accessible" for arg in named
-                if isinstance(arg, nodes.Const) and isinstance(arg.value, str)
-                and any(_unsafe_name(part) for part in arg.value.split("."))]
-    return []
 
 
 # --------------------------------------------------------------------------------------------------
@@ -285,7 +305,9 @@ def _fast_render(env: PromptSandbox, template: jinja2.Template,
     def render(context: dict[str, Any]) -> str:
         ctx = new_context({**env_globals, **context}, shared=True)
         try:
-            return concat(root(ctx))
+            parts = list(root(ctx))  # a loop yields the same string many times: count before joining
+            _check_size("the rendered text", sum(map(len, parts)))
+            return concat(parts)
         except Exception:
             env.handle_exception()  # re-raises with the template's own line numbers
             raise  # unreachable; handle_exception always raises
@@ -335,4 +357,4 @@ def reset_range_budget(token: contextvars.Token) -> None:
 
 
 __all__ = ["MAX_RANGE", "MAX_SIZE", "PromptSandbox", "SandboxEnv", "SecurityError", "bounded_range",
-           "build_env", "range_budget", "reset_range_budget", "sandbox_env", "static_check"]
+           "build_env", "range_budget", "reset_range_budget", "sandbox_env"]

@@ -84,8 +84,12 @@ def _decode_at(reply: str, start: int, end: int | None = None) -> Any:
     return value
 
 
-def extract_json(reply: str) -> Any:
-    """The JSON value in a model reply; OutputParseError naming the position when it does not parse."""
+def extract_json(reply: str, prefer: type | None = None) -> Any:
+    """The JSON value in a model reply; OutputParseError naming the position when it does not parse.
+
+    ``prefer`` (dict or list, from the schema's ``type``) skips earlier values of the other shape, so
+    ``see [1] below: {...}`` yields the object when an object is expected.
+    """
     if not isinstance(reply, str):
         raise OutputParseError(f"the reply must be text, got {type(reply).__name__}", where="reply")
     first_error: json.JSONDecodeError | None = None
@@ -107,14 +111,25 @@ def extract_json(reply: str) -> Any:
     if not stripped:
         raise OutputParseError("the reply is empty; expected JSON", where="reply")
     tried = 0
+    fallback: list[Any] = []
+    skip_until = 0
     for match in re.finditer(r"[\[{]", reply):
+        if match.start() < skip_until:
+            continue  # nested inside a value that failed to parse: its error is the one to report
         tried += 1
         if tried > _MAX_CANDIDATES:
             break
         try:
-            return _decode_at(reply, match.start())
+            value = _decode_at(reply, match.start())
         except json.JSONDecodeError as exc:
             first_error = first_error or exc
+            skip_until = exc.pos
+            continue
+        if prefer is None or isinstance(value, prefer):
+            return value
+        fallback = fallback or [value]
+    if fallback:
+        return fallback[0]
     if first_error is None:
         raise OutputParseError("no JSON object or array found in the reply", where="reply",
                                hint=f"reply starts with {stripped[:60]!r}")
@@ -149,7 +164,9 @@ def validate_output(schema: dict[str, Any], value: Any) -> None:
 
 def parse_output(t: Template, reply: str) -> Any:
     """Extract the JSON value from ``reply`` and validate it against ``t.output_schema`` (if any)."""
-    value = extract_json(reply)
+    schema_type = (t.output_schema or {}).get("type")
+    value = extract_json(reply, prefer={"object": dict, "array": list}.get(schema_type) if isinstance(
+        schema_type, str) else None)
     if t.output_schema is not None:
         validate_output(t.output_schema, value)
     return value

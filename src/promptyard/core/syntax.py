@@ -14,6 +14,8 @@ import jinja2
 
 from promptyard.core.errors import TemplateSyntaxError
 
+#: ``{{ "key": ...`` or ``{{ {`` on the failing line: literal JSON, not a Jinja2 expression
+_JSON_LIKE = re.compile(r"""\{\{\s*(?:[\[{]|["']?[\w-]+["']?\s*:)""")
 _AT_OFFSET = re.compile(r" at (\d+)$")
 _NAMED = re.compile(r"(?:got|unexpected|unknown tag|No filter named|No test named) '([^']+)'")
 #: how Jinja2's messages describe tokens whose text is fixed
@@ -73,7 +75,7 @@ def translate(env: jinja2.Environment, exc: jinja2.TemplateSyntaxError, source: 
     column = column_of(env, source, lineno, exc.message or "")
     line = source.splitlines()[lineno - 1] if 0 < lineno <= len(source.splitlines()) else ""
     hint = None
-    if "{{" in source and not isinstance(exc, jinja2.TemplateAssertionError):
+    if _JSON_LIKE.search(line) and not isinstance(exc, jinja2.TemplateAssertionError):
         hint = "for literal braces (JSON examples) set raw: true, or use {% raw %}...{% endraw %}"
     err = TemplateSyntaxError(f"{exc.message} near {line.strip()[:60]!r}",
                               where=f"{location} line {lineno}, column {column}", hint=hint)

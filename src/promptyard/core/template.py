@@ -23,6 +23,18 @@ VARIABLE_TYPES = ("str", "int", "float", "bool", "list", "dict")
 STRUCTURED_SECTIONS = ("task", "input", "output_format")
 
 
+def _typed(data: dict[str, Any], key: str, expected: type, default: Any, where: str) -> Any:
+    """``data[key]`` if it is an ``expected`` (bool is not an int here), else ``default`` when absent or null."""
+    value = data.get(key)
+    if value is None:
+        return default
+    if isinstance(value, expected) and (expected is bool or not isinstance(value, bool)):
+        return value
+    # bool("false") is True: a quoted flag or a number in words must be refused, not coerced
+    raise ValidationError(f"must be {'true or false' if expected is bool else 'a whole number'}, "
+                          f"got {value!r:.40}", where=where)
+
+
 @dataclass(frozen=True)
 class Variable:
     """One entry of a version's variable contract."""
@@ -115,17 +127,21 @@ class Template:
                 raise ValidationError(f"unknown type {vtype!r}", where=f"{where}: variables[{i}].type",
                                       hint=f"one of {', '.join(VARIABLE_TYPES)}")
             has_default = "default" in v and v["default"] is not None
-            variables.append(Variable(name=str(v["name"]), type=vtype,
-                                      required=bool(v.get("required", not has_default)),
+            required = _typed(v, "required", bool, not has_default, f"{where}: variables[{i}].required")
+            variables.append(Variable(name=str(v["name"]), type=vtype, required=required,
                                       default=v.get("default"), description=str(v.get("description", ""))))
         sections = data.get("sections") or {}
         if not isinstance(sections, dict):
             raise ValidationError("sections must be a mapping of section name to text", where=f"{where}: sections")
-        return cls(kind=kind, text=str(data.get("text") or ""), parts=parts,
+        text = data.get("text") or ""
+        if isinstance(text, (list, dict)):
+            raise ValidationError(f"must be a string, got {type(text).__name__}", where=f"{where}: text")
+        return cls(kind=kind, text=str(text), parts=parts,
                    sections={str(k): str(v) for k, v in sections.items()},
                    output_schema=data.get("output_schema"), examples=list(data.get("examples") or []),
-                   selector=data.get("selector"), k=int(data.get("k") or 0), seed=int(data.get("seed") or 0),
-                   variables=variables, raw=bool(data.get("raw", False)))
+                   selector=data.get("selector"), k=_typed(data, "k", int, 0, f"{where}: k"),
+                   seed=_typed(data, "seed", int, 0, f"{where}: seed"), variables=variables,
+                   raw=_typed(data, "raw", bool, False, f"{where}: raw"))
 
     def sources(self) -> list[tuple[str, str]]:
         """Every Jinja2 source in the template as (location, text): what is parsed, checked and diffed."""

@@ -9,6 +9,7 @@ syntax error names the file, the source (``text``, ``parts[1] (user)`` …), lin
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -67,8 +68,12 @@ def _meta(path: Path, data: dict[str, Any]) -> dict[str, Any]:
     return meta
 
 
-def template_from_data(data: Any, *, where: str) -> tuple[Template, dict[str, Any]]:
-    """A checked Template and its meta from an already parsed mapping; errors say ``where``."""
+def template_from_data(data: Any, *, where: str,
+                       yaml_text: str | None = None) -> tuple[Template, dict[str, Any]]:
+    """A checked Template and its meta from an already parsed mapping; errors say ``where``.
+
+    With ``yaml_text`` (the file the data came from), a template error also names the file line.
+    """
     path = Path(where)
     if not isinstance(data, dict):
         got = "an empty file" if data is None else type(data).__name__
@@ -79,18 +84,69 @@ def template_from_data(data: Any, *, where: str) -> tuple[Template, dict[str, An
         raise
     except (TypeError, ValueError, AttributeError) as exc:  # e.g. k: "three"
         raise ValidationError(f"bad template field: {exc}", where=where) from None
-    return _checked(template, where), _meta(path, data)
+    return _checked(template, where, yaml_text), _meta(path, data)
 
 
-def _checked(template: Template, where: str) -> Template:
+def _checked(template: Template, where: str, yaml_text: str | None = None, *,
+             text_file: bool = False) -> Template:
     from promptyard.core.render import check_template
 
     try:
         check_template(template)
     except PromptyardError as exc:
-        exc.where = f"{where}: {exc.where}" if exc.where else where
+        prefix = where
+        if yaml_text is not None and exc.where:
+            prefix = _yaml_position(yaml_text, exc.where, where) or where
+        elif text_file and (exc.where or "").startswith("text line "):
+            # a text file: the template's lines are the file's lines
+            exc.where = exc.where[len("text "):]
+        exc.where = f"{prefix}: {exc.where}" if exc.where else where
         raise
     return template
+
+
+_SOURCE_WHERE = re.compile(r"^(text|parts\[(\d+)\][^:]*?|sections\.(\w+)) line (\d+)(?:, column (\d+))?")
+
+
+def _yaml_position(yaml_text: str, source_where: str, where: str) -> str | None:
+    """``file line N, column C`` of a template error inside a YAML file, where the scalar allows it."""
+    import yaml
+
+    match = _SOURCE_WHERE.match(source_where)
+    if not match:
+        return None
+    try:
+        root = yaml.compose(yaml_text)
+        node = _child(root, "parts") if match.group(2) is not None else root
+        if match.group(2) is not None:
+            node = node.value[int(match.group(2))] if node is not None else None
+        key = "text" if match.group(3) is None else match.group(3)
+        if match.group(3) is not None:
+            node = _child(root, "sections")
+        value = _child(node, key)
+    except (yaml.YAMLError, IndexError, AttributeError, TypeError):
+        return None
+    if not isinstance(value, yaml.ScalarNode):
+        return None
+    line, column = int(match.group(4)), int(match.group(5) or 0)
+    if value.style == "|":  # literal block: content starts on the next line, lines map one to one
+        file_line = value.start_mark.line + 1 + line
+        text_line = yaml_text.splitlines()[file_line - 1] if file_line <= len(yaml_text.splitlines()) else ""
+        indent = len(text_line) - len(text_line.lstrip(" "))
+        return f"{where} line {file_line}" + (f", column {indent + column}" if column else "")
+    if value.start_mark.line == value.end_mark.line and line == 1:  # a one-line scalar
+        offset = value.start_mark.column + (1 if value.style in ("'", '"') else 0)
+        return f"{where} line {value.start_mark.line + 1}" + (f", column {offset + column}" if column else "")
+    return None
+
+
+def _child(node: Any, key: str) -> Any:
+    if node is None or not hasattr(node, "value") or not isinstance(node.value, list):
+        return None
+    for k, v in node.value:
+        if getattr(k, "value", None) == key:
+            return v
+    return None
 
 
 def load_template_file(path: str | Path) -> tuple[Template, dict[str, Any]]:
@@ -102,8 +158,9 @@ def load_template_file(path: str | Path) -> tuple[Template, dict[str, Any]]:
                               hint=f"use one of {', '.join(TEXT_SUFFIXES + DATA_SUFFIXES)}")
     text = _read(path)
     if suffix in TEXT_SUFFIXES:
-        return _checked(Template(kind="single", text=text), str(path)), {}
-    return template_from_data(_parse_data(path, text), where=str(path))
+        return _checked(Template(kind="single", text=text), str(path), text_file=True), {}
+    is_yaml = suffix in (".yaml", ".yml")
+    return template_from_data(_parse_data(path, text), where=str(path), yaml_text=text if is_yaml else None)
 
 
 __all__ = ["DATA_SUFFIXES", "META_KEYS", "TEXT_SUFFIXES", "load_template_file", "template_from_data"]

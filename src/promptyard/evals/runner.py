@@ -7,6 +7,7 @@ distributed runner that shards by index and merges with :func:`promptyard.evals.
 
 from __future__ import annotations
 
+import hashlib
 import re
 import time
 from collections.abc import Callable, Sequence
@@ -108,8 +109,8 @@ def _infer(prepared: PreparedCell, loaded: Any, prompts: list[str], todo: list[i
     return out
 
 
-def _example_result(prepared: PreparedCell, pos: int, prompt: str, value: dict[str, Any], cached: bool,
-                    key: str) -> ExampleResult:
+def _example_result(prepared: PreparedCell, pos: int, prompt: str, value: dict[str, Any],
+                    cached: bool) -> ExampleResult:
     example = prepared.examples[pos]
     reference = "" if example.target is None else str(example.target)
     if prepared.mode == "choices":
@@ -121,7 +122,8 @@ def _example_result(prepared: PreparedCell, pos: int, prompt: str, value: dict[s
         output = value["output"]
         prediction = (extract_label(output, prepared.labels, prepared.prompt.template)
                       if prepared.task_name == "classification" else output.strip())
-    return ExampleResult(prepared.indices[pos], key, output, prediction, reference, scores,
+    prompt_hash = hashlib.sha256(prompt.encode("utf-8")).hexdigest()
+    return ExampleResult(prepared.indices[pos], prompt_hash, output, prediction, reference, scores,
                          float(value.get("latency_s", 0.0)), int(value.get("tokens", 0)), cached,
                          prepared.records[pos])
 
@@ -134,8 +136,7 @@ def run_prepared(prepared: PreparedCell, loaded: Any, *, cache: ResponseCache | 
     prompts = format_prompts(prepared, loaded.tokenizer)
     adapter_hash = prepared.adapter.content_hash if prepared.adapter else None
     task = prepared.lineage["task"]
-    decoding = {k: v for k, v in spec.decoding.items()}
-    keys = [response_key(model_hash=loaded.content_hash, adapter_hash=adapter_hash, prompt=p, decoding=decoding,
+    keys = [response_key(model_hash=loaded.content_hash, adapter_hash=adapter_hash, prompt=p, decoding=spec.decoding,
                          task=task["name"], task_version=task["version"], mode=prepared.mode,
                          choices=prepared.choices) for p in prompts]
     found = cache.get_many(keys) if cache is not None else {}
@@ -146,7 +147,7 @@ def run_prepared(prepared: PreparedCell, loaded: Any, *, cache: ResponseCache | 
     if cache is not None and fresh:
         cache.put_many({keys[i]: v for i, v in fresh.items()})
     examples = [_example_result(prepared, i, prompts[i], fresh[i] if i in fresh else found[keys[i]],
-                                i not in fresh, keys[i]) for i in range(len(keys))]
+                                i not in fresh) for i in range(len(keys))]
     lineage = dict(prepared.lineage)
     lineage["model"] = {"ref": spec.model, "hash": loaded.content_hash, "path": loaded.path}
     lineage["key"] = sha256_json({k: lineage[k] for k in ("prompt", "adapter", "data", "task", "scoring",

@@ -12,12 +12,25 @@ import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from promptyard.core.errors import SandboxViolation
 from promptyard.core.hookspecs import hookimpl
 from promptyard.plugins.selectors import input_text
+
+#: longest bullet marker and widest JSON indent: both are repeated on every line, so a huge one is a
+#: memory bomb (``range(10000)|bullets('x' * 99999)`` builds 1 GB)
+MAX_REPEATED = 100
+
+
+def _check_repeated(what: str, size: int) -> None:
+    if size > MAX_REPEATED:
+        raise SandboxViolation(f"sandbox violation: {what} of {size} is larger than the limit of {MAX_REPEATED}",
+                               hint="a marker or indent is repeated on every line")
 
 
 def json_filter(value: Any, indent: int | None = None) -> str:
     """The value as JSON text (non-ASCII kept as is)."""
+    if isinstance(indent, (int, str)) and not isinstance(indent, bool):
+        _check_repeated("json indent", indent if isinstance(indent, int) else len(indent))
     return json.dumps(value, ensure_ascii=False, indent=indent)
 
 
@@ -31,6 +44,7 @@ def truncate_words(text: Any, n: int = 50, end: str = "…") -> str:
 
 def bullets(items: Iterable[Any], marker: str = "-") -> str:
     """One ``- item`` line per item."""
+    _check_repeated("bullets marker length", len(str(marker)))
     return "\n".join(f"{marker} {item}" for item in items)
 
 

@@ -25,7 +25,7 @@ from promptyard.plugins.hashing import file_sha256, model_content_hash
 KINDS = ("causal", "encoder")
 SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 #: bump when the tiny models' recipe changes, so old caches are not reused
-TINY_VERSION = "1"
+TINY_VERSION = "2"
 TINY_CHAT_TEMPLATE = (
     "{% for m in messages %}<|{{ m['role'] }}|> {{ m['content'] }}\n{% endfor %}"
     "{% if add_generation_prompt %}<|assistant|> {% endif %}"
@@ -180,7 +180,11 @@ class MiniLMLoader:
 
 
 def tiny_folder(kind: str) -> Path:
-    """A tiny random model (seed 0) with MiniLM's real WordPiece tokenizer, saved once to the cache."""
+    """A tiny random model (seed 0) with MiniLM's real WordPiece tokenizer, saved once to the cache.
+
+    Weights start wider than usual (initializer_range 0.2) so that a few training steps visibly
+    change its outputs: tests train it for seconds, not minutes.
+    """
     final = cache_dir("models") / f"tiny-{kind}-v{TINY_VERSION}"
     return _atomic_dir(final, lambda tmp: _build_tiny(kind, tmp))
 
@@ -206,12 +210,14 @@ def _build_tiny(kind: str, out: Path) -> None:
             config = LlamaConfig(vocab_size=vocab, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
                                  num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=512,
                                  tie_word_embeddings=True, pad_token_id=tokenizer.pad_token_id,
-                                 eos_token_id=tokenizer.eos_token_id, bos_token_id=tokenizer.bos_token_id)
+                                 eos_token_id=tokenizer.eos_token_id, bos_token_id=tokenizer.bos_token_id,
+                                 initializer_range=0.2)
             model = LlamaForCausalLM(config)
         else:
             config = BertConfig(vocab_size=vocab, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
                                 num_attention_heads=4, max_position_embeddings=512,
-                                pad_token_id=tokenizer.pad_token_id)
+                                pad_token_id=tokenizer.pad_token_id, initializer_range=0.2,
+                                hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
             model = BertForSequenceClassification(config)
     with _quiet_transformers():
         model.save_pretrained(out, safe_serialization=True)

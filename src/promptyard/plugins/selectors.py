@@ -15,6 +15,7 @@ Indices (not copies) are what ``Rendered.record`` stores, so a render can be rep
 
 from __future__ import annotations
 
+import heapq
 import math
 import re
 from collections import Counter
@@ -83,28 +84,54 @@ def balanced_selector(pool: Pool, variables: Mapping[str, Any], k: int, seed: in
     return chosen
 
 
+class _TfIdfIndex:
+    """TF-IDF vectors of one pool, with an inverted index so a query only touches matching examples."""
+
+    def __init__(self, texts: tuple[str, ...]):
+        docs = [tokens(t) for t in texts]
+        df: Counter = Counter()
+        for doc in docs:
+            df.update(doc.keys())
+        self.n = len(docs)
+        self.idf = {t: math.log((1 + self.n) / (1 + c)) + 1.0 for t, c in df.items()}
+        self.postings: dict[str, list[tuple[int, float]]] = {}
+        for i, doc in enumerate(docs):
+            weights = {t: c * self.idf[t] for t, c in doc.items()}
+            norm = math.sqrt(sum(w * w for w in weights.values())) or 1.0
+            for t, w in weights.items():
+                self.postings.setdefault(t, []).append((i, w / norm))
+        self.unseen_idf = math.log(1 + self.n) + 1.0
+
+    def rank(self, query: Counter, k: int) -> list[int]:
+        q = {t: c * self.idf.get(t, self.unseen_idf) for t, c in query.items()}
+        scores = [0.0] * self.n
+        for t, w in q.items():
+            for i, dw in self.postings.get(t, ()):
+                scores[i] += w * dw
+        # the query norm would scale every score alike: the dot product with unit-length examples
+        # already ranks in cosine order
+        return heapq.nsmallest(k, range(self.n), key=lambda i: (-scores[i], i))
+
+
+_indexes: dict[int, tuple[Pool, tuple[int, ...], _TfIdfIndex]] = {}
+
+
+def _index(pool: Pool) -> _TfIdfIndex:
+    """The pool's index, built once per pool object (keyed by identity; example dicts are not mutated)."""
+    ids = tuple(map(id, pool))
+    hit = _indexes.get(id(pool))
+    if hit is not None and hit[1] == ids:
+        return hit[2]
+    index = _TfIdfIndex(tuple(example_text(ex) for ex in pool))
+    if len(_indexes) >= 64:
+        _indexes.clear()
+    _indexes[id(pool)] = (pool, ids, index)  # holding the pool keeps its id from being reused
+    return index
+
+
 def similar_selector(pool: Pool, variables: Mapping[str, Any], k: int, seed: int) -> list[int]:
     """The ``k`` examples most similar to the input (TF-IDF cosine), most similar first."""
-    docs = [tokens(example_text(ex)) for ex in pool]
-    query = tokens(input_text(variables))
-    df: Counter = Counter()
-    for doc in docs:
-        df.update(doc.keys())
-    n = len(docs)
-
-    def weights(counts: Counter) -> dict[str, float]:
-        return {t: c * (math.log((1 + n) / (1 + df[t])) + 1.0) for t, c in counts.items()}
-
-    q = weights(query)
-    q_norm = math.sqrt(sum(w * w for w in q.values())) or 1.0
-    scores = []
-    for i, doc in enumerate(docs):
-        d = weights(doc)
-        d_norm = math.sqrt(sum(w * w for w in d.values())) or 1.0
-        dot = sum(w * d.get(t, 0.0) for t, w in q.items())
-        scores.append((-(dot / (q_norm * d_norm)), i))
-    scores.sort()
-    return [i for _, i in scores[:min(k, n)]]
+    return _index(pool).rank(tokens(input_text(variables)), min(k, len(pool)))
 
 
 SELECTORS = {"random": random_selector, "balanced": balanced_selector, "similar": similar_selector}

@@ -1,7 +1,7 @@
 """Adapters as versioned registry items (kind ``adapter``) and the integrity scan of the artifact store.
 
-These functions are methods of :class:`promptyard.registry.api.Registry`; labels and rollback are the
-same code the prompts use, with ``kind="adapter"``.
+:class:`promptyard.registry.api.Registry` calls these (its ``register_adapter``, ``adapter_path`` and
+``check_integrity``); labels and rollback are the same code the prompts use, with ``kind="adapter"``.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from promptyard.registry.store import ArtifactStore
 
 if TYPE_CHECKING:
     from promptyard.registry.api import Registry
-    from promptyard.registry.models import LabelMoveInfo, VersionInfo
+    from promptyard.registry.models import VersionInfo
 
 
 def _store(self: Registry) -> ArtifactStore:
@@ -39,15 +39,15 @@ def register_adapter(
     """Copy a saved PEFT adapter folder into the artifact store and record it as a new version of adapter
     ``name``. Registering the same bytes as the latest version returns that version unchanged."""
     from promptyard.registry.api import default_author
-    from promptyard.registry.versioning import commit_version
+    from promptyard.registry.versioning import check_meta, commit_version
 
     check_name(name)
+    check_meta(name, tags, lineage)  # before copying anything into the store
     artifact = _store(self).ingest(Path(adapter_dir))
     content = {"kind": "adapter", "artifact_hash": artifact["hash"], "files": artifact["file_count"]}
     content_hash = content_hash_of(content)
     with self.write() as s:
         info, created = commit_version(
-            self,
             s,
             "adapter",
             name,
@@ -64,11 +64,6 @@ def register_adapter(
     return info
 
 
-def resolve_adapter(self: Registry, ref: str | Ref) -> VersionInfo:
-    """The adapter version ``ref`` names (same grammar as prompts)."""
-    return self.resolve(ref, kind="adapter")
-
-
 def adapter_path(self: Registry, ref: str | Ref, *, verify: bool = True) -> Path:
     """The stored folder of an adapter version, after checking its bytes (IntegrityError if tampered)."""
     info = self.resolve(ref, kind="adapter")
@@ -81,32 +76,6 @@ def adapter_path(self: Registry, ref: str | Ref, *, verify: bool = True) -> Path
         .fetchone()
     )
     return store.verify(info.artifact_hash, json.loads(row[0]) if row else None)
-
-
-def label_adapter(
-    self: Registry,
-    ref: str | Ref,
-    label: str,
-    *,
-    force: bool = False,
-    reason: str = "",
-    actor: str | None = None,
-) -> LabelMoveInfo | None:
-    """:meth:`Registry.label` for adapters."""
-    return self.label(ref, label, force=force, reason=reason, actor=actor, kind="adapter")
-
-
-def rollback_adapter(
-    self: Registry,
-    name: str,
-    label: str = "production",
-    to: int | None = None,
-    *,
-    reason: str = "",
-    actor: str | None = None,
-) -> LabelMoveInfo:
-    """:meth:`Registry.rollback` for adapters."""
-    return self.rollback(name, label, to, reason=reason, actor=actor, kind="adapter")
 
 
 def check_integrity(self: Registry, *, remove_orphans: bool = False) -> dict[str, list[dict[str, str]]]:

@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import builtins
 import contextlib
-import fnmatch
 import getpass
-import json
 import os
 import sqlite3
 import threading
@@ -20,11 +18,12 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from promptyard.core.errors import RegistryError, UsageError
+from promptyard.core.errors import RegistryError
 from promptyard.core.paths import registry_path
-from promptyard.core.refs import Ref, check_label, check_name, parse_ref
+from promptyard.core.refs import Ref, check_name, parse_ref
 from promptyard.registry import queries, schema
-from promptyard.registry.models import ItemInfo, LabelMoveInfo, VersionInfo
+from promptyard.registry.models import LabelMoveInfo, VersionInfo
+from promptyard.registry.reads import RegistryReads
 
 if TYPE_CHECKING:
     from sqlmodel import Session
@@ -42,12 +41,14 @@ def default_author() -> str:
         return "unknown"
 
 
-class Registry:
+class Registry(RegistryReads):
     """A registry file: prompts and adapters, their versions, labels and history."""
 
     def __init__(self, path: Path):
         self.path = Path(path)
         self._lock = threading.RLock()
+        self._local = threading.local()
+        self._pid = os.getpid()
         self._conn: sqlite3.Connection | None = None
         self._engine: Any = None
         self._write_engine: Any = None
@@ -93,7 +94,20 @@ class Registry:
     def artifacts_dir(self) -> Path:
         return self.root / "artifacts"
 
+    def _after_fork(self) -> None:
+        # SQLite connections must not cross fork(): a child drops (never closes) what it inherited
+        if self._pid != os.getpid():
+            self._pid = os.getpid()
+            self._conn, self._engine, self._write_engine = None, None, None
+            self._resolved.clear()
+            self._data_version = None
+
+    def __reduce__(self) -> tuple:
+        """Pickles as its path (for worker processes); connections reopen on first use there."""
+        return (type(self), (self.path,))
+
     def _reader(self) -> sqlite3.Connection:
+        self._after_fork()
         if self._conn is None:
             conn = sqlite3.connect(str(self.path), isolation_level=None, check_same_thread=False, timeout=60)
             conn.execute(f"PRAGMA busy_timeout={schema.BUSY_TIMEOUT_MS}")
@@ -125,6 +139,7 @@ class Registry:
     @property
     def engine(self) -> Any:
         """The SQLAlchemy engine (created on first use)."""
+        self._after_fork()
         if self._engine is None:
             from promptyard.registry.engine import load_table_modules, make_engine
 
@@ -147,11 +162,19 @@ class Registry:
         (rolled back when it raises). Other areas write their own tables through this."""
         from sqlmodel import Session
 
+        if getattr(self._local, "writing", False):
+            # a second connection would wait for the lock this thread already holds: fail now, not in 60 s
+            raise RegistryError("a registry write is already open in this thread",
+                                hint="do all the writing inside the one `with registry.write()` block")
         self.engine  # noqa: B018 - creates the write engine
-        with Session(self._write_engine, expire_on_commit=False) as session:
-            session.connection()  # BEGIN IMMEDIATE now, before the first read
-            yield session
-            session.commit()
+        self._local.writing = True
+        try:
+            with Session(self._write_engine, expire_on_commit=False) as session:
+                session.connection()  # BEGIN IMMEDIATE now, before the first read
+                yield session
+                session.commit()
+        finally:
+            self._local.writing = False
         self._invalidate()
 
     def _invalidate(self) -> None:
@@ -203,116 +226,6 @@ class Registry:
             _render = _render_fn
         return _render(self._template(self.resolve(ref)), variables or {}, seed=seed)
 
-    # ---------------------------------------------------------------- reads
-    def _item(self, name: str, kind: str) -> tuple:
-        row = queries.item_row(self._reader(), kind, name)
-        if row is None:
-            raise queries._unknown_item(self._reader(), kind, name)
-        return row
-
-    def versions(self, name: str, *, kind: str = "prompt") -> builtins.list[VersionInfo]:
-        """Every version of an item, oldest first."""
-        self._item(name, kind)
-        return queries.versions(self._reader(), kind, name)
-
-    def labels(self, name: str, *, kind: str = "prompt") -> dict[str, int]:
-        """Current labels: label -> version number."""
-        return queries.labels_of(self._reader(), self._item(name, kind)[0])
-
-    def label_history(
-        self, name: str, label: str | None = None, *, kind: str = "prompt"
-    ) -> builtins.list[LabelMoveInfo]:
-        """The append-only history of one label (or all labels), oldest first."""
-        self._item(name, kind)
-        return queries.moves(self._reader(), kind, name, label)
-
-    def log(self, name: str, *, kind: str = "prompt") -> builtins.list[dict[str, Any]]:
-        """Versions and label moves of an item interleaved in time order (oldest first)."""
-        conn = self._reader()
-        conn.execute("BEGIN")  # one snapshot for both queries
-        try:
-            self._item(name, kind)
-            events = [
-                {
-                    "type": "version",
-                    "time": v.created_at,
-                    **{k: getattr(v, k) for k in ("number", "content_hash", "message", "author", "parent")},
-                }
-                for v in queries.versions(conn, kind, name)
-            ]
-            events += [
-                {
-                    "type": "label",
-                    "time": m.created_at,
-                    "label": m.label,
-                    "from": m.from_number,
-                    "to": m.to_number,
-                    "action": m.action,
-                    "actor": m.actor,
-                    "reason": m.reason,
-                }
-                for m in queries.moves(conn, kind, name)
-            ]
-        finally:
-            conn.execute("COMMIT")
-        events.sort(key=lambda e: (e["time"], e["type"] != "version"))
-        return events
-
-    def list(
-        self,
-        pattern: str | None = None,
-        *,
-        kind: str = "prompt",
-        tag: str | None = None,
-        template_kind: str | None = None,
-        task_type: str | None = None,
-        label: str | None = None,
-        archived: bool = False,
-    ) -> builtins.list[ItemInfo]:
-        """Items whose name matches the glob ``pattern`` and every filter given; archived ones only when
-        ``archived`` is true."""
-        out = []
-        for item in queries.items(self._reader(), kind):
-            if item.archived and not archived:
-                continue
-            if pattern and not fnmatch.fnmatchcase(item.name, pattern) and pattern not in item.name:
-                continue
-            if tag and tag not in item.tags:
-                continue
-            if template_kind and item.template_kind != template_kind:
-                continue
-            if task_type and item.task_type != task_type:
-                continue
-            if label and label not in item.labels:
-                continue
-            out.append(item)
-        return out
-
-    def item(self, name: str, *, kind: str = "prompt") -> ItemInfo:
-        """One item with its metadata and labels."""
-        self._item(name, kind)
-        return next(i for i in queries.items(self._reader(), kind) if i.name == name)
-
-    @property
-    def protected_labels(self) -> tuple[str, ...]:
-        """Labels that move only with ``force=True`` (default: ``production``)."""
-        return queries.protected_labels(self._reader())
-
-    def set_protected_labels(self, labels: builtins.list[str]) -> None:
-        """Replace the set of protected labels (registry-wide)."""
-        from promptyard.registry.tables import Setting
-
-        for label in labels:
-            check_label(label)
-        with self.write() as s:
-            s.merge(Setting(key="protected_labels", value=json.dumps(sorted(set(labels)))))
-
-    def diff(self, a: str | Ref, b: str | Ref) -> dict[str, Any]:
-        """Unified diffs of the template text and of the variable contract between two references."""
-        from promptyard.registry.history import diff_versions
-
-        return diff_versions(self.resolve(a), self.resolve(b))
-
     # ---------------------------------------------------------------- prompt writes
     def commit(
         self,
@@ -338,7 +251,6 @@ class Registry:
         contract = [v.to_dict() for v in check_template(template)]
         with self.write() as s:
             info, created = commit_version(
-                self,
                 s,
                 "prompt",
                 name,
@@ -404,15 +316,58 @@ class Registry:
             return set_archived(s, kind, name, not undo)
 
     # ---------------------------------------------------------------- adapters, bundles, integrity
-    from promptyard.registry.adapters import (  # noqa: E402 - methods shared with the adapters module
-        adapter_path,
-        check_integrity,
-        label_adapter,
-        register_adapter,
-        resolve_adapter,
-        rollback_adapter,
-    )
-    from promptyard.registry.bundle import export, import_bundle  # noqa: E402
+    # Thin wrappers: the implementations import the artifact store and YAML, which `prompt render` never needs.
+    def register_adapter(self, name: str, adapter_dir: str | Path, lineage: dict[str, Any] | None = None,
+                         message: str = "", **meta: Any) -> VersionInfo:
+        """Copy a saved PEFT adapter folder into the artifact store and record it as a new version of adapter
+        ``name`` (``meta``: author, task_type, tags, description). The same bytes as the latest version
+        return that version unchanged."""
+        from promptyard.registry import adapters
+
+        return adapters.register_adapter(self, name, adapter_dir, lineage, message, **meta)
+
+    def resolve_adapter(self, ref: str | Ref) -> VersionInfo:
+        """The adapter version ``ref`` names (same grammar as prompts)."""
+        return self.resolve(ref, kind="adapter")
+
+    def adapter_path(self, ref: str | Ref, *, verify: bool = True) -> Path:
+        """The stored folder of an adapter version, after checking its bytes (IntegrityError if changed)."""
+        from promptyard.registry import adapters
+
+        return adapters.adapter_path(self, ref, verify=verify)
+
+    def label_adapter(self, ref: str | Ref, label: str, *, force: bool = False, reason: str = "",
+                      actor: str | None = None) -> LabelMoveInfo | None:
+        """:meth:`label` for adapters."""
+        return self.label(ref, label, force=force, reason=reason, actor=actor, kind="adapter")
+
+    def rollback_adapter(self, name: str, label: str = "production", to: int | None = None, *, reason: str = "",
+                         actor: str | None = None) -> LabelMoveInfo:
+        """:meth:`rollback` for adapters."""
+        return self.rollback(name, label, to, reason=reason, actor=actor, kind="adapter")
+
+    def check_integrity(self, *, remove_orphans: bool = False) -> dict[str, builtins.list[dict[str, str]]]:
+        """Versions whose content no longer matches its hash, damaged or missing artifacts, and orphaned
+        folders (removed with ``remove_orphans``). ``promptyard doctor`` prints this."""
+        from promptyard.registry import adapters
+
+        return adapters.check_integrity(self, remove_orphans=remove_orphans)
+
+    def export(self, names: builtins.list[str] | None = None, *, kind: str = "prompt", path: str | Path | None = None,
+               fmt: str | None = None) -> dict[str, Any]:
+        """A bundle (versions, labels, hashes) of the named items, or all active ones; written to ``path``
+        (JSON, or YAML for .yaml/.yml or ``fmt="yaml"``) when given."""
+        from promptyard.registry import bundle
+
+        return bundle.export(self, names, kind=kind, path=path, fmt=fmt)
+
+    def import_bundle(self, source: str | Path | dict[str, Any], *, as_name: str | None = None,
+                      actor: str | None = None) -> dict[str, Any]:
+        """Import a bundle after checking every hash; refuses conflicting version numbers (or use
+        ``as_name``). Returns what was added per item."""
+        from promptyard.registry import bundle
+
+        return bundle.import_bundle(self, source, as_name=as_name, actor=actor)
 
     def upgrade(self) -> dict[str, Any]:
         """Upgrade the schema to the newest revision (backup first); returns from/to/backup."""
@@ -426,7 +381,3 @@ class Registry:
         self._close_reader()
         return schema.upgrade(self.path)
 
-
-def _check_kind(kind: str) -> None:
-    if kind not in ("prompt", "adapter"):
-        raise UsageError(f"unknown item kind {kind!r}", hint="prompt or adapter")

@@ -7,6 +7,7 @@ content is a conflict, and the whole import is refused (or goes under a new name
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -91,7 +92,10 @@ def write_bundle(bundle: dict[str, Any], path: Path, fmt: str | None = None) -> 
         text = yaml.safe_dump(bundle, sort_keys=False, allow_unicode=True)
     else:
         text = json.dumps(bundle, indent=2, ensure_ascii=False) + "\n"
-    path.write_text(text, encoding="utf-8")
+    try:
+        path.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise BundleError(f"cannot write bundle: {exc.strerror}", where=str(path)) from None
 
 
 def read_bundle(source: str | Path | dict[str, Any]) -> dict[str, Any]:
@@ -138,6 +142,12 @@ def validate_bundle(bundle: Any, where: str = "bundle") -> list[dict[str, Any]]:
                 check_label(label)
         except Exception as exc:
             raise BundleError(str(exc), where=at) from None
+        tags = item.get("tags") or []
+        if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
+            raise BundleError("tags must be a list of strings", where=at)
+        for key in ("task_type", "description"):
+            if item.get(key) is not None and not isinstance(item[key], str):
+                raise BundleError(f"{key} must be a string", where=at)
         for j, v in enumerate(item["versions"]):
             vat = f"{at}.versions[{j}]"
             if not isinstance(v, dict) or not isinstance(v.get("content"), dict):
@@ -146,6 +156,16 @@ def validate_bundle(bundle: Any, where: str = "bundle") -> list[dict[str, Any]]:
                 )
             if v.get("number") != j + 1:
                 raise BundleError(f"version numbers must run 1, 2, 3 …; found {v.get('number')!r}", where=vat)
+            if v.get("created_at") is not None:
+                try:
+                    datetime.fromisoformat(str(v["created_at"]))
+                except ValueError:
+                    raise BundleError(f"created_at {v['created_at']!r} is not an ISO time", where=vat) from None
+            for key in ("message", "author"):
+                if not isinstance(v.get(key, ""), str):
+                    raise BundleError(f"{key} must be a string", where=vat)
+            if not isinstance(v.get("lineage") or {}, dict):
+                raise BundleError("lineage must be a mapping", where=vat)
             if content_hash_of(v["content"]) != v.get("content_hash"):
                 raise BundleError("content does not match its content_hash (edited or corrupt)", where=vat)
         numbers = {v["number"] for v in item["versions"]}
@@ -199,6 +219,9 @@ def _import_item(self: Registry, s: Any, item: dict[str, Any], name: str, actor:
     kind = item["kind"]
     conn = raw(s)
     row = queries.item_row(conn, kind, name)
+    if row is not None and row[1]:
+        raise RegistryError(f"{kind} {name!r} is archived", where=name,
+                            hint=f"`promptyard {kind} archive {name} --undo` first, or import with --as NEWNAME")
     existing = {} if row is None else {v.number: v for v in queries.versions(conn, kind, name)}
     for number, v in existing.items():
         theirs = item["versions"][number - 1]["content_hash"] if number <= len(item["versions"]) else None
@@ -235,8 +258,6 @@ def _import_item(self: Registry, s: Any, item: dict[str, Any], name: str, actor:
                 where=f"{name}@{v['number']}",
                 hint="bundles carry metadata, not adapter files",
             )
-        from datetime import datetime
-
         version = Version(
             item_id=item_id,
             number=v["number"],

@@ -99,10 +99,10 @@ class PeftMethod:
 
         from peft import get_peft_model
 
-        kind = context.get("kind", "causal")
+        context.setdefault("kind", "causal")
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*")
-            return get_peft_model(model, self.peft_config(config, **context, kind=kind))
+            return get_peft_model(model, self.peft_config(config, **context))
 
     def save(self, model: Any, folder: Path) -> None:
         model.save_pretrained(str(folder), safe_serialization=True)

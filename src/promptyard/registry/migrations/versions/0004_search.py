@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0004_search"
-down_revision = "0001_initial"
+down_revision = "0003_evals"
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,189 @@
+"""``promptyard adapter``: trained adapters as registry versions (list, show, log, label, rollback,
+export, diff), plus ``promptyard predict`` and ``promptyard doctor``. Thin over the registry's API."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from promptyard.cli.main import app as root_app
+from promptyard.cli.output import console, print_json, table
+from promptyard.cli.state import state
+from promptyard.core.errors import UsageError
+
+app = typer.Typer(name="adapter", help="Trained adapters: versions, labels, rollback, export, diff.",
+                  no_args_is_help=True)
+root_app.add_typer(app, name="adapter")
+JSON_OPT = typer.Option(False, "--json", help="Print JSON.")
+
+
+def _open(create: bool = False):
+    from promptyard.registry.api import Registry
+
+    return Registry.open(state.registry, create=create)
+
+
+@app.command("list")
+def list_adapters(pattern: Optional[str] = typer.Argument(None, help="Name glob."),  # noqa: UP045
+                  as_json: bool = JSON_OPT) -> None:
+    """Adapters with their latest version and labels."""
+    with _open() as reg:
+        items = reg.list(pattern, kind="adapter")
+        rows = []
+        for item in items:
+            latest = reg.resolve(f"{item.name}@{item.latest}", kind="adapter") if item.latest else None
+            lineage = latest.lineage if latest else {}
+            rows.append({"name": item.name, "latest": item.latest, "labels": item.labels,
+                         "method": lineage.get("method", {}).get("name"),
+                         "base_model": lineage.get("base_model", {}).get("ref"),
+                         "metric": lineage.get("metrics", {}).get("val_metric")})
+    if as_json:
+        print_json(rows)
+        return
+    table("adapters", ["name", "latest", "labels", "method", "base model", "val metric"],
+          [[r["name"], r["latest"], ", ".join(f"{k}→{v}" for k, v in r["labels"].items()), r["method"],
+            r["base_model"], None if r["metric"] is None else f"{r['metric']:.4f}"] for r in rows])
+
+
+@app.command("show")
+def show(ref: str = typer.Argument(..., help="NAME, NAME@N, NAME@label."), as_json: bool = JSON_OPT) -> None:
+    """One adapter version: its files' hash and full lineage."""
+    with _open() as reg:
+        info = reg.resolve(ref, kind="adapter")
+        path = reg.adapter_path(info.ref, verify=False)
+    data = {"ref": info.ref, "content_hash": info.content_hash, "artifact_hash": info.artifact_hash,
+            "path": str(path), "message": info.message, "author": info.author, "created_at": info.created_at,
+            "lineage": info.lineage}
+    if as_json:
+        print_json(data)
+        return
+    lin = info.lineage
+    console.print(f"[bold]{info.ref}[/bold]  {info.message}")
+    console.print(f"artifact sha256:{info.artifact_hash}  at {path}")
+    for key in ("base_model", "prompt", "method", "task"):
+        console.print(f"{key}: {json.dumps(lin.get(key), default=str)}")
+    data = lin.get("data", {})
+    console.print(f"data: {data.get('ref')} fingerprint {str(data.get('fingerprint'))[:12]}")
+    console.print(f"metrics: {json.dumps(lin.get('metrics'), default=str)}")
+    console.print(f"packages: {json.dumps(lin.get('packages'))}")
+
+
+@app.command("log")
+def log(name: str = typer.Argument(..., help="Adapter name."), as_json: bool = JSON_OPT) -> None:
+    """Versions and label moves of an adapter, in time order."""
+    with _open() as reg:
+        events = reg.log(name, kind="adapter")
+    if as_json:
+        print_json(events)
+        return
+    rows = []
+    for e in events:
+        if e["type"] == "version":
+            rows.append([str(e["time"])[:19], f"v{e['number']}", e["content_hash"][:12], e["author"], e["message"]])
+        else:
+            rows.append([str(e["time"])[:19], "label", f"{e['label']}: {e['from'] or '-'} → {e['to']}"
+                         + (" (rollback)" if e["action"] == "rollback" else ""), e["actor"], e["reason"]])
+    table(f"log of adapter {name}", ["time", "event", "what", "who", "message / reason"], rows)
+
+
+@app.command("label")
+def label(ref: str = typer.Argument(..., help="The version, e.g. NAME@3."),
+          name: str = typer.Argument(..., help="Label, e.g. production."),
+          force: bool = typer.Option(False, "--force", help="Move a protected label."),
+          reason: str = typer.Option("", "--reason", help="Why (kept in the history).")) -> None:
+    """Point label NAME at adapter version REF."""
+    with _open() as reg:
+        move = reg.label_adapter(ref, name, force=force, reason=reason)
+        target = reg.resolve(ref, kind="adapter")
+    if move is None:
+        console.print(f"{name} already points to {target.ref}")
+    else:
+        console.print(f"{target.name}@{name}: {move.from_number or '-'} -> {move.to_number}")
+
+
+@app.command("rollback")
+def rollback(name: str = typer.Argument(..., help="Adapter name."),
+             label_name: str = typer.Option("production", "--label", help="Label to move back."),
+             to: Optional[int] = typer.Option(None, "--to", help="Version to move it to."),  # noqa: UP045
+             reason: str = typer.Option("", "--reason", help="Why.")) -> None:
+    """Move an adapter label back to its previous version (or --to N)."""
+    with _open() as reg:
+        move = reg.rollback_adapter(name, label_name, to, reason=reason)
+    console.print(f"rolled back {name}@{label_name}: {move.from_number} -> {move.to_number}")
+
+
+@app.command("export")
+def export(ref: str = typer.Argument(..., help="Adapter reference."),
+           folder: Path = typer.Argument(..., help="Folder to write (must not exist or be empty).")) -> None:
+    """Write the adapter (hash-checked) to FOLDER: PEFT's own format, loadable by PeftModel.from_pretrained."""
+    if folder.exists() and any(folder.iterdir()):
+        raise UsageError(f"{folder} exists and is not empty", hint="choose a new folder")
+    with _open() as reg:
+        source = reg.adapter_path(ref)  # verifies every file against the recorded hash
+    folder.mkdir(parents=True, exist_ok=True)
+    for path in source.rglob("*"):
+        target = folder / path.relative_to(source)
+        if path.is_dir():
+            target.mkdir(exist_ok=True)
+        else:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(path, target)  # copyfile: a writable copy, not the store's read-only mode
+    console.print(f"exported {ref} to {folder}")
+
+
+@app.command("diff")
+def diff(a: str = typer.Argument(..., help="First adapter reference."),
+         b: str = typer.Argument(..., help="Second adapter reference."), as_json: bool = JSON_OPT) -> None:
+    """What differs between two adapter versions: weights, base, prompt, data, method, settings, metrics."""
+    from promptyard.tuning.predict import adapter_diff
+
+    with _open() as reg:
+        result = adapter_diff(reg.resolve(a, kind="adapter"), reg.resolve(b, kind="adapter"))
+    if as_json:
+        print_json(result)
+        return
+    console.print(f"{result['a']} vs {result['b']}: weights {'identical' if result['same_weights'] else 'differ'}")
+    for key, change in result["changes"].items():
+        console.print(f"[bold]{key}[/bold]: {json.dumps(change, default=str)}")
+
+
+@root_app.command("predict")
+def predict(adapter: str = typer.Option(..., "--adapter", "-a", help="Adapter reference, e.g. NAME@production."),
+            text: list[str] = typer.Option(..., "--text", "-t", help="Input text (repeatable)."),
+            max_new_tokens: int = typer.Option(32, help="For generation adapters."),
+            as_json: bool = JSON_OPT) -> None:
+    """Run an adapter on text: rendered through its prompt, then labelled or answered."""
+    from promptyard.tuning.predict import predict as run_predict
+
+    with _open() as reg:
+        folder = reg.adapter_path(adapter)  # a tampered file is refused here
+    results = run_predict(folder, list(text), max_new_tokens=max_new_tokens)
+    if as_json:
+        print_json([{"text": t, **r} for t, r in zip(text, results, strict=True)])
+        return
+    for t, r in zip(text, results, strict=True):
+        probs = r.get("probabilities")
+        detail = f"  ({', '.join(f'{k} {v:.2f}' for k, v in probs.items())})" if probs else ""
+        console.print(f"{r['prediction']}{detail}\t{t[:60]}")
+
+
+@root_app.command("doctor")
+def doctor(remove_orphans: bool = typer.Option(False, "--remove-orphans", help="Delete orphaned artifacts."),
+           as_json: bool = JSON_OPT) -> None:
+    """Check every stored artifact against its hash and list orphans; exit 1 on any mismatch."""
+    with _open() as reg:
+        report = reg.check_integrity(remove_orphans=remove_orphans)
+    if as_json:
+        print_json(report)
+    else:
+        problems = [(kind, p) for kind, rows in report.items() for p in rows]
+        for kind, p in problems:
+            console.print(f"{kind}: {p.get('ref') or p.get('hash') or p.get('path')}: {p['problem']}")
+        console.print("registry and artifacts: all hashes match" if not problems
+                      else f"{len(problems)} problem(s)")
+    if report["versions"] or report["mismatched"] or report["missing"]:
+        raise typer.Exit(1)

@@ -1,0 +1,109 @@
+"""``promptyard tune``: train an adapter from a prompt, a model and data, and register it."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import typer
+
+from promptyard.cli.main import app as root_app
+from promptyard.cli.output import console, print_json, table
+from promptyard.cli.state import state
+
+app = typer.Typer(name="tune", help="Train adapters (PEFT methods or fine-tuning) and search hyper-parameters.",
+                  no_args_is_help=True)
+root_app.add_typer(app, name="tune")
+
+
+@app.command("run")
+def run(
+    prompt: Optional[str] = typer.Option(None, "--prompt", "-p",  # noqa: UP045
+                                         help="Prompt reference (NAME@label) or template file."),
+    model: str = typer.Option(..., "--model", "-m", help="smollm2-135m, minilm-l6, a local folder or hub id."),
+    data: str = typer.Option(..., "--data", "-d", help="rotten_tomatoes, bbc_news, or a .jsonl/.csv file."),
+    method: str = typer.Option("lora", "--method", help="lora, prompt_tuning, prefix_tuning, p_tuning, ia3, full."),
+    sets: list[str] = typer.Option(None, "--set", "-s", help="key=value for the method or the loop (repeatable)."),
+    name: Optional[str] = typer.Option(None, "--name", help="Adapter name (default: <prompt>-<method>)."),  # noqa: UP045
+    task: Optional[str] = typer.Option(None, "--task", help="Task type (default: the prompt's, else "  # noqa: UP045
+                                                            "classification)."),
+    seed: int = typer.Option(0, "--seed", help="Seed for splits, initialisation and batch order."),
+    max_steps: Optional[int] = typer.Option(None, "--max-steps", help="Stop after N optimizer steps."),  # noqa: UP045
+    epochs: Optional[int] = typer.Option(None, "--epochs", help="Passes over the training split."),  # noqa: UP045
+    text_column: Optional[str] = typer.Option(None, help="Data column holding the input text."),  # noqa: UP045
+    label_column: Optional[str] = typer.Option(None, help="Data column holding the label."),  # noqa: UP045
+    target_column: Optional[str] = typer.Option(None, help="Data column holding the target."),  # noqa: UP045
+    skip_bad_rows: bool = typer.Option(False, "--skip-bad-rows", help="Leave malformed rows out."),
+    label: Optional[str] = typer.Option(None, "--label", help="Also point this label at the new version."),  # noqa: UP045
+    message: str = typer.Option("", "--message", help="Version message (default: method, model and score)."),
+    register: bool = typer.Option(True, "--register/--no-register", help="Register the adapter."),
+    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+) -> None:
+    """Train an adapter: split the data, train with early stopping, keep the best, register it."""
+    from promptyard.cli.data import data_options
+    from promptyard.tuning.adapters import default_adapter_name, register_result
+    from promptyard.tuning.loop import train
+    from promptyard.tuning.prepare import plan_run
+    from promptyard.tuning.spec import TrainSpec, parse_sets
+
+    config = parse_sets(sets or [])
+    if max_steps is not None:
+        config["max_steps"] = max_steps
+    if epochs is not None:
+        config["epochs"] = epochs
+    spec = TrainSpec(model=model, data=data, method=method, prompt=prompt, task=task, config=config, seed=seed,
+                     data_options=data_options(text_column, label_column, target_column, skip_bad_rows),
+                     registry=state.registry, quiet=state.quiet or as_json)
+    adapter_name = name or default_adapter_name(prompt, method)
+    registry = None
+    if register:
+        from promptyard.core.refs import check_name
+        from promptyard.registry.api import Registry
+
+        check_name(adapter_name)  # a bad name fails before training, not after
+        plan_run(spec)
+        registry = Registry.open(state.registry, create=True)
+    result = train(spec)
+    out = {"adapter_dir": str(result.adapter_dir), "run_dir": str(result.run_dir), "metrics": result.metrics,
+           "curves_png": str(result.curves_png) if result.curves_png else None, "version": None}
+    if registry is not None:
+        with registry:
+            version = register_result(registry, adapter_name, result, message)
+            out["version"] = version.ref
+            if label:
+                registry.label_adapter(version.ref, label, force=True, reason="tune run --label")
+                out["label"] = label
+    if as_json:
+        print_json(out)
+        return
+    m = result.metrics
+    console.print(f"validation {m['metric_name']}: {m['initial_val_metric']:.4f} (step 0) -> "
+                  f"{m['val_metric']:.4f} (best, step {m['best_step']}); "
+                  f"{m['tokens_per_s']:.0f} tokens/s, {m['padding_share']:.1%} padding")
+    console.print(f"curves: {result.curves_png or result.curves_json}")
+    if out["version"]:
+        console.print(f"registered adapter [bold]{out['version']}[/bold]"
+                      + (f" (label {label})" if label else ""))
+    else:
+        console.print(f"adapter: {result.adapter_dir}")
+
+
+@app.command("methods")
+def methods(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
+    """List the tuning methods, the model kinds they support and their settings."""
+    import dataclasses
+
+    from promptyard.core.plugins import get_host
+
+    rows = []
+    for m in get_host().table("tuning_methods").values():
+        fields = [{"name": f.name, "default": f.default, "help": f.metadata.get("help", "")}
+                  for f in dataclasses.fields(m.config_class)]
+        rows.append({"name": m.name, "description": m.description, "model_kinds": list(m.model_kinds),
+                     "supported_tasks": m.supported_tasks, "settings": fields,
+                     "search_space": m.default_search_space(), "note": getattr(m, "unsupported_note", "")})
+    if as_json:
+        print_json(rows)
+        return
+    table("tuning methods", ["method", "models", "settings", "description"],
+          [[r["name"], ", ".join(r["model_kinds"]), ", ".join(f["name"] for f in r["settings"]),
+            r["description"]] for r in rows])

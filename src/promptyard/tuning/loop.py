@@ -1,0 +1,287 @@
+"""The training loop: ``train(spec) -> TrainResult``.
+
+Length-grouped batches padded only to their own longest row; the LM head only at target positions;
+gradient accumulation; bf16/fp16 autocast on GPU; validation every ``eval_every`` steps with early
+stopping; the best adapter (never the base model) kept in ``<run dir>/best``. A plain function of a
+picklable spec, so Ray Tune can run it in a worker and receive ``report(...)`` calls.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import random
+import shutil
+import sys
+import time
+import uuid
+from collections.abc import Callable
+from contextlib import nullcontext
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from promptyard.core.paths import work_dir
+from promptyard.tuning.batching import batch_loss, collate, length_grouped_batches
+from promptyard.tuning.prepare import Prepared, plan_run, prepare
+from promptyard.tuning.spec import TrainResult, TrainSpec
+
+Report = Callable[[dict[str, Any]], None]
+
+
+def seed_everything(seed: int) -> None:
+    import torch
+
+    random.seed(seed)
+    torch.manual_seed(seed)
+    try:
+        import numpy
+
+        numpy.random.seed(seed % 2**32)
+    except ImportError:
+        pass
+
+
+def _precision(setting: str, device: Any) -> tuple[Any, Any]:
+    """(autocast dtype or None, GradScaler or None) for the setting on this device."""
+    import torch
+
+    if setting == "fp32" or (setting == "auto" and device.type != "cuda"):
+        return None, None
+    if setting == "bf16" or (setting == "auto" and torch.cuda.is_bf16_supported()):
+        return torch.bfloat16, None
+    return torch.float16, torch.amp.GradScaler("cuda")
+
+
+def evaluate(model: Any, prep: Prepared, device: Any, dtype: Any) -> dict[str, float]:
+    """Validation loss over target tokens, and the metric: accuracy (classification) or the loss."""
+    import torch
+
+    from promptyard.evals.inference import score_choices
+
+    plan = prep.plan
+    causal = plan.model_kind == "causal"
+    pad = prep.loaded.tokenizer.pad_token_id or 0
+    model.eval()
+    total, count, correct = 0.0, 0, 0
+    order = sorted(range(len(prep.validation)), key=lambda i: len(prep.validation[i]["input_ids"]))
+    size = plan.settings.eval_batch_size
+    autocast = torch.autocast(device.type, dtype=dtype) if dtype is not None else nullcontext()
+    with torch.inference_mode(), autocast:
+        for b in range(0, len(order), size):
+            idx = order[b:b + size]
+            batch = collate([prep.validation[i] for i in idx], pad, causal=causal)
+            loss, logits, n = batch_loss(model, batch, causal=causal, device=device)
+            total += float(loss) * n
+            count += n
+            if not causal:
+                correct += int((logits.argmax(-1).cpu() == batch["labels"]).sum())
+    result = {"val_loss": total / max(count, 1)}
+    if plan.task.kind != "classification":
+        result["val_metric"] = result["val_loss"]
+    elif causal:
+        view = _view(prep, model)
+        scores = score_choices(view, prep.val_prompts, prep.choices, batch_size=size)
+        predictions = [prep.labels[max(range(len(row)), key=row.__getitem__)] for row in scores]
+        result["val_metric"] = sum(p == t for p, t in zip(predictions, prep.val_labels, strict=True)) / len(
+            predictions)
+    else:
+        result["val_metric"] = correct / len(prep.validation)
+    model.train()
+    return result
+
+
+def _view(prep: Prepared, model: Any) -> Any:
+    from dataclasses import replace
+
+    return replace(prep.loaded, model=model)
+
+
+def _save_best(method: Any, model: Any, run_dir: Path, meta: dict[str, Any]) -> Path:
+    """Save the adapter under a temporary name, then swap it in for the previous best."""
+    from promptyard.plugins.tuning.base import ADAPTER_META
+
+    tmp = run_dir / f".best-{uuid.uuid4().hex[:8]}"
+    tmp.mkdir(parents=True)
+    method.save(model, tmp)
+    (tmp / ADAPTER_META).write_text(json.dumps(meta, indent=1, sort_keys=True, default=str))
+    best = run_dir / "best"
+    if best.exists():
+        old = run_dir / f".old-{uuid.uuid4().hex[:8]}"
+        os.rename(best, old)
+        shutil.rmtree(old, ignore_errors=True)
+    os.rename(tmp, best)
+    return best
+
+
+def _progress(total: int, quiet: bool) -> Any:
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    console = Console(stderr=True)
+    disable = quiet or not console.is_terminal
+    return Progress(TextColumn("[bold]training"), BarColumn(), MofNCompleteColumn(),
+                    TextColumn("loss {task.fields[loss]:.4f}"), TextColumn("{task.fields[tps]:.0f} tok/s"),
+                    TimeRemainingColumn(), console=console, disable=disable, transient=False)
+
+
+def train(spec: TrainSpec, *, report: Report | None = None,
+          checkpoint_dir: Path | None = None) -> TrainResult:
+    """Train ``spec.method`` on ``spec.model`` with ``spec.prompt`` over ``spec.data``; keep the best.
+
+    ``report`` is called at every evaluation with ``step, epoch, train_loss, val_loss, val_metric,
+    tokens_per_s, adapter_dir`` (``adapter_dir`` = the best adapter so far).
+    """
+    import torch
+
+    started = time.time()
+    plan = plan_run(spec)  # every bad name or value fails here, before anything is loaded or written
+    seed_everything(spec.seed)
+    prep = prepare(plan)
+    settings, method = plan.settings, plan.method
+    loaded = prep.loaded
+    causal = plan.model_kind == "causal"
+    run_dir = Path(checkpoint_dir or spec.run_dir or work_dir() / "runs" /
+                   f"{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    dtype, scaler = _precision(settings.precision, device)
+    seed_everything(spec.seed)  # the adapter's initial weights depend only on the seed
+    model = method.wrap(loaded.model, plan.method_config, kind=plan.model_kind, init_text=prep.init_text,
+                        model_path=loaded.path, tokenizer=loaded.tokenizer)
+    model.to(device)
+    model.train()
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(params, lr=plan.lr, weight_decay=settings.weight_decay)
+    pad = loaded.tokenizer.pad_token_id or 0
+    lengths = [len(f["input_ids"]) for f in prep.train]
+    per_epoch = math.ceil(math.ceil(len(prep.train) / settings.batch_size) / settings.grad_accum)
+    total_steps = per_epoch * settings.epochs
+    if settings.max_steps:
+        total_steps = min(total_steps, settings.max_steps)
+    warmup = int(total_steps * settings.warmup_ratio)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: min(
+        (s + 1) / max(warmup, 1), max(0.0, (total_steps - s) / max(total_steps - warmup, 1))))
+    meta = {"method": method.name, "method_config": asdict(plan.method_config), "base_model": spec.model,
+            "base_model_hash": loaded.content_hash, "model_kind": plan.model_kind, "task": plan.task_name,
+            "labels": prep.labels, "choices": prep.choices, "prompt": {**plan.prompt,
+                                                                         "template": plan.template.to_dict()}}
+    step, micro, real_tokens, padded_tokens, train_time = 0, 0, 0, 0, 0.0
+    steps_log: list[dict[str, Any]] = []
+    history: list[dict[str, Any]] = []
+    best_metric, best_step, bad_evals, best_dir = None, 0, 0, None
+    minimise = plan.task.kind != "classification"
+    running, running_n = 0.0, 0
+    stop = False
+    autocast = torch.autocast(device.type, dtype=dtype) if dtype is not None else nullcontext()
+
+    def do_eval(epoch: int) -> bool:
+        nonlocal best_metric, best_step, bad_evals, best_dir
+        result = evaluate(model, prep, device, dtype)
+        improved = best_metric is None or (result["val_metric"] < best_metric if minimise
+                                           else result["val_metric"] > best_metric)
+        if improved:
+            best_metric, best_step, bad_evals = result["val_metric"], step, 0
+        else:
+            bad_evals += 1
+        if improved or settings.keep == "last":
+            best_dir = _save_best(method, model, run_dir, {**meta, "step": step})
+        entry = {"step": step, "epoch": epoch, "train_loss": running / max(running_n, 1), **result,
+                 "tokens_per_s": real_tokens / train_time if train_time else 0.0,
+                 "adapter_dir": str(best_dir)}
+        history.append(entry)
+        if report is not None:
+            report(dict(entry))
+        return bool(settings.patience) and bad_evals >= settings.patience
+
+    # step 0: the untrained adapter's score is the baseline every later evaluation must beat
+    do_eval(0)
+    with _progress(total_steps, spec.quiet) as progress:
+        bar = progress.add_task("train", total=total_steps, loss=float("nan"), tps=0.0)
+        for epoch in range(settings.epochs):
+            batches = length_grouped_batches(lengths, settings.batch_size, seed=spec.seed * 1000 + epoch)
+            micro = 0
+            for batch_idx in batches:
+                t0 = time.perf_counter()
+                batch = collate([prep.train[i] for i in batch_idx], pad, causal=causal)
+                with autocast:
+                    loss, _, _ = batch_loss(model, batch, causal=causal, device=device)
+                scaled = loss / settings.grad_accum
+                (scaler.scale(scaled) if scaler else scaled).backward()
+                micro += 1
+                n_real = int(batch["attention_mask"].sum())
+                real_tokens += n_real
+                padded_tokens += batch["input_ids"].numel() - n_real
+                loss_value = float(loss.detach())
+                running, running_n = running + loss_value, running_n + 1
+                if micro % settings.grad_accum == 0 or batch_idx is batches[-1]:
+                    if scaler:
+                        scaler.unscale_(optimizer)
+                    if settings.max_grad_norm:
+                        torch.nn.utils.clip_grad_norm_(params, settings.max_grad_norm)
+                    (scaler.step(optimizer), scaler.update()) if scaler else optimizer.step()
+                    scheduler.step()
+                    optimizer.zero_grad(set_to_none=True)
+                    step += 1
+                    train_time += time.perf_counter() - t0
+                    steps_log.append({"step": step, "loss": loss_value})
+                    progress.update(bar, advance=1, loss=loss_value, tps=real_tokens / max(train_time, 1e-9))
+                    if settings.eval_every and step % settings.eval_every == 0:
+                        stop = do_eval(epoch)
+                        running, running_n = 0.0, 0
+                    if stop or (settings.max_steps and step >= settings.max_steps):
+                        stop = True
+                        break
+                else:
+                    train_time += time.perf_counter() - t0
+            if not history or history[-1]["step"] != step:
+                stop = do_eval(epoch) or stop
+                running, running_n = 0.0, 0
+            if stop:
+                break
+    elapsed = time.time() - started
+    metric_name = "accuracy" if not minimise else "val_loss"
+    curves_json, curves_png = _curves(run_dir, steps_log, history, metric_name)
+    last = history[-1]
+    metrics = {"val_metric": best_metric, "metric_name": metric_name, "best_step": best_step,
+               "initial_val_metric": history[0]["val_metric"], "initial_val_loss": history[0]["val_loss"],
+               "val_loss": next(h["val_loss"] for h in history if h["step"] == best_step),
+               "final_val_loss": last["val_loss"], "steps": step, "epochs_run": last["epoch"] + 1,
+               "train_tokens": real_tokens, "tokens_per_s": real_tokens / train_time if train_time else 0.0,
+               "padding_share": padded_tokens / max(real_tokens + padded_tokens, 1),
+               "train_time_s": train_time,
+               "stopped_early": bool(settings.patience) and bad_evals >= settings.patience}
+    lineage = _lineage(prep, metrics, elapsed, device)
+    (run_dir / "lineage.json").write_text(json.dumps(lineage, indent=1, default=str))
+    return TrainResult(adapter_dir=Path(best_dir), metrics=metrics, history=history, lineage=lineage,
+                       run_dir=run_dir, curves_json=curves_json, curves_png=curves_png)
+
+
+def _curves(run_dir: Path, steps: list, history: list, metric_name: str) -> tuple[Path | None, Path | None]:
+    from promptyard.tuning.curves import save_curves
+
+    try:
+        return save_curves(run_dir, steps, history, metric_name)
+    except Exception as exc:  # a plotting failure must not lose a finished training run
+        print(f"promptyard: could not save training curves: {exc}", file=sys.stderr)
+        return None, None
+
+
+def _lineage(prep: Prepared, metrics: dict[str, Any], elapsed: float, device: Any) -> dict[str, Any]:
+    from promptyard.tuning.lineage import package_versions
+
+    plan, spec = prep.plan, prep.plan.spec
+    return {
+        "base_model": {"ref": spec.model, "hash": prep.loaded.content_hash, "kind": plan.model_kind},
+        "prompt": plan.prompt,
+        "data": prep.data,
+        "task": {"name": plan.task_name, "labels": prep.labels, "choices": prep.choices},
+        "method": {"name": plan.method.name, "config": asdict(plan.method_config)},
+        "hyperparameters": {**asdict(plan.settings), "lr": plan.lr},
+        "seed": spec.seed,
+        "metrics": metrics,
+        "packages": package_versions(),
+        "training_time_s": elapsed,
+        "device": str(device),
+    }
