@@ -114,20 +114,22 @@ def search(
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Search hyper-parameters with Ray Tune; register the best trial's adapter."""
+    from promptyard.core.paths import registry_path
     from promptyard.tuning.ray_exec import choose_executor
     from promptyard.tuning.search import SearchSpec
     from promptyard.tuning.search_driver import run_search
 
     space_dict = resolve_space(method, space)
-    registry = _registry()
     train_spec = build_train_spec(prompt=prompt, model=model, data=data, method=method,
-                                  overrides=_parse_sets(sets), seed=seed, registry=str(registry.path))
+                                  overrides=_parse_sets(sets), seed=seed,
+                                  registry=str(registry_path(state.registry)))
     spec = SearchSpec(train_spec=train_spec, space=space_dict, trials=trials, scheduler=scheduler,
                       search_alg=search_alg, concurrent=concurrent, cpus_per_trial=cpus_per_trial,
                       gpus_per_trial=gpus_per_trial, metric=metric, mode=mode, max_failures=max_failures,
                       keep_checkpoints=keep, seed=seed, name=name, label=label)
     # A search always runs on Ray: --ray-address joins a cluster, otherwise a local instance starts.
     target = choose_executor(True, ray_address)
+    registry = _registry()  # opened (and created) only once every argument has been checked
     if not (state.quiet or as_json):
         console.print(f"search {spec.search_id}: {trials} trials on {target.describe()}")
     result = run_search(spec, target, registry=registry, console=None if (state.quiet or as_json) else console)
