@@ -70,9 +70,11 @@ def main() -> None:
     rng = random.Random(0)
     import numpy as np
 
-    np.random.seed(0)
-    points = [{k: d.sample(random_state=np.random.RandomState(rng.randrange(1 << 30)))
-               for k, d in domains.items()} for _ in range(args.trials)]
+    def draw(domain):
+        value = domain.sample(random_state=np.random.RandomState(rng.randrange(1 << 30)))
+        return value.item() if hasattr(value, "item") else value
+
+    points = [{k: draw(d) for k, d in domains.items()} for _ in range(args.trials)]
 
     t0 = time.perf_counter()
     seq_best, seq_steps = None, 0

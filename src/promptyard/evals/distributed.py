@@ -55,19 +55,22 @@ def plan_shards(cells_indices: list[list[int]], shard_size: int) -> list[Shard]:
     return shards
 
 
-class _ReadOnlyCache:
-    """The driver's response cache as a worker sees it: reads hit it, writes are left to the driver."""
+class _WorkerCache:
+    """The response cache as a worker sees it: reads hit the driver's cache file when this node can see
+    it; writes are collected and sent back, so that only the driver writes (exactly what the runner
+    would have stored, under the runner's own keys)."""
 
-    def __init__(self, path: str):
+    def __init__(self, path: str | None):
         from promptyard.evals.cache import ResponseCache
 
-        self._cache = ResponseCache(path)
+        self._cache = ResponseCache(path) if path and Path(path).exists() else None
+        self.collected: dict[str, Any] = {}
 
     def get_many(self, keys: Any) -> dict[str, Any]:
-        return self._cache.get_many(keys)
+        return self._cache.get_many(keys) if self._cache is not None else {}
 
     def put_many(self, items: Any) -> None:
-        return None
+        self.collected.update(items)
 
 
 class EvalWorker:
@@ -78,24 +81,19 @@ class EvalWorker:
 
         self.model = model
         self.pool = ModelPool()
-        self.cache = _ReadOnlyCache(cache_path) if cache_path and Path(cache_path).exists() else None
+        self.cache_path = cache_path
 
-    def run_shard(self, cell: CellSpec, indices: list[int]) -> tuple[CellResult, str, float]:
-        """Run the examples ``indices`` of ``cell``; also say on which node and for how long."""
+    def run_shard(self, cell: CellSpec, indices: list[int]) -> tuple[CellResult, dict[str, Any], str, float]:
+        """Run the examples ``indices`` of ``cell``: the result, the responses to cache, node id, seconds."""
         import ray
 
         from promptyard.evals.runner import run_cell
 
         t0 = time.perf_counter()
-        result = run_cell(cell, indices=list(indices), cache=self.cache, pool=self.pool)
-        return result, ray.get_runtime_context().get_node_id(), time.perf_counter() - t0
-
-
-def _cache_value(e: ExampleResult, mode: str) -> dict[str, Any]:
-    """What the runner stores in the response cache for an example (see ``runner._infer``)."""
-    if mode == "choices":
-        return {"scores": e.scores, "latency_s": e.latency_s, "tokens": e.tokens}
-    return {"output": e.output, "latency_s": e.latency_s, "tokens": e.tokens}
+        cache = _WorkerCache(self.cache_path) if self.cache_path else None
+        result = run_cell(cell, indices=list(indices), cache=cache, pool=self.pool)
+        responses = cache.collected if cache is not None else {}
+        return result, responses, ray.get_runtime_context().get_node_id(), time.perf_counter() - t0
 
 
 class _ActorPool:
@@ -193,7 +191,7 @@ def run_cells_distributed(cells: list[CellSpec], *, registry: Any, cache: Any = 
                 shard, actor = running.pop(ref)
                 pool.busy[actor] = max(0, pool.busy.get(actor, 1) - 1)
                 try:
-                    result, node_id, seconds = ray.get(ref)
+                    result, responses, node_id, seconds = ray.get(ref)
                 except (RayActorError, ActorDiedError, ActorUnavailableError, WorkerCrashedError) as exc:
                     # The actor or its node is gone: the shard's examples were not accepted; run it again.
                     model = cells[shard.cell_pos].model
@@ -209,8 +207,7 @@ def run_cells_distributed(cells: list[CellSpec], *, registry: Any, cache: Any = 
                     queue.append(shard)
                     stats.resubmitted += 1
                     continue
-                _accept(shard, result, accepted[shard.cell_pos], parts[shard.cell_pos], store,
-                        prepared[shard.cell_pos].mode)
+                _accept(shard, result, responses, accepted[shard.cell_pos], parts[shard.cell_pos], store)
                 stats.nodes[node_id] = stats.nodes.get(node_id, 0) + 1
                 stats.worker_s += seconds
                 done_shards += 1
@@ -230,8 +227,8 @@ def run_cells_distributed(cells: list[CellSpec], *, registry: Any, cache: Any = 
     return results
 
 
-def _accept(shard: Shard, result: CellResult, accepted: dict[int, ExampleResult], parts: list[CellResult],
-            store: Any, mode: str) -> None:
+def _accept(shard: Shard, result: CellResult, responses: dict[str, Any], accepted: dict[int, ExampleResult],
+            parts: list[CellResult], store: Any) -> None:
     """Take a shard's examples exactly once (a late duplicate of a resubmitted shard is ignored)."""
     got = sorted(e.index for e in result.examples)
     if got != sorted(shard.indices):
@@ -242,10 +239,8 @@ def _accept(shard: Shard, result: CellResult, accepted: dict[int, ExampleResult]
     for e in result.examples:
         accepted[e.index] = e
     parts.append(result)
-    if store is not None:
-        fresh = {e.prompt_hash: _cache_value(e, mode) for e in result.examples if not e.cached}
-        if fresh:
-            store.put_many(fresh)
+    if store is not None and responses:
+        store.put_many(responses)
 
 
 def run_suite_distributed(suite: Suite, target: Any, *, registry: Any, cache: Any = "default",
