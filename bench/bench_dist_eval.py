@@ -42,7 +42,8 @@ def main() -> None:
     ap.add_argument("--shard-size", type=int, default=50)
     args = ap.parse_args()
 
-    work = Path(tempfile.mkdtemp(prefix="bench-dist-", dir=ROOT))
+    (ROOT / "bench" / ".work").mkdir(exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix="bench-dist-", dir=ROOT / "bench" / ".work"))
     os.environ.update({"PROMPTYARD_WORKDIR": str(work / "w"), "PROMPTYARD_HOME": str(work / "h"),
                        "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "RAY_AUTH_MODE": "disabled"})
     from promptyard.evals.distributed import DistributedStats, run_cells_distributed

@@ -35,7 +35,8 @@ def main() -> None:
     if not torch.cuda.is_available():
         print("no CUDA GPU here: nothing to measure (run this where a GPU is lent)")
         return
-    work = Path(tempfile.mkdtemp(prefix="bench-gpu-", dir=ROOT))
+    (ROOT / "bench" / ".work").mkdir(exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix="bench-gpu-", dir=ROOT / "bench" / ".work"))
     os.environ.update({"PROMPTYARD_WORKDIR": str(work / "w"), "PROMPTYARD_HOME": str(work / "h"),
                        "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "RAY_AUTH_MODE": "disabled"})
     from promptyard.core.template import Template

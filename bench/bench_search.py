@@ -48,7 +48,8 @@ def main() -> None:
     ap.add_argument("--concurrent", type=int, default=2)
     args = ap.parse_args()
 
-    work = Path(tempfile.mkdtemp(prefix="bench-search-", dir=ROOT))
+    (ROOT / "bench" / ".work").mkdir(exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix="bench-search-", dir=ROOT / "bench" / ".work"))
     os.environ.update({"PROMPTYARD_WORKDIR": str(work / "w"), "PROMPTYARD_HOME": str(work / "h"),
                        "PROMPTYARD_REGISTRY": str(work / "registry.db"), "HF_HUB_OFFLINE": "1",
                        "TRANSFORMERS_OFFLINE": "1", "RAY_AUTH_MODE": "disabled"})
