@@ -6,7 +6,6 @@ logic lives in :mod:`promptyard.tuning.search_driver`.
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 from typing import Any, Optional
 
@@ -48,18 +47,12 @@ def _parse_sets(values: list[str]) -> dict[str, Any]:
 
 
 def build_train_spec(*, prompt: str, model: str, data: str, method: str, overrides: dict[str, Any],
-                     seed: int) -> Any:
-    """The tuning area's TrainSpec for these options (same object ``tune run`` builds)."""
-    from promptyard.tuning.loop import TrainSpec
+                     seed: int, registry: str | None) -> Any:
+    """The TrainSpec ``tune run`` builds for these options; trials train quietly (Tune shows progress)."""
+    from promptyard.tuning.spec import TrainSpec
 
-    names = {f.name for f in dataclasses.fields(TrainSpec)}
-    wanted = {"prompt": prompt, "model": model, "data": data, "method": method, "seed": seed}
-    kwargs = {k: v for k, v in wanted.items() if k in names}
-    for field in ("overrides", "config", "config_overrides"):
-        if field in names:
-            kwargs[field] = dict(overrides)
-            break
-    return TrainSpec(**kwargs)
+    return TrainSpec(model=model, data=data, method=method, prompt=prompt, config=dict(overrides), seed=seed,
+                     registry=registry, quiet=True)
 
 
 def resolve_space(method: str, space_file: Path | None) -> dict[str, Any]:
@@ -121,20 +114,22 @@ def search(
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Search hyper-parameters with Ray Tune; register the best trial's adapter."""
+    from promptyard.core.paths import registry_path
     from promptyard.tuning.ray_exec import choose_executor
     from promptyard.tuning.search import SearchSpec
     from promptyard.tuning.search_driver import run_search
 
     space_dict = resolve_space(method, space)
     train_spec = build_train_spec(prompt=prompt, model=model, data=data, method=method,
-                                  overrides=_parse_sets(sets), seed=seed)
+                                  overrides=_parse_sets(sets), seed=seed,
+                                  registry=str(registry_path(state.registry)))
     spec = SearchSpec(train_spec=train_spec, space=space_dict, trials=trials, scheduler=scheduler,
                       search_alg=search_alg, concurrent=concurrent, cpus_per_trial=cpus_per_trial,
                       gpus_per_trial=gpus_per_trial, metric=metric, mode=mode, max_failures=max_failures,
                       keep_checkpoints=keep, seed=seed, name=name, label=label)
     # A search always runs on Ray: --ray-address joins a cluster, otherwise a local instance starts.
     target = choose_executor(True, ray_address)
-    registry = _registry()
+    registry = _registry()  # opened (and created) only once every argument has been checked
     if not (state.quiet or as_json):
         console.print(f"search {spec.search_id}: {trials} trials on {target.describe()}")
     result = run_search(spec, target, registry=registry, console=None if (state.quiet or as_json) else console)

@@ -30,6 +30,7 @@ SEARCH_ALGS = ("random", "optuna")
 SPEC_FILE = "promptyard_search.pkl"
 TRIAL_STATE_FILE = "promptyard_trial.json"
 DONE_FILE = "promptyard_done.json"
+TRAIN_LINEAGE_FILE = "promptyard_train_lineage.json"
 DEFAULT_TRAINER = "promptyard.tuning.loop:train"
 
 
@@ -56,6 +57,7 @@ class SearchSpec:
     name: str | None = None  # adapter name for the best trial
     label: str | None = None
     trainer: str = DEFAULT_TRAINER  # "module:function" with train()'s signature
+    points: list[dict[str, Any]] | None = None  # configurations to try first (warm start, benchmarks)
     search_id: str = field(default_factory=lambda: new_search_id())
 
     def __post_init__(self) -> None:
@@ -147,7 +149,10 @@ def run_trial(config: dict[str, Any], spec: SearchSpec) -> None:
         last["metrics"] = _numeric(metrics)
         tune.report(last["metrics"], checkpoint=checkpoint)
 
-    train(apply_params(spec.train_spec, config), report=report, checkpoint_dir=work)
+    outcome = train(apply_params(spec.train_spec, config), report=report, checkpoint_dir=work)
+    lineage = getattr(outcome, "lineage", None)
+    if isinstance(lineage, dict):  # what the loop knows (model hash, data fingerprint…) for the registry
+        (trial_dir / TRAIN_LINEAGE_FILE).write_text(json.dumps(lineage, default=str))
     if last and staging.exists():
         final_adapter = trial_dir / "final-adapter"
         if final_adapter.exists():
@@ -185,11 +190,12 @@ def _search_alg(spec: SearchSpec) -> Any:
     if spec.search_alg == "optuna":
         from ray.tune.search.optuna import OptunaSearch
 
-        return OptunaSearch(seed=spec.seed)
+        return OptunaSearch(seed=spec.seed, points_to_evaluate=spec.points)
     from ray.tune.search.basic_variant import BasicVariantGenerator
 
     # max_concurrent here: Tune ignores TuneConfig.max_concurrent_trials for a SearchAlgorithm instance.
-    return BasicVariantGenerator(random_state=spec.seed, max_concurrent=spec.concurrent or 0)
+    return BasicVariantGenerator(random_state=spec.seed, max_concurrent=spec.concurrent or 0,
+                                 points_to_evaluate=spec.points)
 
 
 def make_trainable(spec: SearchSpec) -> Any:

@@ -11,7 +11,14 @@ from typing import Any
 
 from promptyard.core.paths import work_dir
 from promptyard.tuning.ray_exec import RayTarget, ray_session, tune_storage_dir
-from promptyard.tuning.search import TRIAL_STATE_FILE, SearchSpec, apply_params, fit, load_spec
+from promptyard.tuning.search import (
+    TRAIN_LINEAGE_FILE,
+    TRIAL_STATE_FILE,
+    SearchSpec,
+    apply_params,
+    fit,
+    load_spec,
+)
 from promptyard.tuning.search_results import (
     TrialRecord,
     best_trial,
@@ -74,13 +81,16 @@ def _clean_adapter(checkpoint: str, dest: Path) -> Path:
 def _lineage(spec: SearchSpec, best: TrialRecord) -> dict[str, Any]:
     trial_spec = apply_params(spec.train_spec, best.params)
     train = dataclasses.asdict(trial_spec) if dataclasses.is_dataclass(trial_spec) else {}
+    from_loop = Path(best.path or "") / TRAIN_LINEAGE_FILE
+    loop = json.loads(from_loop.read_text()) if best.path and from_loop.exists() else {}
     return json.loads(json.dumps({
+        **loop,  # the training loop's own lineage: base model + hash, prompt, data fingerprint, method
         "source": "search",
         "search": {"id": spec.search_id, "trial_id": best.trial_id, "scheduler": spec.scheduler,
                    "search_alg": spec.search_alg, "trials": spec.trials, "metric": spec.metric,
                    "mode": spec.mode},
         "hyperparameters": best.params,
-        "metrics": {spec.metric: best.best_metric},
+        "metrics": {**loop.get("metrics", {}), spec.metric: best.best_metric},
         "train": train,
         "method": _method_of(spec),
         "seed": getattr(spec.train_spec, "seed", None),

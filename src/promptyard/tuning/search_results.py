@@ -23,6 +23,7 @@ class TrialRecord:
     history: list[dict[str, Any]] = field(default_factory=list)
     error: str | None = None
     checkpoint: str | None = None  # directory of this trial's best adapter checkpoint
+    path: str | None = None  # the trial's folder in Tune's storage
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -72,7 +73,8 @@ def collect_trials(grid: Any, metric: str, mode: str) -> list[TrialRecord]:
             status="error" if result.error else "completed",
             iterations=int(result.metrics.get("training_iteration") or len(history)),
             last_metric=values[-1] if values else None, best_metric=best, history=history,
-            error=_error_text(result.error) if result.error else None, checkpoint=best_ckpt))
+            error=_error_text(result.error) if result.error else None, checkpoint=best_ckpt,
+            path=str(result.path)))
     # A trial that reported fewer evaluations than the longest one was cut short by the scheduler.
     longest = max((r.iterations for r in records if r.status != "error"), default=0)
     for r in records:
