@@ -34,6 +34,9 @@ def root(
     state.registry = registry
     state.debug = debug or state.debug
     state.quiet = quiet
+    from promptyard.core import progress
+
+    progress.quiet = quiet
 
 
 def get_app(*, load_external: bool = True) -> typer.Typer:
