@@ -65,6 +65,8 @@ CASES = [
     (["eval", "run", "--prompt", "p", "--model", "tiny-causal", "--data", "nope"], ["unknown data set 'nope'"]),
     (["eval", "run", "--prompt", "wrongvar", "--model", "tiny-causal", "--data", "rows.jsonl", "--split", "all"],
      ["missing variable 'review'", "rows of rows.jsonl give: text"]),
+    (["eval", "run", "--prompt", "p", "--model", "tiny-causal", "--data", "rows.jsonl", "--metric", "acuracy"],
+     ["metrics[0]", "unknown metric 'acuracy'", "accuracy"]),
     (["eval", "show", "99"], ["no eval run 99"]),
     (["eval", "report", "99", "--html", "x.html"], ["no eval run 99"]),
     (["eval", "compare", "1", "2"], ["no eval run 1"]),
