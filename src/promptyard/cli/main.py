@@ -111,6 +111,5 @@ def _run(cli: typer.Typer, args: list[str]) -> None:
     except Abort:
         print("aborted", file=sys.stderr)
         sys.exit(1)
-    # without standalone mode an explicit typer.Exit(n) comes back as n
-    if isinstance(code, int) and code:
-        sys.exit(code)
+    # without standalone mode an explicit typer.Exit(n) comes back as n; exit like standalone mode did
+    sys.exit(code if isinstance(code, int) else 0)
