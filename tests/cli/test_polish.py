@@ -74,3 +74,26 @@ def test_readme_links_every_doc_page():
             assert f"({page.name})" in index, f"docs/index.md does not link {page.name}"
     for target in re.findall(r"\]\((docs/[^)#]+)", readme):
         assert (ROOT / target).exists(), target
+
+
+# commands whose output is a file or a walk-through, not a result to parse
+NO_JSON = {"prompt export", "registry upgrade", "adapter export", "plugins new", "quickstart"}
+
+
+def _commands(cmd, path):
+    if hasattr(cmd, "commands"):
+        for name, sub in cmd.commands.items():
+            yield from _commands(sub, [*path, name])
+    else:
+        yield " ".join(path), cmd
+
+
+def test_every_read_and_run_command_has_json():
+    import typer.main
+
+    from promptyard.cli.main import get_app
+
+    root = typer.main.get_command(get_app())
+    missing = [name for name, cmd in _commands(root, [])
+               if name not in NO_JSON and not any("--json" in p.opts for p in cmd.params)]
+    assert missing == []
