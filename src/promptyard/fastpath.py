@@ -140,7 +140,8 @@ def error_boundary(debug: bool = False) -> Iterator[None]:
     except PromptyardError as exc:
         if debug:
             raise
-        print(f"error: {exc}", file=sys.stderr)
+        # one line whatever the message holds (parser messages quote the offending source over lines)
+        print("error: " + " ".join(str(exc).split()), file=sys.stderr)
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

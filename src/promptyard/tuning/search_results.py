@@ -148,12 +148,13 @@ def plot_trials(records: list[TrialRecord], metric: str, path: Path, title: str 
 def progress_callback(total: int, metric: str, mode: str, console: Any) -> Any:
     """A Tune callback (driver side) that shows trials running/terminated/errored and the best so far."""
     from ray.tune import Callback
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
     class SearchProgress(Callback):
         def __init__(self) -> None:
             self.progress = Progress(TextColumn("[bold]search"), BarColumn(),
                                      TextColumn("{task.description}"), TimeElapsedColumn(),
+                                     TimeRemainingColumn(),
                                      console=console, transient=False)
             self.task = None
             self.done: set[str] = set()
