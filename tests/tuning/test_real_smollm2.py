@@ -8,7 +8,7 @@ import pytest
 from promptyard.core.template import Template
 
 PROMPT = Template(kind="single", text="Review: {{ text }}\nSentiment:")
-COMMON = {"train_sample": 160, "val_sample": 64, "batch_size": 8, "epochs": 1, "eval_every": 10, "patience": 0}
+COMMON = {"train_sample": 128, "val_sample": 48, "batch_size": 8, "epochs": 1, "eval_every": 8, "patience": 0}
 CASES = [
     ("lora", {"lr": 1e-3, "r": 8}),
     ("prompt_tuning", {"lr": 3e-2, "init_from_prompt": "sentiment@1", "num_virtual_tokens": 0}),
