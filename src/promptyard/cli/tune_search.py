@@ -12,7 +12,7 @@ from typing import Any, Optional
 import typer
 
 from promptyard.cli.main import app as root_app
-from promptyard.cli.output import console, err_console, print_json, table
+from promptyard.cli.output import console, print_json, table
 from promptyard.cli.state import state
 from promptyard.core.errors import UsageError
 
@@ -51,6 +51,8 @@ def build_train_spec(*, prompt: str, model: str, data: str, method: str, overrid
     """The TrainSpec ``tune run`` builds for these options; trials train quietly (Tune shows progress)."""
     from promptyard.tuning.spec import TrainSpec
 
+    # Trials run in Tune's trial folders, maybe on other nodes: local files must be absolute paths.
+    data, prompt, model = (str(Path(v).resolve()) if Path(v).exists() else v for v in (data, prompt, model))
     return TrainSpec(model=model, data=data, method=method, prompt=prompt, config=dict(overrides), seed=seed,
                      registry=registry, quiet=True)
 
@@ -79,7 +81,10 @@ def _show(result: Any, as_json: bool) -> None:
     if not state.quiet:
         console.print(render_table(result.trials, result.metric, best.trial_id if best else None))
     if best is None:
-        err_console.print(f"search {result.search_id}: no trial finished with a checkpoint")
+        from promptyard.core.errors import TuningError
+
+        raise TuningError("no trial finished with a checkpoint", where=f"search {result.search_id}",
+                          hint="see the errors in the table above")
     else:
         console.print(f"search {result.search_id}: best trial {best.trial_id} "
                       f"{result.metric}={best.best_metric:.4g} {best.params}")

@@ -222,7 +222,9 @@ def build_tuner(spec: SearchSpec, callbacks: list[Any] | None = None) -> Any:
         tune_config=tune.TuneConfig(
             metric=spec.metric, mode=spec.mode, num_samples=spec.trials,
             scheduler=_scheduler(spec, tune_space), search_alg=_search_alg(spec),
-            max_concurrent_trials=spec.concurrent, reuse_actors=True),
+            # the random generator limits concurrency itself (see _search_alg); Tune warns if told twice
+            max_concurrent_trials=spec.concurrent if spec.search_alg != "random" else None,
+            reuse_actors=True),
         run_config=_run_config(spec, callbacks))
 
 

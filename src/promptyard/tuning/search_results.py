@@ -151,18 +151,26 @@ def progress_callback(total: int, metric: str, mode: str, console: Any) -> Any:
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
     class SearchProgress(Callback):
-        def __init__(self) -> None:
-            self.progress = Progress(TextColumn("[bold]search"), BarColumn(),
-                                     TextColumn("{task.description}"), TimeElapsedColumn(),
-                                     TimeRemainingColumn(),
-                                     console=console, transient=False)
+        def __init__(self, console: Any) -> None:
+            self.console = console  # an argument, not a closure cell: Tune pickles this class by value
+            self.progress: Any = None
             self.task = None
             self.done: set[str] = set()
             self.errored: set[str] = set()
             self.running: set[str] = set()
             self.best: float | None = None
 
+        def __getstate__(self) -> dict[str, Any]:
+            # Tune pickles its callbacks with the experiment state; a live display (locks) cannot be.
+            return {**self.__dict__, "console": None, "progress": None, "task": None}
+
         def _refresh(self) -> None:
+            if self.console is None:
+                return
+            if self.progress is None:
+                self.progress = Progress(TextColumn("[bold]search"), BarColumn(),
+                                         TextColumn("{task.description}"), TimeElapsedColumn(),
+                                         TimeRemainingColumn(), console=self.console, transient=False)
             if self.task is None:
                 self.progress.start()
                 self.task = self.progress.add_task("", total=total)
@@ -193,7 +201,7 @@ def progress_callback(total: int, metric: str, mode: str, console: Any) -> Any:
             self._refresh()
 
         def on_experiment_end(self, trials, **info):
-            if self.task is not None:
+            if self.progress is not None:
                 self.progress.stop()
 
-    return SearchProgress()
+    return SearchProgress(console)
