@@ -26,6 +26,8 @@ STRUCTURED: dict[str, Any] = {
     "sections": {
         "task": "Decide whether this movie review is positive or negative.",
         "input": "Review: {{ text }}",
+        "output_format": 'Reply with one line of JSON and nothing else: {"sentiment": "positive"} or '
+                         '{"sentiment": "negative"}.',
     },
     "output_schema": {
         "type": "object",
@@ -60,5 +62,6 @@ VERSIONS: tuple[tuple[str, dict[str, Any], str], ...] = (
     ("dynamic", DYNAMIC, "dynamic: two similar reviews as few-shot examples (selector: similar)"),
 )
 
-#: a structured prompt is scored on its JSON reply; the answer fits in a few tokens
-STRUCTURED_DECODING = {"max_new_tokens": 10}
+#: a structured prompt is scored on its JSON reply (~8 tokens); the chat template makes the instruct model
+#: answer at once instead of echoing the prompt's markdown
+STRUCTURED_DECODING = {"max_new_tokens": 12, "chat": True}

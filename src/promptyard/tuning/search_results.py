@@ -201,7 +201,7 @@ def progress_callback(total: int, metric: str, mode: str, console: Any) -> Any:
             self._refresh()
 
         def on_experiment_end(self, trials, **info):
-            if self.progress is not None:
+            if self.task is not None and self.progress is not None:  # started: stop it
                 self.progress.stop()
 
     return SearchProgress(console)
