@@ -61,8 +61,16 @@ def test_quiet_silences_progress_and_status():
 
 
 def test_completion_is_installable():
-    shown = invoke(["--show-completion", "bash"])
-    assert "_PROMPTYARD_COMPLETE" in shown.output or "complete" in shown.output
+    import typer.main
+    from typer._completion_shared import get_completion_script
+
+    from promptyard.cli.main import get_app
+
+    options = {o for p in typer.main.get_command(get_app()).params for o in p.opts}
+    assert {"--install-completion", "--show-completion"} <= options
+    # what --show-completion prints in bash (the shell is detected from the parent process there)
+    script = get_completion_script(prog_name="promptyard", complete_var="_PROMPTYARD_COMPLETE", shell="bash")
+    assert "_PROMPTYARD_COMPLETE" in script and "complete " in script
 
 
 def test_readme_links_every_doc_page():
