@@ -1,4 +1,4 @@
-"""Hyper-parameter search on a real local Ray (CPU): ASHA, errors, in-process parity, registry records."""
+"""Hyper-parameter search on a real local Ray (CPU) with the real training loop on a tiny model."""
 
 from __future__ import annotations
 
@@ -9,102 +9,121 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from ray_fixtures import start_module_ray  # noqa: E402
-from toy_trainer import ToySpec, train  # noqa: E402
+from ray_fixtures import module_ray  # noqa: E402
+
+from tests.tuning.toydata import write_toy_sentiment  # noqa: E402
 
 pytestmark = [pytest.mark.ray, pytest.mark.slow]
 
+PROMPT = {"kind": "single", "text": "Review: {{ text }}\nSentiment:"}
+# a short, real training run: 12 optimizer steps, an evaluation every 3 (reports at steps 0, 3, 6, 9, 12)
+LOOP = {"max_steps": 12, "eval_every": 3, "epochs": 20, "patience": 0, "batch_size": 4, "train_sample": 48,
+        "val_sample": 16}
+
 
 @pytest.fixture(scope="module", autouse=True)
-def ray_instance(tmp_path_factory):
-    session = start_module_ray(tmp_path_factory.mktemp("ray"))
-    yield
-    session.__exit__(None, None, None)
+def ray_instance(tmp_path_factory, _shared_model_cache):
+    with module_ray(tmp_path_factory.mktemp("ray"), model_cache=_shared_model_cache):
+        yield
 
 
-def _spec(space, **kw):
+@pytest.fixture
+def setup(tmp_path):
+    from promptyard.registry.api import Registry
+    from promptyard.tuning.spec import TrainSpec
+
+    reg = Registry.open(create=True)
+    reg.commit("sent", PROMPT, message="v1", task_type="sentiment")
+    data = write_toy_sentiment(tmp_path / "toy.jsonl", n=120)
+    spec = TrainSpec(model="tiny-causal", data=data, method="lora", prompt="sent@1", task="sentiment",
+                     config=dict(LOOP), seed=1, registry=str(reg.path), quiet=True)
+    return reg, spec
+
+
+def _search(train_spec, space, **kw):
     from promptyard.tuning.search import SearchSpec
     from promptyard.tuning.space import validate_space
 
-    base = dict(train_spec=ToySpec(max_steps=40, eval_every=5), space=validate_space(space), trials=8,
-                concurrent=2, trainer="toy_trainer:train", max_failures=0, seed=3)
+    base = dict(train_spec=train_spec, space=validate_space(space), trials=8, concurrent=2, max_failures=0,
+                seed=3)
     base.update(kw)
     return SearchSpec(**base)
 
 
-def _registry():
-    from promptyard import Registry
-
-    return Registry.open(create=True)
-
-
-def test_asha_search_stops_some_trials_and_registers_best_with_lineage():
+def test_asha_search_stops_some_trials_and_registers_best_with_lineage(setup):
     from promptyard.registry.searches import get_search
     from promptyard.tuning.ray_exec import RayTarget
     from promptyard.tuning.search_driver import run_search
 
-    registry = _registry()
-    spec = _spec({"lr": {"loguniform": [1e-3, 0.5]}, "hidden": {"choice": [4, 16]}},
-                 name="toy-search", label="staging")
-    result = run_search(spec, RayTarget(), registry=registry)
+    reg, train_spec = setup
+    spec = _search(train_spec, {"lr": {"loguniform": [1e-4, 5e-2]}, "r": {"choice": [2, 4]}},
+                   name="sent-lora-search", label="staging")
+    result = run_search(spec, RayTarget(), registry=reg)
 
-    assert len(result.trials) == 8
-    statuses = [t.status for t in result.trials]
-    assert "stopped" in statuses, statuses  # ASHA cut some trials short
-    assert "completed" in statuses
+    assert len(result.trials) == 8 and all(t.status != "error" for t in result.trials)
+    full = [t for t in result.trials if t.status == "completed"]
     stopped = [t for t in result.trials if t.status == "stopped"]
-    assert all(t.iterations < 8 for t in stopped)
-    best = max((t for t in result.trials), key=lambda t: t.best_metric)
-    assert result.best.trial_id == best.trial_id
+    assert stopped, [t.iterations for t in result.trials]  # ASHA cut some trials short
+    assert full and all(t.iterations == 5 for t in full)
+    assert all(t.iterations < 5 for t in stopped)
+    best = max(result.trials, key=lambda t: t.best_metric)
+    assert result.best.best_metric == best.best_metric
 
-    version = registry.resolve_adapter("toy-search@staging")
+    version = reg.resolve_adapter("sent-lora-search@staging")
     assert version.id == result.adapter.id
-    assert version.lineage["search"]["id"] == spec.search_id
-    assert version.lineage["search"]["trial_id"] == best.trial_id
-    assert version.lineage["hyperparameters"]["lr"] == pytest.approx(best.params["lr"])
-    stored = registry.adapter_path("toy-search@staging")
-    assert (stored / "adapter_model.pt").exists() and not (stored / "promptyard_trial.json").exists()
+    lineage = version.lineage
+    assert lineage["search"]["id"] == spec.search_id and lineage["search"]["trial_id"] == result.best.trial_id
+    assert lineage["hyperparameters"]["r"] == result.best.params["r"]
+    assert lineage["base_model"]["ref"] == "tiny-causal" and lineage["base_model"]["hash"]  # from the loop
+    stored = reg.adapter_path("sent-lora-search@staging")
+    assert (stored / "adapter_config.json").exists() and not (stored / "promptyard_trial.json").exists()
+    assert not any(p.name.startswith("model") for p in stored.iterdir())  # only the adapter, never the base
 
-    record = get_search(registry, spec.search_id)
+    record = get_search(reg, spec.search_id)
     assert record["status"] == "finished" and record["adapter_version_id"] == version.id
     assert {t["trial_id"] for t in record["trials"]} == {t.trial_id for t in result.trials}
-    assert all(t["history"] for t in record["trials"])
     assert result.plot_path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-def test_single_trial_on_ray_equals_in_process_run():
+def test_single_trial_on_ray_equals_in_process_run(setup, tmp_path):
+    import dataclasses
+
+    from promptyard.tuning.loop import train
     from promptyard.tuning.ray_exec import RayTarget
     from promptyard.tuning.search_driver import run_search
 
-    params = {"lr": 0.2, "hidden": 8, "act": "tanh"}
-    local = train(ToySpec(config=dict(params), max_steps=30, eval_every=5), checkpoint_dir=Path("local"))
-    spec = _spec(params, trials=1, scheduler="fifo", train_spec=ToySpec(max_steps=30, eval_every=5))
-    result = run_search(spec, RayTarget())
+    _, train_spec = setup
+    params = {"lr": 0.02, "r": 4}
+    local = train(dataclasses.replace(train_spec, config={**LOOP, **params}), checkpoint_dir=tmp_path / "local")
+    result = run_search(_search(train_spec, params, trials=1, scheduler="fifo"), RayTarget())
     (trial,) = result.trials
     assert trial.status == "completed"
-    for key in ("val_metric", "train_loss", "val_loss"):
-        assert [h[key] for h in trial.history] == pytest.approx([h[key] for h in local["history"]])
+    assert [h["step"] for h in trial.history] == [h["step"] for h in local.history] == [0, 3, 6, 9, 12]
+    for key in ("val_metric", "val_loss", "train_loss"):
+        assert [h[key] for h in trial.history] == pytest.approx([h[key] for h in local.history], rel=1e-4)
 
 
-def test_trial_that_raises_is_reported_and_search_goes_on():
+def test_trial_that_raises_is_reported_and_search_goes_on(setup):
+    from rich.console import Console
+
     from promptyard.tuning.ray_exec import RayTarget
     from promptyard.tuning.search_driver import run_search
     from promptyard.tuning.search_results import render_table
 
-    spec = _spec({"act": {"choice": ["relu", "bogus"]}, "lr": {"uniform": [0.05, 0.3]}}, trials=6,
-                 scheduler="fifo", name="toy-errors")
+    _, train_spec = setup
+    # r=0 is not a valid LoRA rank: those trials raise TuningError inside the loop; the others finish
+    spec = _search(train_spec, {"r": {"choice": [0, 4]}, "lr": {"uniform": [0.005, 0.03]}}, trials=5,
+                   scheduler="fifo")
     result = run_search(spec, RayTarget())
     errored = [t for t in result.trials if t.status == "error"]
     fine = [t for t in result.trials if t.status != "error"]
     assert errored and fine
-    assert all(t.params["act"] == "bogus" for t in errored)
-    assert all("unknown activation 'bogus'" in t.error for t in errored)
-    assert all(t.params["act"] == "relu" and t.iterations == 8 for t in fine)
-    assert result.best.params["act"] == "relu"
+    assert all(t.params["r"] == 0 for t in errored) and all(t.params["r"] == 4 for t in fine)
+    assert all("TuningError" in t.error and "r" in t.error for t in errored)
+    assert all(t.iterations == 5 for t in fine)
+    assert result.best.params["r"] == 4
 
-    from rich.console import Console
-
-    console = Console(width=200, record=True)
+    console = Console(width=250, record=True)
     console.print(render_table(result.trials, "val_metric", result.best.trial_id))
     text = console.export_text()
-    assert "TuningError: act: unknown activation 'bogus'" in text
+    assert text.count("TuningError") == len(errored)

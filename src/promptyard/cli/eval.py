@@ -92,11 +92,16 @@ def run(
     batch_size: OptInt = typer.Option(None, "--batch-size"),
     chat: bool = typer.Option(False, "--chat", help="Wrap prompts in the model's chat template."),
     no_cache: bool = typer.Option(False, "--no-cache", help="Neither read nor write the response cache."),
+    ray: bool = typer.Option(False, "--ray", help="Shard the cells over a local Ray instance."),
+    ray_address: OptStr = typer.Option(None, "--ray-address", envvar="PROMPTYARD_RAY_ADDRESS",
+                                       help="Shard the cells over the Ray cluster at ADDRESS."),
+    shard_size: int = typer.Option(16, "--shard-size", help="Examples per Ray task (with --ray)."),
     as_json: bool = JSON,
 ) -> None:
     """Run a suite (every cell), or one cell given by --prompt/--model/--data; store the results."""
     from promptyard.evals.matrix import run_suite
     from promptyard.evals.suite import load_suite
+    from promptyard.tuning.ray_exec import choose_executor
 
     if suite_file:
         suite = load_suite(suite_file)
@@ -104,8 +109,15 @@ def run(
         suite = _cell_options(prompt, model, data, adapter, split, sample, metric, seed, task, scoring, choice,
                               max_new_tokens, batch_size, chat)
     registry = _registry()
-    result = run_suite(suite, registry=registry, cache=None if no_cache else "default",
-                       progress=not (as_json or state.quiet))
+    target = choose_executor(ray, ray_address)
+    if target is not None:
+        from promptyard.evals.distributed import run_suite_distributed
+
+        result = run_suite_distributed(suite, target, registry=registry, cache=None if no_cache else "default",
+                                       shard_size=shard_size, progress=not (as_json or state.quiet))
+    else:
+        result = run_suite(suite, registry=registry, cache=None if no_cache else "default",
+                           progress=not (as_json or state.quiet))
     if as_json:
         print_json(result.to_dict())
         return

@@ -6,14 +6,13 @@ logic lives in :mod:`promptyard.tuning.search_driver`.
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 from typing import Any, Optional
 
 import typer
 
 from promptyard.cli.main import app as root_app
-from promptyard.cli.output import console, err_console, print_json, table
+from promptyard.cli.output import console, print_json, table
 from promptyard.cli.state import state
 from promptyard.core.errors import UsageError
 
@@ -48,18 +47,14 @@ def _parse_sets(values: list[str]) -> dict[str, Any]:
 
 
 def build_train_spec(*, prompt: str, model: str, data: str, method: str, overrides: dict[str, Any],
-                     seed: int) -> Any:
-    """The tuning area's TrainSpec for these options (same object ``tune run`` builds)."""
-    from promptyard.tuning.loop import TrainSpec
+                     seed: int, registry: str | None) -> Any:
+    """The TrainSpec ``tune run`` builds for these options; trials train quietly (Tune shows progress)."""
+    from promptyard.tuning.spec import TrainSpec
 
-    names = {f.name for f in dataclasses.fields(TrainSpec)}
-    wanted = {"prompt": prompt, "model": model, "data": data, "method": method, "seed": seed}
-    kwargs = {k: v for k, v in wanted.items() if k in names}
-    for field in ("overrides", "config", "config_overrides"):
-        if field in names:
-            kwargs[field] = dict(overrides)
-            break
-    return TrainSpec(**kwargs)
+    # Trials run in Tune's trial folders, maybe on other nodes: local files must be absolute paths.
+    data, prompt, model = (str(Path(v).resolve()) if Path(v).exists() else v for v in (data, prompt, model))
+    return TrainSpec(model=model, data=data, method=method, prompt=prompt, config=dict(overrides), seed=seed,
+                     registry=registry, quiet=True)
 
 
 def resolve_space(method: str, space_file: Path | None) -> dict[str, Any]:
@@ -86,7 +81,10 @@ def _show(result: Any, as_json: bool) -> None:
     if not state.quiet:
         console.print(render_table(result.trials, result.metric, best.trial_id if best else None))
     if best is None:
-        err_console.print(f"search {result.search_id}: no trial finished with a checkpoint")
+        from promptyard.core.errors import TuningError
+
+        raise TuningError("no trial finished with a checkpoint", where=f"search {result.search_id}",
+                          hint="see the errors in the table above")
     else:
         console.print(f"search {result.search_id}: best trial {best.trial_id} "
                       f"{result.metric}={best.best_metric:.4g} {best.params}")
@@ -121,20 +119,22 @@ def search(
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Search hyper-parameters with Ray Tune; register the best trial's adapter."""
+    from promptyard.core.paths import registry_path
     from promptyard.tuning.ray_exec import choose_executor
     from promptyard.tuning.search import SearchSpec
     from promptyard.tuning.search_driver import run_search
 
     space_dict = resolve_space(method, space)
     train_spec = build_train_spec(prompt=prompt, model=model, data=data, method=method,
-                                  overrides=_parse_sets(sets), seed=seed)
+                                  overrides=_parse_sets(sets), seed=seed,
+                                  registry=str(registry_path(state.registry)))
     spec = SearchSpec(train_spec=train_spec, space=space_dict, trials=trials, scheduler=scheduler,
                       search_alg=search_alg, concurrent=concurrent, cpus_per_trial=cpus_per_trial,
                       gpus_per_trial=gpus_per_trial, metric=metric, mode=mode, max_failures=max_failures,
                       keep_checkpoints=keep, seed=seed, name=name, label=label)
     # A search always runs on Ray: --ray-address joins a cluster, otherwise a local instance starts.
     target = choose_executor(True, ray_address)
-    registry = _registry()
+    registry = _registry()  # opened (and created) only once every argument has been checked
     if not (state.quiet or as_json):
         console.print(f"search {spec.search_id}: {trials} trials on {target.describe()}")
     result = run_search(spec, target, registry=registry, console=None if (state.quiet or as_json) else console)

@@ -172,3 +172,41 @@ def ray_session(target: RayTarget, *, num_cpus: int | None = None,
         ray.shutdown()
         if alias is not None and alias.is_symlink():
             alias.unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def local_cluster(worker_nodes: int = 2, *, cpus_per_node: int = 1, head_cpus: int = 0,
+                  node_resources: dict[str, float] | None = None) -> Iterator[object]:
+    """Several Ray nodes on this machine (``ray.cluster_utils.Cluster``), connected; for tests and benchmarks.
+
+    The head holds ``head_cpus`` CPUs (0: work lands on the worker nodes only); each worker node gets
+    ``cpus_per_node`` CPUs and ``node_resources``. Yields the Cluster (``remove_node`` simulates a lost node).
+    """
+    apply_ray_env()
+    import ray
+    from ray.cluster_utils import Cluster
+
+    temp = str(ray_temp_dir())
+    # Cluster() records its address in Ray's default temp dir, which RAY_TMPDIR moves off /tmp.
+    old_tmpdir = os.environ.get("RAY_TMPDIR")
+    os.environ["RAY_TMPDIR"] = temp
+    (Path(temp) / "ray").mkdir(exist_ok=True)
+    # No node_ip_address here: ray.init() maps 127.0.0.1 to the host's address, so the nodes must use it too.
+    common = {"include_dashboard": False, "temp_dir": temp}
+    cluster = Cluster(initialize_head=True, head_node_args={**common, "num_cpus": head_cpus})
+    try:
+        for _ in range(worker_nodes):
+            cluster.add_node(num_cpus=cpus_per_node, resources=dict(node_resources or {}), **common)
+        cluster.wait_for_nodes()
+        ray.init(address=cluster.gcs_address, log_to_driver=False, logging_level="WARNING")
+        yield cluster
+    finally:
+        ray.shutdown()
+        cluster.shutdown()
+        if old_tmpdir is None:
+            os.environ.pop("RAY_TMPDIR", None)
+        else:
+            os.environ["RAY_TMPDIR"] = old_tmpdir
+        alias = Path(temp)
+        if alias.is_symlink():
+            alias.unlink(missing_ok=True)

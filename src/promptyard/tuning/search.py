@@ -56,6 +56,7 @@ class SearchSpec:
     name: str | None = None  # adapter name for the best trial
     label: str | None = None
     trainer: str = DEFAULT_TRAINER  # "module:function" with train()'s signature
+    points: list[dict[str, Any]] | None = None  # configurations to try first (warm start, benchmarks)
     search_id: str = field(default_factory=lambda: new_search_id())
 
     def __post_init__(self) -> None:
@@ -185,11 +186,12 @@ def _search_alg(spec: SearchSpec) -> Any:
     if spec.search_alg == "optuna":
         from ray.tune.search.optuna import OptunaSearch
 
-        return OptunaSearch(seed=spec.seed)
+        return OptunaSearch(seed=spec.seed, points_to_evaluate=spec.points)
     from ray.tune.search.basic_variant import BasicVariantGenerator
 
     # max_concurrent here: Tune ignores TuneConfig.max_concurrent_trials for a SearchAlgorithm instance.
-    return BasicVariantGenerator(random_state=spec.seed, max_concurrent=spec.concurrent or 0)
+    return BasicVariantGenerator(random_state=spec.seed, max_concurrent=spec.concurrent or 0,
+                                 points_to_evaluate=spec.points)
 
 
 def make_trainable(spec: SearchSpec) -> Any:
@@ -220,7 +222,9 @@ def build_tuner(spec: SearchSpec, callbacks: list[Any] | None = None) -> Any:
         tune_config=tune.TuneConfig(
             metric=spec.metric, mode=spec.mode, num_samples=spec.trials,
             scheduler=_scheduler(spec, tune_space), search_alg=_search_alg(spec),
-            max_concurrent_trials=spec.concurrent, reuse_actors=True),
+            # the random generator limits concurrency itself (see _search_alg); Tune warns if told twice
+            max_concurrent_trials=spec.concurrent if spec.search_alg != "random" else None,
+            reuse_actors=True),
         run_config=_run_config(spec, callbacks))
 
 

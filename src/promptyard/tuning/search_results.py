@@ -23,6 +23,7 @@ class TrialRecord:
     history: list[dict[str, Any]] = field(default_factory=list)
     error: str | None = None
     checkpoint: str | None = None  # directory of this trial's best adapter checkpoint
+    path: str | None = None  # the trial's folder in Tune's storage
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -72,7 +73,8 @@ def collect_trials(grid: Any, metric: str, mode: str) -> list[TrialRecord]:
             status="error" if result.error else "completed",
             iterations=int(result.metrics.get("training_iteration") or len(history)),
             last_metric=values[-1] if values else None, best_metric=best, history=history,
-            error=_error_text(result.error) if result.error else None, checkpoint=best_ckpt))
+            error=_error_text(result.error) if result.error else None, checkpoint=best_ckpt,
+            path=str(result.path)))
     # A trial that reported fewer evaluations than the longest one was cut short by the scheduler.
     longest = max((r.iterations for r in records if r.status != "error"), default=0)
     for r in records:
@@ -146,13 +148,12 @@ def plot_trials(records: list[TrialRecord], metric: str, path: Path, title: str 
 def progress_callback(total: int, metric: str, mode: str, console: Any) -> Any:
     """A Tune callback (driver side) that shows trials running/terminated/errored and the best so far."""
     from ray.tune import Callback
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
     class SearchProgress(Callback):
         def __init__(self, console: Any) -> None:
-            self.progress = Progress(TextColumn("[bold]search"), BarColumn(),
-                                     TextColumn("{task.description}"), TimeElapsedColumn(),
-                                     console=console, transient=False)
+            self.console = console  # an argument, not a closure cell: Tune pickles this class by value
+            self.progress: Any = None
             self.task = None
             self.done: set[str] = set()
             self.errored: set[str] = set()
@@ -160,13 +161,16 @@ def progress_callback(total: int, metric: str, mode: str, console: Any) -> Any:
             self.best: float | None = None
 
         def __getstate__(self) -> dict[str, Any]:
-            # Tune pickles its RunConfig (callbacks included) with the experiment state; a console holds
-            # locks. The display belongs to this process only: a restored copy shows nothing.
-            return {**self.__dict__, "progress": None, "task": None}
+            # Tune pickles its callbacks with the experiment state; a live display (locks) cannot be.
+            return {**self.__dict__, "console": None, "progress": None, "task": None}
 
         def _refresh(self) -> None:
-            if self.progress is None:
+            if self.console is None:
                 return
+            if self.progress is None:
+                self.progress = Progress(TextColumn("[bold]search"), BarColumn(),
+                                         TextColumn("{task.description}"), TimeElapsedColumn(),
+                                         TimeRemainingColumn(), console=self.console, transient=False)
             if self.task is None:
                 self.progress.start()
                 self.task = self.progress.add_task("", total=total)
@@ -197,7 +201,7 @@ def progress_callback(total: int, metric: str, mode: str, console: Any) -> Any:
             self._refresh()
 
         def on_experiment_end(self, trials, **info):
-            if self.task is not None and self.progress is not None:
+            if self.task is not None and self.progress is not None:  # started: stop it
                 self.progress.stop()
 
     return SearchProgress(console)

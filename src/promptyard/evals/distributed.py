@@ -1,0 +1,304 @@
+"""Run a suite on Ray: cells cut into shards of example indices, spread over actors that keep models loaded.
+
+One actor serves one base model (it keeps the base loaded and switches adapters in place, through the
+runner's :class:`~promptyard.evals.modelpool.ModelPool`); a model gets several actors when there are
+CPUs for them. Results stream back to the driver (``ray.wait``), which alone writes the response cache
+and the registry. The driver tracks every shard by its example indices: a shard whose actor or node is
+lost goes to another actor, and an example is accepted once only, so none is lost or counted twice.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from promptyard.core.errors import EvalError
+from promptyard.evals.results import CellResult, ExampleResult, merge_shards
+from promptyard.evals.suite import CellSpec, Suite
+
+
+@dataclass
+class Shard:
+    """Example indices of one cell, the unit of work (and of re-running after a loss)."""
+
+    shard_id: int
+    cell_pos: int
+    indices: tuple[int, ...]
+    attempts: int = 0
+
+
+@dataclass
+class DistributedStats:
+    """What happened on the cluster: shards, resubmissions after losses, actors lost, time on Ray."""
+
+    shards: int = 0
+    resubmitted: int = 0
+    actors_lost: int = 0
+    actors_started: int = 0
+    nodes: dict[str, int] = field(default_factory=dict)  # node id -> shards finished there
+    worker_s: float = 0.0  # seconds the actors spent inside the runner
+    wall_s: float = 0.0
+
+
+def plan_shards(cells_indices: list[list[int]], shard_size: int) -> list[Shard]:
+    """Cut each cell's indices into consecutive shards of at most ``shard_size`` examples."""
+    if shard_size < 1:
+        raise EvalError(f"shard size must be at least 1, got {shard_size}", where="--shard-size")
+    shards: list[Shard] = []
+    for pos, indices in enumerate(cells_indices):
+        for start in range(0, len(indices), shard_size):
+            shards.append(Shard(len(shards), pos, tuple(indices[start:start + shard_size])))
+    return shards
+
+
+class _WorkerCache:
+    """The response cache as a worker sees it: reads hit the driver's cache file when this node can see
+    it; writes are collected and sent back, so that only the driver writes (exactly what the runner
+    would have stored, under the runner's own keys)."""
+
+    def __init__(self, path: str | None):
+        from promptyard.evals.cache import ResponseCache
+
+        self._cache = ResponseCache(path) if path and Path(path).exists() else None
+        self.collected: dict[str, Any] = {}
+
+    def get_many(self, keys: Any) -> dict[str, Any]:
+        return self._cache.get_many(keys) if self._cache is not None else {}
+
+    def put_many(self, items: Any) -> None:
+        self.collected.update(items)
+
+
+class EvalWorker:
+    """A Ray actor serving one base model: it loads the base once and switches adapters per cell."""
+
+    def __init__(self, model: str, cache_path: str | None):
+        from promptyard.evals.modelpool import ModelPool
+
+        self.model = model
+        self.pool = ModelPool()
+        self.cache_path = cache_path
+
+    def run_shard(self, cell: CellSpec, indices: list[int]) -> tuple[CellResult, dict[str, Any], str, float]:
+        """Run the examples ``indices`` of ``cell``: the result, the responses to cache, node id, seconds."""
+        import ray
+
+        from promptyard.evals.runner import run_cell
+
+        t0 = time.perf_counter()
+        cache = _WorkerCache(self.cache_path) if self.cache_path else None
+        result = run_cell(cell, indices=list(indices), cache=cache, pool=self.pool)
+        responses = cache.collected if cache is not None else {}
+        return result, responses, ray.get_runtime_context().get_node_id(), time.perf_counter() - t0
+
+
+class _ActorPool:
+    """Actors per base model; a dead actor is dropped and replaced when its model has none left."""
+
+    def __init__(self, remote_cls: Any, per_model: int, cache_path: str | None, stats: DistributedStats):
+        self.remote_cls, self.per_model, self.cache_path, self.stats = remote_cls, per_model, cache_path, stats
+        self.actors: dict[str, list[Any]] = {}
+        self.busy: dict[Any, int] = {}
+
+    def ensure(self, model: str) -> list[Any]:
+        actors = self.actors.setdefault(model, [])
+        while len(actors) < self.per_model:
+            actor = self.remote_cls.remote(model, self.cache_path)
+            actors.append(actor)
+            self.busy[actor] = 0
+            self.stats.actors_started += 1
+        return actors
+
+    def pick(self, model: str, limit: int) -> Any | None:
+        """The least busy actor of ``model`` with room for another shard, or None."""
+        actors = sorted(self.ensure(model), key=lambda a: self.busy[a])
+        return actors[0] if actors and self.busy[actors[0]] < limit else None
+
+    def drop(self, model: str, actor: Any) -> None:
+        import ray
+
+        if actor in self.actors.get(model, []):
+            self.actors[model].remove(actor)
+            self.busy.pop(actor, None)
+            self.stats.actors_lost += 1
+            ray.kill(actor, no_restart=True)
+            # Keep at least one actor: if the cluster lost the node, Ray places the new one elsewhere.
+            self.per_model = max(1, self.per_model - 1)
+
+    def shutdown(self) -> None:
+        import ray
+
+        for actors in self.actors.values():
+            for actor in actors:
+                ray.kill(actor, no_restart=True)
+
+
+def run_cells_distributed(cells: list[CellSpec], *, registry: Any, cache: Any = "default",
+                          shard_size: int = 16, actors_per_model: int | None = None, cpus_per_actor: float = 1.0,
+                          max_attempts: int = 3, on_shard: Callable[[int, int, DistributedStats], None] | None = None,
+                          stats: DistributedStats | None = None) -> list[CellResult]:
+    """Run ``cells`` on the connected Ray cluster; results in input order, equal to an in-process run."""
+    import ray
+    from ray.exceptions import ActorDiedError, ActorUnavailableError, RayActorError, WorkerCrashedError
+
+    from promptyard.evals.prepare import prepare_cell
+    from promptyard.evals.runner import open_cache
+
+    stats = stats or DistributedStats()
+    t_start = time.perf_counter()
+    store = open_cache(cache)
+    cache_path = str(store.path) if store is not None and hasattr(store, "path") else None
+    # Workers re-open the driver's registry (cells carry its path) and need nothing else from here.
+    reg_path = str(registry.path) if registry is not None else None
+    given = list(cells)
+    cells = [c.with_registry(reg_path) if reg_path and not c.registry else c for c in cells]
+    prepared = [prepare_cell(c, registry=registry) for c in cells]
+    shards = plan_shards([p.indices for p in prepared], shard_size)
+    stats.shards = len(shards)
+    if actors_per_model is None:
+        cpus = int(ray.cluster_resources().get("CPU", 1))
+        models = max(1, len({c.model for c in cells}))
+        actors_per_model = max(1, int(cpus // cpus_per_actor) // models)
+    remote_cls = ray.remote(num_cpus=cpus_per_actor, max_restarts=0, max_task_retries=0,
+                            scheduling_strategy="SPREAD")(EvalWorker)
+    pool = _ActorPool(remote_cls, actors_per_model, cache_path, stats)
+
+    accepted: list[dict[int, ExampleResult]] = [{} for _ in cells]
+    parts: list[list[CellResult]] = [[] for _ in cells]
+    queue: deque[Shard] = deque(shards)
+    running: dict[Any, tuple[Shard, Any]] = {}
+    done_shards = 0
+    try:
+        while queue or running:
+            # Two shards in flight per actor: the next one is queued while the current one runs.
+            while queue:
+                shard = queue[0]
+                model = cells[shard.cell_pos].model
+                actor = pool.pick(model, limit=2)
+                if actor is None:
+                    break
+                queue.popleft()
+                shard.attempts += 1
+                ref = actor.run_shard.remote(cells[shard.cell_pos], list(shard.indices))
+                running[ref] = (shard, actor)
+                pool.busy[actor] += 1
+            ready, _ = ray.wait(list(running), num_returns=1, timeout=5.0)
+            for ref in ready:
+                shard, actor = running.pop(ref)
+                pool.busy[actor] = max(0, pool.busy.get(actor, 1) - 1)
+                try:
+                    result, responses, node_id, seconds = ray.get(ref)
+                except (RayActorError, ActorDiedError, ActorUnavailableError, WorkerCrashedError) as exc:
+                    # The actor or its node is gone: the shard's examples were not accepted; run it again.
+                    model = cells[shard.cell_pos].model
+                    pool.drop(model, actor)
+                    for other_ref, (other, other_actor) in list(running.items()):
+                        if other_actor is actor:  # shards queued on the dead actor fail too; requeue now
+                            running.pop(other_ref)
+                            queue.append(other)
+                            stats.resubmitted += 1
+                    if shard.attempts >= max_attempts:
+                        raise EvalError(f"shard {shard.shard_id} failed {shard.attempts} times: {exc}",
+                                        where=cells[shard.cell_pos].label()) from exc
+                    queue.append(shard)
+                    stats.resubmitted += 1
+                    continue
+                _accept(shard, result, responses, accepted[shard.cell_pos], parts[shard.cell_pos], store)
+                stats.nodes[node_id] = stats.nodes.get(node_id, 0) + 1
+                stats.worker_s += seconds
+                done_shards += 1
+                if on_shard is not None:
+                    on_shard(done_shards, len(shards), stats)
+    finally:
+        pool.shutdown()
+    results = []
+    for pos, p in enumerate(prepared):
+        missing = set(p.indices) - set(accepted[pos])
+        if missing:
+            raise EvalError(f"{len(missing)} examples never came back", where=cells[pos].label())
+        merged = merge_shards(parts[pos])
+        merged.spec = given[pos]  # the cell as asked for (the registry path was only for the workers)
+        results.append(merged)
+    stats.wall_s = time.perf_counter() - t_start
+    return results
+
+
+def _accept(shard: Shard, result: CellResult, responses: dict[str, Any], accepted: dict[int, ExampleResult],
+            parts: list[CellResult], store: Any) -> None:
+    """Take a shard's examples exactly once (a late duplicate of a resubmitted shard is ignored)."""
+    got = sorted(e.index for e in result.examples)
+    if got != sorted(shard.indices):
+        raise EvalError(f"shard {shard.shard_id} returned examples {got[:5]}… instead of its own",
+                        hint="a worker ran a different data split; check that every node sees the same data")
+    if any(i in accepted for i in got):
+        return
+    for e in result.examples:
+        accepted[e.index] = e
+    parts.append(result)
+    if store is not None and responses:
+        store.put_many(responses)
+
+
+def run_suite_distributed(suite: Suite, target: Any, *, registry: Any, cache: Any = "default",
+                          shard_size: int = 16, actors_per_model: int | None = None, store: bool = True,
+                          progress: bool = False, on_shard: Callable[..., None] | None = None) -> Any:
+    """``eval run --ray``: the suite on Ray, stored like an in-process run (same ``SuiteRun``)."""
+    from promptyard.evals.matrix import SuiteRun
+    from promptyard.tuning.ray_exec import ray_session
+
+    stats = DistributedStats()
+    t0 = time.perf_counter()
+    with ray_session(target), _progress(progress, on_shard) as callback:
+        results = run_cells_distributed(suite.cells, registry=registry, cache=cache, shard_size=shard_size,
+                                        actors_per_model=actors_per_model, on_shard=callback, stats=stats)
+    duration = time.perf_counter() - t0
+    run_id = None
+    if store:
+        from promptyard.core.plugins import get_host
+        from promptyard.evals.prepare import package_versions
+        from promptyard.registry.evals_store import load_run, store_run
+
+        note = (f"ray: {stats.shards} shards on {len(stats.nodes)} node(s), "
+                f"{stats.resubmitted} resubmitted after losses")
+        run_id = store_run(registry, results, name=suite.name, kind="run", suite=suite.raw,
+                           suite_path=suite.path or "", seed=suite.seed, duration_s=duration, note=note,
+                           packages=package_versions())
+        get_host().call_observers("on_eval_finished", run=load_run(registry, run_id, with_examples=False))
+    run = SuiteRun(run_id, suite.name, results, duration)
+    run.stats = stats  # type: ignore[attr-defined]
+    return run
+
+
+class _progress:
+    """A rich bar over shards (or only the caller's callback)."""
+
+    def __init__(self, enabled: bool, extra: Callable[..., None] | None):
+        self.enabled, self.extra, self.bars, self.task = enabled, extra, None, None
+
+    def __enter__(self) -> Callable[[int, int, DistributedStats], None]:
+        if self.enabled:
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+            from promptyard.cli.output import err_console
+
+            self.bars = Progress(TextColumn("ray shards"), BarColumn(), MofNCompleteColumn(),
+                                 TextColumn("{task.description}"), TimeElapsedColumn(), console=err_console)
+            self.bars.start()
+            self.task = self.bars.add_task("", total=None)
+
+        def update(done: int, total: int, stats: DistributedStats) -> None:
+            if self.bars is not None:
+                self.bars.update(self.task, completed=done, total=total,
+                                 description=f"{len(stats.nodes)} node(s), {stats.resubmitted} resubmitted")
+            if self.extra is not None:
+                self.extra(done, total, stats)
+
+        return update
+
+    def __exit__(self, *exc: object) -> None:
+        if self.bars is not None:
+            self.bars.stop()
