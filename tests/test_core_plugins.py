@@ -255,3 +255,26 @@ def test_hook_signature_is_the_source_text():
     assert hook_signature("register_task_types") == "register_task_types(register: Register) -> None"
     assert hook_signature("on_label_moved") == "on_label_moved(registry: Any, move: Any) -> None"
     assert hook_names()[0] == "register_task_types" and "on_eval_finished" in hook_names()
+
+
+def _write_dist(site, name):
+    info = site / f"{name}-1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\n")
+    (info / "entry_points.txt").write_text(f"[promptyard]\n{name} = {name}_mod\n")
+
+
+def test_entry_point_discovery_is_cached_and_sees_new_installs(tmp_path, monkeypatch):
+    from promptyard.core.plugins import discover_entry_points
+
+    site = tmp_path / "site"
+    site.mkdir()
+    monkeypatch.syspath_prepend(str(site))
+    _write_dist(site, "pyfirst")
+    assert [row[0] for row in discover_entry_points() if row[0].startswith("py")] == ["pyfirst"]
+    cache = tmp_path / "cache" / "plugins" / "entry-points.json"
+    assert cache.exists()
+    # an install adds a folder, which changes the site folder's mtime: the cache must not hide it
+    _write_dist(site, "pysecond")
+    assert [row[0] for row in discover_entry_points() if row[0].startswith("py")] == ["pyfirst", "pysecond"]
+    assert ("pysecond", "pysecond_mod", "pysecond", "1.0") in discover_entry_points()

@@ -6,8 +6,9 @@ adapters to coerce every parameter) costs more than the rest of the command. So 
 same :func:`run_render` the typer command runs. Anything else (``--help``, other options, ``--debug``)
 goes to the typer app unchanged. Both paths share :func:`run_render`, :func:`error_boundary` and
 :func:`print_plugin_failures`, so they print the same output and the same errors
-(``tests/test_fastpath.py`` compares them over a table of argument lists). This module must not
-import typer, rich or SQLAlchemy.
+(``tests/test_fastpath.py`` compares them over a table of argument lists). One difference, by design:
+the fast path builds no command tree, so a plugin whose ``register_commands`` raises is reported by
+every other command but not by ``render``. This module must not import typer, rich or SQLAlchemy.
 """
 
 from __future__ import annotations
@@ -139,7 +140,8 @@ def error_boundary(debug: bool = False) -> Iterator[None]:
     except PromptyardError as exc:
         if debug:
             raise
-        print(f"error: {exc}", file=sys.stderr)
+        # one line whatever the message holds (parser messages quote the offending source over lines)
+        print("error: " + " ".join(str(exc).split()), file=sys.stderr)
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

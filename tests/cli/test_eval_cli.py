@@ -161,6 +161,9 @@ def test_suite_file_runs_and_bad_suite_is_one_line(registry, reviews, tmp_path):
 def test_missing_options_and_unknown_run_are_errors(registry):
     result = invoke(["eval", "run", "--prompt", "sent@1"])
     assert result.exit_code == 2 and "missing --model, --data" in result.stderr
+    result = invoke(["eval", "run", "--prompt", "sent@1", "--model", "tiny-causal", "--data", "x.jsonl",
+                     "--metric", "acuracy"])
+    assert result.exit_code == 1 and "unknown metric 'acuracy'" in result.stderr and "accuracy" in result.stderr
     result = invoke(["eval", "show", "999"])
     assert result.exit_code == 1 and "no eval run 999" in result.stderr
 

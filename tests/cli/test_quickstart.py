@@ -1,22 +1,30 @@
-"""``promptyard quickstart`` walks through the registry and leaves what it says it did."""
+"""``promptyard quickstart``: the thin CLI (bad input, reruns); the end-to-end run is tests/test_quickstart.py."""
 
 from __future__ import annotations
 
 from promptyard.testing import invoke
 
 
-def test_quickstart_runs_twice_and_leaves_the_walkthrough_in_the_registry(tmp_path):
-    from promptyard import Registry
+def test_a_dir_that_is_a_file_is_one_clean_error(tmp_path):
+    target = tmp_path / "not-a-folder"
+    target.write_text("x")
+    result = invoke(["quickstart", "--fast", "--dir", str(target)])
+    assert result.exit_code != 0
+    assert "error:" in result.stderr and "--dir" in result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+    assert target.read_text() == "x"
 
-    target = tmp_path / "demo"
-    for _ in range(2):  # `make demo` may run again in the same folder
-        result = invoke(["quickstart", "--dir", str(target)])
-        assert result.exit_code == 0, result.output
-        assert "rolled back demo/sentiment@production: 2 -> 1" in result.stdout
-        assert "--- demo/sentiment@1" in result.stdout
-    assert len(list(target.glob(".promptyard.previous-*"))) == 1
-    with Registry.open(target / ".promptyard" / "registry.db") as reg:
-        assert [v.number for v in reg.versions("demo/sentiment")] == [1, 2]
-        assert reg.resolve("demo/sentiment").number == 1
-        moves = [(m.from_number, m.to_number, m.action) for m in reg.label_history("demo/sentiment", "production")]
-        assert moves == [(None, 1, "move"), (1, 2, "move"), (2, 1, "rollback")]
+
+def test_a_rerun_keeps_the_previous_registry_aside(tmp_path):
+    from promptyard.quickstart import set_aside_previous
+
+    registry = tmp_path / ".promptyard" / "registry.db"
+    assert set_aside_previous(registry) is None
+    kept = []
+    for run in range(2):  # `make demo` may run again in the same folder, even within one second
+        registry.parent.mkdir()
+        registry.write_text(f"run {run}")
+        kept.append(set_aside_previous(registry))
+        assert not registry.parent.exists()
+    assert kept[0] != kept[1]
+    assert [(k / "registry.db").read_text() for k in kept] == ["run 0", "run 1"]

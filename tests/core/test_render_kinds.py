@@ -132,8 +132,21 @@ def test_declared_contract_applies_defaults_and_accepts_int_for_float():
 def test_inferred_contract_accepts_plain_values_but_not_objects():
     t = Template(text="{{ n }}")
     assert render(t, {"n": 5}).text == "5"
+    assert render(t, {"n": [1, {"k": (None, True, 0.5)}]}).text == "[1, {'k': (None, True, 0.5)}]"
     with pytest.raises(RenderError, match="must be plain data"):
         render(t, {"n": object()})
+
+
+@pytest.mark.parametrize(("value", "got"), [
+    ([print], "builtin_function_or_method inside list"),
+    ({"k": [1, {"f": open}]}, "builtin_function_or_method inside dict"),
+    ((1, object()), "object inside tuple"),
+    ({object(): 1}, "object inside dict"),
+])
+def test_objects_nested_in_plain_data_are_refused_too(value, got):
+    # a callable inside a list is as reachable from a template ({{ n[0]('...') }}) as one at the top
+    with pytest.raises(RenderError, match=f"variable 'n' must be plain data .*got {got}"):
+        render(Template(text="{{ n }}"), {"n": value})
 
 
 INFERENCE = [

@@ -132,6 +132,12 @@ PAYLOADS = [
      "the rendered text would build"),
     ("{{ lipsum(10**6)|length }}", {}, SV, "lipsum(1000000, min=20, max=100) could build"),
     ("{{ ('a ' * 50000)|wordwrap(1, wrapstring='y' * 99999) }}", {}, SV, "wordwrap would build"),
+    ("{% for a in 'x' * 100000 %}{% for b in 'x' * 100000 %}{% endfor %}{% endfor %}", {}, SV,
+     "one render may make at most 1000000 loop iterations"),
+    ("{% macro m(s) %}{% for c in s %}{% for d in s %}{% endfor %}{% endfor %}{% endmacro %}{{ m(x) }}",
+     {"x": "y" * 2000}, SV, "1000000 loop iterations"),
+    ("{% macro f(n) %}{% if n %}{{ f(n - 1) }}{{ f(n - 1) }}{% endif %}{% endmacro %}{{ f(40) }}", {}, SV,
+     "one render may make at most 100000 calls"),
     ("{{ range(10000)|list|tojson(99999) }}", {}, SV, "tojson indent of 99999 is larger than the limit of 100"),
     ("{{ range(10000)|list|tojson(indent='x' * 99999) }}", {}, SV, "tojson indent"),
     ("{{ lipsum(5, false, 10**7, 10**7) }}", {}, SV, "could build 50000000 words"),
@@ -212,6 +218,15 @@ def test_bounded_operations_still_do_what_they_should():
     # Markup.format escapes its arguments, as in stock Jinja2
     expected = "  a|007 1-2 ann, bo 1-2   a\n  b x1y [1, 2, 3] &lt;b&gt;True a b|c [\n 1\n]"
     assert render(Template(text=text), variables).text == expected
+
+
+def test_loops_keep_their_loop_variable_and_filters():
+    text = ("{% for a in items if a > 1 %}{{ loop.index }}/{{ loop.length }}:{{ a }}{{ loop.cycle(',', ';') }}"
+            "{% else %}none{% endfor %}|{% for k, v in d|dictsort %}{{ k }}={{ v }}{% endfor %}|"
+            "{% for t in tree recursive %}{{ t.n }}{{ loop(t.c) if t.c }}{% endfor %}")
+    variables = {"items": [1, 2, 3], "d": {"b": 2, "a": 1}, "tree": [{"n": 1, "c": [{"n": 2, "c": []}]}]}
+    assert render(Template(text=text), variables).text == "1/2:2,2/2:3;|a=1b=2|12"
+    assert [v.type for v in check_template(Template(text=text))] == ["list", "str", "list"]  # inference unchanged
 
 
 def test_a_large_document_from_the_caller_is_not_a_violation():

@@ -32,3 +32,20 @@ def test_a_huge_repeated_marker_or_indent_is_refused(text):
     with pytest.raises(SandboxViolation, match="larger than the limit of 100") as info:
         render(Template(text=text), {})
     assert info.value.where == "text line 1"
+
+
+def test_a_plugin_filter_that_raises_is_a_render_error_with_the_place():
+    from promptyard import hookimpl
+    from promptyard.core.errors import RenderError
+    from promptyard.testing import plugin_registered
+
+    class Buggy:
+        @hookimpl
+        def register_template_filters(self, register):
+            register("test_buggy", lambda value: value.no_such_attribute)
+
+    with plugin_registered(Buggy()):
+        with pytest.raises(RenderError) as info:
+            render(Template(text="ok\n{{ x|test_buggy }}"), {"x": "a"})
+    assert str(info.value).startswith("text line 2: rendering failed in a filter or global: AttributeError: ")
+    assert isinstance(info.value.__cause__, AttributeError)  # what --debug shows

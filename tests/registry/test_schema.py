@@ -130,3 +130,24 @@ def test_head_revisions_follow_the_chain_in_the_versions_folder(tmp_path, monkey
     schema.revision_graph.cache_clear()
     assert schema.head_revisions() == {"r2", "r3"}
     schema.revision_graph.cache_clear()
+
+
+def test_revisions_recorded_as_branches_and_later_chained_are_tidied(tmp_path, monkeypatch):
+    """A registry made while r2 and r3 both built on r1 records {r2, r3}; after r3 is re-chained onto r2,
+    the r2 row is redundant and Alembic would refuse it, so opening removes it."""
+    from promptyard import Registry
+
+    path = tmp_path / "registry.db"
+    Registry.open(path, create=True).close()
+    heads = sorted(schema.head_revisions())
+    conn = sqlite3.connect(path)
+    below = next(iter(schema.revision_graph()[heads[0]]), None)
+    if below is None:
+        pytest.fail("the code's head has no parent revision to record twice")
+    conn.execute("INSERT INTO alembic_version (version_num) VALUES (?)", (below,))
+    conn.commit()
+    conn.close()
+    assert _revisions(path) == {heads[0], below}
+    with Registry.open(path) as reg:
+        reg.commit("p", Template(text="{{ x }}"))
+    assert _revisions(path) == {heads[0]}

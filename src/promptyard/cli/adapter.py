@@ -94,12 +94,16 @@ def log(name: str = typer.Argument(..., help="Adapter name."), as_json: bool = J
 def label(ref: str = typer.Argument(..., help="The version, e.g. NAME@3."),
           name: str = typer.Argument(..., help="Label, e.g. production."),
           force: bool = typer.Option(False, "--force", help="Move a protected label."),
-          reason: str = typer.Option("", "--reason", help="Why (kept in the history).")) -> None:
+          reason: str = typer.Option("", "--reason", help="Why (kept in the history)."),
+          as_json: bool = JSON_OPT) -> None:
     """Point label NAME at adapter version REF."""
     with _open() as reg:
         move = reg.label_adapter(ref, name, force=force, reason=reason)
         target = reg.resolve(ref, kind="adapter")
-    if move is None:
+    if as_json:
+        print_json({"name": target.name, "label": name, "from": move.from_number if move else target.number,
+                    "to": move.to_number if move else target.number})
+    elif move is None:
         console.print(f"{name} already points to {target.ref}")
     else:
         console.print(f"{target.name}@{name}: {move.from_number or '-'} -> {move.to_number}")
@@ -109,10 +113,14 @@ def label(ref: str = typer.Argument(..., help="The version, e.g. NAME@3."),
 def rollback(name: str = typer.Argument(..., help="Adapter name."),
              label_name: str = typer.Option("production", "--label", help="Label to move back."),
              to: Optional[int] = typer.Option(None, "--to", help="Version to move it to."),  # noqa: UP045
-             reason: str = typer.Option("", "--reason", help="Why.")) -> None:
+             reason: str = typer.Option("", "--reason", help="Why."),
+             as_json: bool = JSON_OPT) -> None:
     """Move an adapter label back to its previous version (or --to N)."""
     with _open() as reg:
         move = reg.rollback_adapter(name, label_name, to, reason=reason)
+    if as_json:
+        print_json({"name": name, "label": label_name, "from": move.from_number, "to": move.to_number})
+        return
     console.print(f"rolled back {name}@{label_name}: {move.from_number} -> {move.to_number}")
 
 

@@ -34,6 +34,9 @@ def root(
     state.registry = registry
     state.debug = debug or state.debug
     state.quiet = quiet
+    from promptyard.core import progress
+
+    progress.quiet = quiet
 
 
 def get_app(*, load_external: bool = True) -> typer.Typer:
@@ -85,4 +88,28 @@ def main(argv: list[str] | None = None) -> None:
     with error_boundary(state.debug):
         cli = get_app(load_external="--no-plugins" not in args)
         print_plugin_failures(state.debug)
-        cli(args=args, prog_name="promptyard")
+        _run(cli, args)
+
+
+def _run(cli: typer.Typer, args: list[str]) -> None:
+    """Run ``cli``; a usage error (missing option, bad value, unknown command) is one ``error:`` line too."""
+    from typer._click.exceptions import ClickException, UsageError
+    from typer.exceptions import Abort
+
+    try:
+        code = cli(args=args, prog_name="promptyard", standalone_mode=False)
+    except UsageError as exc:
+        if type(exc).__name__ == "NoArgsIsHelpError":  # typer has already printed the help
+            sys.exit(exc.exit_code)
+        where = exc.ctx.command_path if exc.ctx else "promptyard"
+        message = " ".join(exc.format_message().split())
+        print(f"error: {where}: {message} (see `{where} --help`)", file=sys.stderr)
+        sys.exit(exc.exit_code)
+    except ClickException as exc:
+        print(f"error: {' '.join(exc.format_message().split())}", file=sys.stderr)
+        sys.exit(exc.exit_code)
+    except Abort:
+        print("aborted", file=sys.stderr)
+        sys.exit(1)
+    # without standalone mode an explicit typer.Exit(n) comes back as n; exit like standalone mode did
+    sys.exit(code if isinstance(code, int) else 0)

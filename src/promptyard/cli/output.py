@@ -3,13 +3,26 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from typing import Any
 
 from rich.console import Console
 
-console = Console()
-err_console = Console(stderr=True)
+
+def _pipe_width(stream: Any) -> int | None:
+    """Width for output that is not a terminal: rich would wrap tables at 80 columns, which splits headers
+    in CI logs and files; ``COLUMNS`` still wins."""
+    try:
+        if stream.isatty():
+            return None
+    except (AttributeError, ValueError):
+        pass
+    return int(os.environ.get("COLUMNS") or 160)
+
+
+console = Console(width=_pipe_width(sys.stdout))
+err_console = Console(stderr=True, width=_pipe_width(sys.stderr))
 
 
 def print_json(data: Any) -> None:

@@ -24,6 +24,16 @@ def _when(stamp: Any) -> str:
     return stamp.strftime("%m-%d %H:%M:%S") if stamp else ""
 
 
+def _done(as_json: bool, text: str, data: dict[str, Any]) -> None:
+    """What a write command prints: ``text`` for people, ``data`` with ``--json``."""
+    if as_json:
+        from promptyard.cli.output import print_json
+
+        print_json(data)
+    else:
+        print(text)
+
+
 def _load_file(path: Path) -> tuple[Any, dict[str, Any]]:
     from promptyard.core.template_files import load_template_file
 
@@ -38,6 +48,7 @@ def add(
     task_type: str = typer.Option(None, "--task-type", help="Task type, e.g. classification."),
     tags: list[str] = typer.Option(None, "--tag", help="A tag (repeatable)."),
     description: str = typer.Option(None, "--description", help="One line about the prompt."),
+    as_json: bool = JSON_OPT,
 ) -> None:
     """Create prompt NAME from FILE as version 1."""
     template, meta = _load_file(file)
@@ -47,7 +58,7 @@ def add(
                              hint=f"add versions with `promptyard prompt commit {name} FILE -m MESSAGE`")
         info = reg.commit(name, template, message, task_type=task_type or meta.get("task_type"),
                           tags=tags or meta.get("tags"), description=description or meta.get("description"))
-    print(f"added {info.ref} ({info.short_hash})")
+    _done(as_json, f"added {info.ref} ({info.short_hash})", {"ref": info.ref, "hash": info.content_hash})
 
 
 @app.command("commit")
@@ -59,6 +70,7 @@ def commit(
     author: str = typer.Option(None, "--author", help="Author (default: PROMPTYARD_AUTHOR or login name)."),
     task_type: str = typer.Option(None, "--task-type", help="Set the task type."),
     tags: list[str] = typer.Option(None, "--tag", help="Set the tags (repeatable)."),
+    as_json: bool = JSON_OPT,
 ) -> None:
     """Add a version of NAME from FILE or --text (nothing happens when it equals the latest)."""
     from promptyard.core.template import Template
@@ -71,9 +83,11 @@ def commit(
                           tags=tags or meta.get("tags"))
         if info is None:
             latest = reg.resolve(f"{name}@latest")
-            print(f"nothing to commit: identical to {latest.ref} ({latest.short_hash})")
+            _done(as_json, f"nothing to commit: identical to {latest.ref} ({latest.short_hash})",
+                  {"ref": latest.ref, "hash": latest.content_hash, "created": False})
             return
-    print(f"committed {info.ref} ({info.short_hash})")
+    _done(as_json, f"committed {info.ref} ({info.short_hash})",
+          {"ref": info.ref, "hash": info.content_hash, "created": True})
 
 
 @app.command("show")
@@ -192,6 +206,7 @@ def label(
     name: str = typer.Argument(..., help="Label, e.g. production or staging."),
     force: bool = typer.Option(False, "--force", help="Move a protected label without asking."),
     reason: str = typer.Option("", "--reason", help="Why (kept in the label history)."),
+    as_json: bool = JSON_OPT,
 ) -> None:
     """Point label NAME at REF (protected labels need --force or a confirmation)."""
     with open_registry() as reg:
@@ -202,9 +217,12 @@ def label(
                 raise typer.Exit(1)
         move = reg.label(ref, name, force=force, reason=reason)
         if move is None:
-            print(f"{name} already points to {reg.resolve(ref).ref}")
+            target = reg.resolve(ref)
+            _done(as_json, f"{name} already points to {target.ref}",
+                  {"name": target.name, "label": name, "from": target.number, "to": target.number})
             return
-    print(f"{move.name}@{name}: {move.from_number or '-'} -> {move.to_number}")
+    _done(as_json, f"{move.name}@{name}: {move.from_number or '-'} -> {move.to_number}",
+          {"name": move.name, "label": name, "from": move.from_number, "to": move.to_number})
 
 
 @app.command("rollback")
@@ -213,21 +231,25 @@ def rollback(
     label_name: str = typer.Option("production", "--label", help="Label to move back."),
     to: int = typer.Option(None, "--to", help="Version number to move it to (default: its previous version)."),
     reason: str = typer.Option("", "--reason", help="Why (kept in the label history)."),
+    as_json: bool = JSON_OPT,
 ) -> None:
     """Move a label back to its previous version (or --to N); recorded in the history."""
     with open_registry() as reg:
         move = reg.rollback(name, label_name, to, reason=reason)
-    print(f"rolled back {name}@{label_name}: {move.from_number} -> {move.to_number}")
+    _done(as_json, f"rolled back {name}@{label_name}: {move.from_number} -> {move.to_number}",
+          {"name": name, "label": label_name, "from": move.from_number, "to": move.to_number})
 
 
 @app.command("archive")
 def archive(name: str = typer.Argument(..., help="Prompt name."),
-            undo: bool = typer.Option(False, "--undo", help="Bring an archived prompt back.")) -> None:
+            undo: bool = typer.Option(False, "--undo", help="Bring an archived prompt back."),
+            as_json: bool = JSON_OPT) -> None:
     """Archive a prompt (hidden from list, no new versions); versions are kept. --undo reverses it."""
     with open_registry() as reg:
         changed = reg.archive(name, undo=undo)
     state = "active" if undo else "archived"
-    print(f"{name} is {'now' if changed else 'already'} {state}")
+    _done(as_json, f"{name} is {'now' if changed else 'already'} {state}",
+          {"name": name, "archived": not undo, "changed": changed})
 
 
 @app.command("export")

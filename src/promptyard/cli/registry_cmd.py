@@ -25,7 +25,8 @@ def open_registry(*, create: bool = False) -> Registry:
 
 
 @root_app.command("init")
-def init(path: str = typer.Argument(None, help="Folder to create .promptyard/registry.db in (default: here).")) -> None:
+def init(path: str = typer.Argument(None, help="Folder to create .promptyard/registry.db in (default: here)."),
+         as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
     """Create a registry (.promptyard/registry.db) here or in PATH."""
     from pathlib import Path
 
@@ -35,7 +36,12 @@ def init(path: str = typer.Argument(None, help="Folder to create .promptyard/reg
     target = state.registry or (Path(path or ".") / REGISTRY_DIRNAME / REGISTRY_FILENAME)
     existed = Path(target).exists()
     reg = Registry.open(target, create=True)
-    print(f"{'registry already exists' if existed else 'created registry'}: {reg.path}")
+    if as_json:
+        from promptyard.cli.output import print_json
+
+        print_json({"path": str(reg.path), "created": not existed})
+    else:
+        print(f"{'registry already exists' if existed else 'created registry'}: {reg.path}")
     reg.close()
 
 

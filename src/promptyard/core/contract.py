@@ -16,6 +16,7 @@ declarations accepts any plain value (str, int, float, bool, list, dict) for its
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from itertools import chain
 from typing import Any
 
 from jinja2 import meta, nodes
@@ -23,12 +24,11 @@ from jinja2 import meta, nodes
 from promptyard.core.errors import RenderError
 from promptyard.core.template import Variable
 
+_SCALARS = frozenset({str, int, float, bool, type(None)})
 _PYTHON_TYPES: dict[str, tuple[type, ...]] = {
     "str": (str,), "int": (int,), "float": (float, int), "bool": (bool,),
     "list": (list, tuple), "dict": (dict,),
 }
-#: what any variable may hold: plain data only, never an object with methods worth reaching for
-PLAIN_TYPES = (str, int, float, bool, list, tuple, dict, type(None))
 
 
 def type_name(value: Any) -> str:
@@ -124,6 +124,31 @@ def infer(asts: Iterable[tuple[str, nodes.Template]],
 # checking values
 # --------------------------------------------------------------------------------------------------
 
+def _not_plain(value: Any) -> str | None:
+    """None if ``value`` is plain data all the way down, else what is not (``"function inside list"``).
+
+    Plain: str, int, float, bool, None, list, tuple, dict. Nested values are checked too: a callable
+    inside a list is as reachable from a template as one at the top.
+    """
+    stack: list[tuple[Any, type | None]] = [(value, None)]  # (value, type of the container it is in)
+    while stack:
+        item, container = stack.pop()
+        kind = type(item)
+        if kind in _SCALARS:
+            continue
+        if isinstance(item, (list, tuple)):
+            children: Iterable[Any] = item
+        elif isinstance(item, dict):
+            children = chain(item, item.values())
+        elif isinstance(item, (str, int, float)):  # subclasses, e.g. markupsafe.Markup
+            continue
+        else:
+            return kind.__name__ + (f" inside {container.__name__}" if container else "")
+        # exact type look-ups skip the scalars (most of any large value) without a tuple each
+        stack.extend((child, kind) for child in children if type(child) not in _SCALARS)
+    return None
+
+
 def bind(contract: list[Variable], declared: bool, values: Mapping[str, Any], *,
          allowed_extra: Iterable[str] = (), where: str | None = None) -> dict[str, Any]:
     """The render context: values checked against the contract, defaults applied.
@@ -144,10 +169,9 @@ def bind(contract: list[Variable], declared: bool, values: Mapping[str, Any], *,
             if declared and not matches(value, var.type):
                 problems.append(f"variable {var.name!r} must be {var.type}, "
                                 f"got {type_name(value)} ({value!r:.40})")
-            elif not isinstance(value, PLAIN_TYPES):
+            elif (foreign := _not_plain(value)) is not None:
                 problems.append(f"variable {var.name!r} must be plain data "
-                                "(str, int, float, bool, list, dict), "
-                                f"got {type(value).__name__}")
+                                f"(str, int, float, bool, list, dict), got {foreign}")
             else:
                 context[var.name] = value
         elif var.default is not None:
@@ -164,4 +188,4 @@ def bind(contract: list[Variable], declared: bool, values: Mapping[str, Any], *,
     return context
 
 
-__all__ = ["PLAIN_TYPES", "bind", "infer", "matches", "type_name"]
+__all__ = ["bind", "infer", "matches", "type_name"]

@@ -276,6 +276,11 @@ def run_unit(location: str, fn: Callable[[dict[str, Any]], str], context: dict[s
         line = _template_line(exc)
         where = f"{location} line {line}" if line else location
         raise RenderError(f"rendering failed: {type(exc).__name__}: {exc}", where=where) from None
+    except Exception as exc:  # a plugin filter's or global's own bug: reported, traceback kept for --debug
+        line = _template_line(exc)
+        where = f"{location} line {line}" if line else location
+        raise RenderError(f"rendering failed in a filter or global: {type(exc).__name__}: {exc}",
+                          where=where) from exc
     finally:
         reset_range_budget(token)
 

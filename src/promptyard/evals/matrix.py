@@ -36,12 +36,19 @@ def cell_progress(enabled: bool) -> Iterator[Any]:
     if not enabled:
         yield None
         return
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
 
     from promptyard.cli.output import err_console
 
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  console=err_console, transient=False) as bars:
+                  TimeRemainingColumn(), console=err_console, transient=False) as bars:
         yield bars
 
 
@@ -59,6 +66,11 @@ def _callback(bars: Any, label: str) -> Progress | None:
 def run_cells(cells: list[CellSpec], *, registry: Any = None, cache: ResponseCache | str | None = DEFAULT,
               pool: ModelPool | None = None, progress: bool = False) -> list[CellResult]:
     """Run cells grouped by base model (adapters switched on one loaded base); results in input order."""
+    from promptyard.evals.metrics import get_metric
+
+    for cell in cells:  # fail on a misspelt metric before any model is loaded
+        for name in cell.metrics:
+            get_metric(name)
     pool = pool or ModelPool()
     store = open_cache(cache)
     order = sorted(range(len(cells)), key=lambda i: (cells[i].model, cells[i].adapter or ""))

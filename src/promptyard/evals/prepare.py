@@ -141,7 +141,11 @@ def load_split(spec: CellSpec) -> Any:
     data = load_dataset(spec.data, **spec.data_options)
     if spec.split == "all":
         return data
-    return data.split(seed=spec.seed)[spec.split]
+    part = data.split(seed=spec.seed)[spec.split]
+    if len(part) == 0:  # a tiny file: scoring nothing would report nan and look like success
+        raise EvalError(f"the {spec.split} split of {spec.data} is empty ({len(data)} rows in all)",
+                        where=spec.label(), hint="use --split all (or `split: all` in a suite), or more rows")
+    return part
 
 
 def cell_indices(spec: CellSpec) -> list[int]:
@@ -202,6 +206,7 @@ def prepare_cell(spec: CellSpec, *, indices: list[int] | None = None, registry: 
     if mode == "choices" and not choices:
         raise EvalError("choices scoring needs choices", where=spec.label(),
                         hint="set `choices:` in the suite, or use a task type that provides them")
+    from promptyard.core.errors import RenderError
     from promptyard.core.render import check_template
 
     accepted = {v.name for v in check_template(prompt.template)}
@@ -209,7 +214,12 @@ def prepare_cell(spec: CellSpec, *, indices: list[int] | None = None, registry: 
     for i, example in zip(chosen, examples, strict=True):
         # a row's extra columns are not the template's business: pass only what it accepts
         variables = {k: v for k, v in example.variables.items() if k in accepted}
-        rendered = render(prompt.template, variables, seed=spec.seed + i)
+        try:
+            rendered = render(prompt.template, variables, seed=spec.seed + i)
+        except RenderError as exc:
+            given = ", ".join(sorted(example.variables)) or "none"
+            raise RenderError(exc.message, where=f"{spec.label()}, example {i}",
+                              hint=f"rows of {spec.data} give: {given}; use those names in the template") from None
         texts.append(rendered.text)
         messages.append(rendered.messages)
         records.append(rendered.record or {})

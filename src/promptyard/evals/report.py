@@ -50,7 +50,7 @@ def _metric_chart(run: dict[str, Any], name: str) -> str:
     return base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
-def _table(columns: list[str], rows: list[list[Any]]) -> str:
+def html_table(columns: list[str], rows: list[list[Any]]) -> str:
     head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
     body = "".join("<tr>" + "".join(f"<td>{html.escape('' if v is None else str(v))}</td>" for v in row) + "</tr>"
                    for row in rows)
@@ -63,9 +63,18 @@ def _fmt(value: float | None) -> str:
 
 def render_html(run: dict[str, Any], *, max_examples: int = 50) -> str:
     """The report's HTML text."""
-    parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>promptyard eval run {run['id']}</title>"
-             f"<style>{STYLE}</style></head><body>",
-             f"<h1>Eval run {run['id']}: {html.escape(run['name'])}</h1>",
+    return (f"<!doctype html><html><head><meta charset='utf-8'><title>promptyard eval run {run['id']}</title>"
+            f"<style>{STYLE}</style></head><body>\n{render_sections(run, max_examples=max_examples)}\n"
+            "</body></html>")
+
+
+def render_sections(run: dict[str, Any], *, max_examples: int = 50, level: int = 1) -> str:
+    """The report's body (title, metrics, charts, lineage, examples), to embed in a larger page.
+
+    ``level`` is the heading level of the run's title; sections use the next one.
+    """
+    h, sub, subsub = f"h{level}", f"h{level + 1}", f"h{level + 2}"
+    parts = [f"<{h}>Eval run {run['id']}: {html.escape(run['name'])}</{h}>",
              f"<p class='small'>{html.escape(run['created_at'])} · {len(run['cells'])} cells · "
              f"{run['duration_s']:.1f}s · cache {run['cache_hits']} hits / {run['cache_misses']} misses</p>"]
     metric_names = list(dict.fromkeys(m["name"] for c in run["cells"] for m in c["metrics"]))
@@ -76,23 +85,22 @@ def render_html(run: dict[str, Any], *, max_examples: int = 50) -> str:
                      f"{cell['lineage']['data']['split']}", cell["n_examples"]]
                     + [f"{_fmt(values[n]['value'])} [{_fmt(values[n]['low'])}, {_fmt(values[n]['high'])}]"
                        if n in values else "" for n in metric_names])
-    parts.append("<h2>Metrics</h2>" + _table(["#", "cell", "data", "n"] + metric_names, rows))
-    parts.append("<h2>Charts</h2>")
+    parts.append(f"<{sub}>Metrics</{sub}>" + html_table(["#", "cell", "data", "n"] + metric_names, rows))
+    parts.append(f"<{sub}>Charts</{sub}>")
     for name in metric_names:
         parts.append(f"<img alt='{html.escape(name)}' src='data:image/png;base64,{_metric_chart(run, name)}'>")
-    parts.append("<h2>Lineage</h2>")
+    parts.append(f"<{sub}>Lineage</{sub}>")
     lin_rows = [[c["position"], c["lineage"]["prompt"]["hash"][:12], (c["lineage"].get("adapter") or {}).get("hash",
                  "")[:12], c["lineage"]["model"]["hash"][:12], c["lineage"]["data"]["fingerprint"][:12],
                  c["lineage"]["seed"], c["lineage"]["scoring"]] for c in run["cells"]]
-    parts.append(_table(["#", "prompt hash", "adapter hash", "model hash", "data fingerprint", "seed", "scoring"],
+    parts.append(html_table(["#", "prompt hash", "adapter hash", "model hash", "data fingerprint", "seed", "scoring"],
                         lin_rows))
-    parts.append("<h2>Examples</h2>")
+    parts.append(f"<{sub}>Examples</{sub}>")
     for cell in run["cells"]:
         examples = cell.get("examples", [])[:max_examples]
-        parts.append(f"<h3>#{cell['position']} {html.escape(_cell_name(cell))}</h3>")
-        parts.append(_table(["index", "reference", "prediction", "output"],
+        parts.append(f"<{subsub}>#{cell['position']} {html.escape(_cell_name(cell))}</{subsub}>")
+        parts.append(html_table(["index", "reference", "prediction", "output"],
                             [[e["index"], e["reference"], e["prediction"], e["output"][:200]] for e in examples]))
-    parts.append("</body></html>")
     return "\n".join(parts)
 
 

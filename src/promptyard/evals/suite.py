@@ -186,6 +186,14 @@ def _common(c: _Checker, d: dict[str, Any], path: str, base: dict[str, Any]) -> 
         if not isinstance(metrics, list):
             raise c.fail(f"{prefix}metrics", f"expected a list of metric names, got {_show(metrics)}")
         out["metrics"] = tuple(c.string(m, f"{prefix}metrics[{i}]") for i, m in enumerate(metrics))
+        # checked here, not after inference: a typo must not cost a model load and a whole run
+        from promptyard.core.plugins import registered
+
+        known = set(registered("metrics"))
+        for i, name in enumerate(out["metrics"]):
+            if name not in known:
+                raise c.fail(f"{prefix}metrics[{i}]", f"unknown metric {name!r}",
+                             hint=f"known: {', '.join(sorted(known))}")
     if "decoding" in d:
         decoding = dict(c.mapping(d["decoding"], f"{prefix}decoding"))
         for key, kind in DECODING_KEYS.items():

@@ -131,7 +131,11 @@ def _convert_gguf(gguf: Path, out: Path) -> None:
     from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
 
     # save_pretrained refuses a GGUF-loaded model: copy its (dequantised) weights into a plain model
-    with _quiet_transformers():
+    from promptyard.core.progress import status
+
+    # the one slow first-use step (dequantising takes ~25 s on 2 cores): say what is happening
+    with status("first use of smollm2-135m: converting its GGUF file once (about 25 s), cached after"), \
+            _quiet_transformers():
         loaded = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
         tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
     config_dict = loaded.config.to_dict()

@@ -115,8 +115,11 @@ def read_bundle(source: str | Path | dict[str, Any]) -> dict[str, Any]:
         else:
             data = json.loads(text)
     except Exception as exc:  # JSON and YAML parsers raise different types
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{path} line {mark.line + 1}, column {mark.column + 1}" if mark else str(path)
+        problem = getattr(exc, "problem", None) or exc
         raise BundleError(
-            f"not valid {'YAML' if path.suffix in ('.yaml', '.yml') else 'JSON'}: {exc}", where=str(path)
+            f"not valid {'YAML' if path.suffix in ('.yaml', '.yml') else 'JSON'}: {problem}", where=where
         ) from None
     return data
 

@@ -86,7 +86,24 @@ def needs_upgrade(conn: sqlite3.Connection, path: Path) -> bool:
             where=str(path),
             hint="upgrade promptyard",
         )
-    return bool(heads - ancestors(current))
+    return bool(heads - ancestors(current)) or bool(redundant(current))
+
+
+def redundant(current: frozenset[str]) -> set[str]:
+    """Recorded revisions that another recorded revision already builds on. This happens when revisions
+    that were separate branches (all on 0001) are later chained: Alembic refuses such overlapping rows."""
+    return {rev for rev in current if any(rev in ancestors({other}) - {other} for other in current)}
+
+
+def _drop_redundant(path: Path) -> None:
+    conn = sqlite3.connect(str(path), isolation_level=None)
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        for rev in redundant(current_revisions(conn) or frozenset()):
+            conn.execute("DELETE FROM alembic_version WHERE version_num = ?", (rev,))
+        conn.execute("COMMIT")
+    finally:
+        conn.close()
 
 
 def backup(path: Path, current: frozenset[str] | None) -> Path:
@@ -113,6 +130,7 @@ def upgrade(path: Path, *, revision: str = "heads", make_backup: bool = True) ->
     finally:
         conn.close()
     backup_path = backup(path, before) if make_backup and has_tables else None
+    _drop_redundant(path)
     run_alembic(path, revision)
     conn = sqlite3.connect(str(path))
     try:

@@ -135,6 +135,8 @@ def train(spec: TrainSpec, *, report: Report | None = None,
     """
     import torch
 
+    from promptyard.tuning.lineage import package_versions
+
     started = time.time()
     plan = plan_run(spec)  # every bad name or value fails here, before anything is loaded or written
     seed_everything(spec.seed)
@@ -166,7 +168,9 @@ def train(spec: TrainSpec, *, report: Report | None = None,
     meta = {"method": method.name, "method_config": asdict(plan.method_config), "base_model": spec.model,
             "base_model_hash": loaded.content_hash, "model_kind": plan.model_kind, "task": plan.task_name,
             "labels": prep.labels, "choices": prep.choices, "prompt": {**plan.prompt,
-                                                                         "template": plan.template.to_dict()}}
+                                                                         "template": plan.template.to_dict()},
+            # with the data and package versions, every checkpoint carries its lineage (searches register one)
+            "data": prep.data, "packages": package_versions(), "seed": spec.seed}
     step, micro, real_tokens, padded_tokens, train_time = 0, 0, 0, 0, 0.0
     steps_log: list[dict[str, Any]] = []
     history: list[dict[str, Any]] = []

@@ -30,7 +30,6 @@ SEARCH_ALGS = ("random", "optuna")
 SPEC_FILE = "promptyard_search.pkl"
 TRIAL_STATE_FILE = "promptyard_trial.json"
 DONE_FILE = "promptyard_done.json"
-TRAIN_LINEAGE_FILE = "promptyard_train_lineage.json"
 DEFAULT_TRAINER = "promptyard.tuning.loop:train"
 
 
@@ -149,10 +148,7 @@ def run_trial(config: dict[str, Any], spec: SearchSpec) -> None:
         last["metrics"] = _numeric(metrics)
         tune.report(last["metrics"], checkpoint=checkpoint)
 
-    outcome = train(apply_params(spec.train_spec, config), report=report, checkpoint_dir=work)
-    lineage = getattr(outcome, "lineage", None)
-    if isinstance(lineage, dict):  # what the loop knows (model hash, data fingerprint…) for the registry
-        (trial_dir / TRAIN_LINEAGE_FILE).write_text(json.dumps(lineage, default=str))
+    train(apply_params(spec.train_spec, config), report=report, checkpoint_dir=work)
     if last and staging.exists():
         final_adapter = trial_dir / "final-adapter"
         if final_adapter.exists():

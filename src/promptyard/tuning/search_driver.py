@@ -12,7 +12,6 @@ from typing import Any
 from promptyard.core.paths import work_dir
 from promptyard.tuning.ray_exec import RayTarget, ray_session, tune_storage_dir
 from promptyard.tuning.search import (
-    TRAIN_LINEAGE_FILE,
     TRIAL_STATE_FILE,
     SearchSpec,
     apply_params,
@@ -78,19 +77,37 @@ def _clean_adapter(checkpoint: str, dest: Path) -> Path:
     return dest
 
 
+def _trained_lineage(best: TrialRecord) -> dict[str, Any]:
+    """What the training loop saved with the best checkpoint (``promptyard_adapter.json``): base model and its
+    content hash, prompt version and hash, data fingerprints, task, package versions."""
+    from promptyard.plugins.tuning.base import read_meta
+
+    meta = read_meta(best.checkpoint) if best.checkpoint else {}
+    if not meta:
+        return {}
+    out: dict[str, Any] = {"base_model": {"ref": meta.get("base_model"), "hash": meta.get("base_model_hash"),
+                                          "kind": meta.get("model_kind")},
+                           "task": {"name": meta.get("task"), "labels": meta.get("labels"),
+                                    "choices": meta.get("choices")}}
+    if isinstance(meta.get("prompt"), dict):
+        out["prompt"] = {k: v for k, v in meta["prompt"].items() if k != "template"}
+    for key in ("data", "packages"):
+        if key in meta:
+            out[key] = meta[key]
+    return out
+
+
 def _lineage(spec: SearchSpec, best: TrialRecord) -> dict[str, Any]:
     trial_spec = apply_params(spec.train_spec, best.params)
     train = dataclasses.asdict(trial_spec) if dataclasses.is_dataclass(trial_spec) else {}
-    from_loop = Path(best.path or "") / TRAIN_LINEAGE_FILE
-    loop = json.loads(from_loop.read_text()) if best.path and from_loop.exists() else {}
     return json.loads(json.dumps({
-        **loop,  # the training loop's own lineage: base model + hash, prompt, data fingerprint, method
+        **_trained_lineage(best),
         "source": "search",
         "search": {"id": spec.search_id, "trial_id": best.trial_id, "scheduler": spec.scheduler,
                    "search_alg": spec.search_alg, "trials": spec.trials, "metric": spec.metric,
                    "mode": spec.mode},
         "hyperparameters": best.params,
-        "metrics": {**loop.get("metrics", {}), spec.metric: best.best_metric},
+        "metrics": {spec.metric: best.best_metric},
         "train": train,
         "method": _method_of(spec),
         "seed": getattr(spec.train_spec, "seed", None),
@@ -99,7 +116,11 @@ def _lineage(spec: SearchSpec, best: TrialRecord) -> dict[str, Any]:
 
 def finalize(spec: SearchSpec, grid: Any, registry: Any | None) -> SearchResult:
     """Collect trial records, plot, and (driver only) record the search and register the best adapter."""
-    records = collect_trials(grid, spec.metric, spec.mode)
+    return finalize_records(spec, collect_trials(grid, spec.metric, spec.mode), registry)
+
+
+def finalize_records(spec: SearchSpec, records: list[TrialRecord], registry: Any | None) -> SearchResult:
+    """Plot the trials, and (driver only) record the search and register the best trial's adapter."""
     best = best_trial(records, spec.mode)
     out = output_dir(spec.search_id)
     plot = plot_trials(records, spec.metric, out / "trials.png", title=f"search {spec.search_id}")
@@ -128,17 +149,22 @@ def finalize(spec: SearchSpec, grid: Any, registry: Any | None) -> SearchResult:
     return result
 
 
+def record_start(spec: SearchSpec, registry: Any | None) -> None:
+    """Record the search as started (before any trial runs), so an interrupted one can be found."""
+    if registry is None:
+        return
+    from promptyard.registry.searches import start_search
+
+    start_search(registry, spec.search_id, method=_method_of(spec), adapter_name=default_adapter_name(spec),
+                 scheduler=spec.scheduler, search_alg=spec.search_alg, metric=spec.metric, mode=spec.mode,
+                 trials=spec.trials, spec=describe_spec(spec),
+                 storage_path=str(tune_storage_dir() / spec.search_id))
+
+
 def run_search(spec: SearchSpec, target: RayTarget, *, registry: Any | None = None, console: Any = None,
                num_cpus: int | None = None) -> SearchResult:
     """Run a search on Ray (local or a cluster) and record it; ``registry=None`` records nothing."""
-    if registry is not None:
-        from promptyard.registry.searches import start_search
-
-        start_search(registry, spec.search_id, method=_method_of(spec),
-                     adapter_name=default_adapter_name(spec),
-                     scheduler=spec.scheduler, search_alg=spec.search_alg, metric=spec.metric, mode=spec.mode,
-                     trials=spec.trials, spec=describe_spec(spec),
-                     storage_path=str(tune_storage_dir() / spec.search_id))
+    record_start(spec, registry)
     with ray_session(target, num_cpus=num_cpus):
         callbacks = [progress_callback(spec.trials, spec.metric, spec.mode, console)] if console else None
         grid = fit(spec, callbacks=callbacks)

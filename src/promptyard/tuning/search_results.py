@@ -148,7 +148,7 @@ def plot_trials(records: list[TrialRecord], metric: str, path: Path, title: str 
 def progress_callback(total: int, metric: str, mode: str, console: Any) -> Any:
     """A Tune callback (driver side) that shows trials running/terminated/errored and the best so far."""
     from ray.tune import Callback
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
     class SearchProgress(Callback):
         def __init__(self, console: Any) -> None:
@@ -170,7 +170,7 @@ def progress_callback(total: int, metric: str, mode: str, console: Any) -> Any:
             if self.progress is None:
                 self.progress = Progress(TextColumn("[bold]search"), BarColumn(),
                                          TextColumn("{task.description}"), TimeElapsedColumn(),
-                                         console=self.console, transient=False)
+                                         TimeRemainingColumn(), console=self.console, transient=False)
             if self.task is None:
                 self.progress.start()
                 self.task = self.progress.add_task("", total=total)
@@ -201,7 +201,7 @@ def progress_callback(total: int, metric: str, mode: str, console: Any) -> Any:
             self._refresh()
 
         def on_experiment_end(self, trials, **info):
-            if self.progress is not None:
+            if self.task is not None and self.progress is not None:  # started: stop it
                 self.progress.stop()
 
     return SearchProgress(console)

@@ -22,10 +22,17 @@ def render_prompt(template: Any, variables: Mapping[str, Any], tokenizer: Any = 
 
     Variables the template does not accept are left out, so a row's extra columns do no harm.
     """
+    from promptyard.core.errors import RenderError
     from promptyard.core.render import render
 
     accepted = set(names if names is not None else contract_names(template))
-    rendered = render(template, {k: v for k, v in variables.items() if k in accepted}, seed=seed)
+    try:
+        rendered = render(template, {k: v for k, v in variables.items() if k in accepted}, seed=seed)
+    except RenderError as exc:
+        # the usual cause is a template variable named differently from the data's columns: say which exist
+        given = ", ".join(sorted(variables)) or "none"
+        raise RenderError(exc.message, where=exc.where or "rendering a data row",
+                          hint=f"the data gives: {given}; use those names in the template") from None
     if rendered.messages and tokenizer is not None and getattr(tokenizer, "chat_template", None):
         return tokenizer.apply_chat_template(rendered.messages, tokenize=False, add_generation_prompt=True)
     return rendered.text
