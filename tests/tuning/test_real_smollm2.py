@@ -43,3 +43,4 @@ def test_tuning_beats_the_zero_shot_prompt(method, config):
     result = train(spec)
     assert result.lineage["prompt"]["resolved"] == "sentiment@1"
     assert result.metrics["val_metric"] > baseline, (result.metrics, baseline)
+    assert result.metrics["best_step"] > 0, result.history  # training, not the initialisation, did it
