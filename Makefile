@@ -29,7 +29,7 @@ demo: install
 	$(VENV)/bin/promptyard quickstart
 
 test: install
-	$(PY) -m pytest -q --durations=15
+	$(PY) -m pytest -q -rfE --durations=40
 
 test-fast: install
 	$(PY) -m pytest -q -m "not slow"
