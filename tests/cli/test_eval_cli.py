@@ -38,7 +38,7 @@ def registry(tmp_path):
     reg.commit("sent", {"kind": "single", "text": "Positive or negative?\n{{ text }}\nAnswer:"},
                task_type="classification")
     reg.label("sent@1", "production", force=True)
-    # on the tiny random model this wording scores lower than sent@1 (0.42 vs 0.5): the gate test needs a drop
+    # a third wording, so that the gate test finds two prompts the tiny model scores differently
     reg.commit("movie", {"kind": "single", "text": "Movie: {{ text }}. Verdict:"}, task_type="classification")
     yield reg
     reg.close()
@@ -124,11 +124,12 @@ def test_gate_exit_codes_follow_the_measured_drop(registry, reviews):
     assert same.exit_code == 0, same.output
     assert "PASS" in same.stdout
     accs = {}
-    for ref in ("sent@1", "movie@1"):
+    for ref in ("sent@1", "sent@2", "movie@1"):
         accs[ref] = run_json(["eval", "run", *cell_args(reviews, ref)])["cells"][0]["metrics"][0]["value"]
-    if accs["sent@1"] == accs["movie@1"]:
-        pytest.fail("the two prompts score the same on the tiny model; pick other prompts for this test")
-    worse, better = sorted(accs, key=accs.get)
+    # the gate needs two prompts the tiny seeded model scores differently: the lowest and the highest
+    worse, better = min(accs, key=accs.get), max(accs, key=accs.get)
+    if accs[worse] == accs[better]:
+        pytest.fail(f"every prompt scores the same on the tiny model ({accs}); add another wording to the fixture")
     drop = accs[better] - accs[worse]
     failing = invoke(["eval", "gate", "--candidate", worse, "--baseline", better, *common,
                       "--max-drop", str(drop / 2)])
