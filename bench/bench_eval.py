@@ -168,8 +168,13 @@ def bench_adapters(n: int, k: int) -> None:
     from promptyard.evals.modelpool import ModelPool
     from promptyard.evals.suite import parse_suite
     from promptyard.plugins.models import load_model
+    from promptyard.registry.api import Registry
 
     with tempfile.TemporaryDirectory() as tmp:
+        # the runner stores runs in a registry: a throwaway one, so the benchmark never writes to the user's
+        os.environ["PROMPTYARD_REGISTRY"] = str(Path(tmp) / "registry.db")
+        with Registry.open(os.environ["PROMPTYARD_REGISTRY"], create=True):
+            pass
         folders = []
         for i in range(k):
             model = get_peft_model(load_model("smollm2-135m").model,
