@@ -183,15 +183,6 @@ def predict(adapter: str = typer.Option(..., "--adapter", "-a", help="Adapter re
 def doctor(remove_orphans: bool = typer.Option(False, "--remove-orphans", help="Delete orphaned artifacts."),
            as_json: bool = JSON_OPT) -> None:
     """Check every stored artifact against its hash and list orphans; exit 1 on any mismatch."""
-    with _open() as reg:
-        report = reg.check_integrity(remove_orphans=remove_orphans)
-    if as_json:
-        print_json(report)
-    else:
-        problems = [(kind, p) for kind, rows in report.items() for p in rows]
-        for kind, p in problems:
-            console.print(f"{kind}: {p.get('ref') or p.get('hash') or p.get('path')}: {p['problem']}")
-        console.print("registry and artifacts: all hashes match" if not problems
-                      else f"{len(problems)} problem(s)")
-    if report["versions"] or report["mismatched"] or report["missing"]:
-        raise typer.Exit(1)
+    from promptyard.cli.registry_cmd import check  # one implementation: `registry check`
+
+    check(remove_orphans=remove_orphans, as_json=as_json)

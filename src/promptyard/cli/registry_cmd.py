@@ -81,7 +81,7 @@ def check(
     else:
         problems = [(k, p) for k, rows in report.items() for p in rows]
         for kind, problem in problems:
-            print(f"{kind}: {problem.get('ref') or problem.get('path')}: {problem['problem']}")
+            print(f"{kind}: {problem.get('ref') or problem.get('hash') or problem.get('path')}: {problem['problem']}")
         print("no problems found" if not problems else f"{len(problems)} problem(s)")
     if report["versions"] or report["mismatched"] or report["missing"]:
         raise typer.Exit(1)
