@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import subprocess
@@ -23,6 +24,8 @@ from pathlib import Path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("HF_EVALUATE_OFFLINE", "1")
+
+from promptyard.evals.modelpool import ModelPool  # noqa: E402 - light (no torch at import)
 
 TEMPLATE = "Review: {{ text }}\nSentiment:"
 CHOICES = [" positive", " negative"]
@@ -165,8 +168,9 @@ def bench_adapters(n: int, k: int) -> None:
     from peft import LoraConfig, get_peft_model
 
     from promptyard.evals.matrix import run_cells
-    from promptyard.evals.modelpool import ModelPool
     from promptyard.evals.suite import parse_suite
+    from promptyard.plugins.datasets import load_dataset
+    from promptyard.plugins.metrics import load_module
     from promptyard.plugins.models import load_model
     from promptyard.registry.api import Registry
 
@@ -190,15 +194,37 @@ def bench_adapters(n: int, k: int) -> None:
         suite = parse_suite({"data": [{"ref": "rotten_tomatoes", "sample": n}], "prompts": [template_file(Path(tmp))],
                              "models": [{"model": "smollm2-135m", "adapters": folders}], "task": "sentiment",
                              "choices": CHOICES, "metrics": ["accuracy"]})
-        timings = {}
-        for reuse in (True, False):
+        load_module("accuracy")  # once-per-process costs (importing `evaluate`, parsing the data) paid up front
+        load_dataset("rotten_tomatoes")
+        run_cells(suite.cells[:1], cache=None, pool=TimedPool(reuse=True))  # warm-up: kernels, lazy imports
+        timings, ready, accs = {}, {}, {}
+        for reuse in (False, True, True, False):  # each arm twice, in both orders; the faster run counts
+            pool = TimedPool(reuse=reuse)
             t0 = time.perf_counter()
-            results = run_cells(suite.cells, cache=None, pool=ModelPool(reuse=reuse))
-            timings[reuse] = time.perf_counter() - t0
-            accs = [round(r.metric("accuracy").value, 4) for r in results]
-    print(f"{k} LoRA adapters x {n} examples: one base, switched {timings[True]:.1f}s; base reloaded per "
-          f"adapter {timings[False]:.1f}s; ratio {timings[False] / timings[True]:.2f}x (goal >= 2x); "
-          f"accuracies {accs}")
+            results = run_cells(suite.cells, cache=None, pool=pool)
+            took = time.perf_counter() - t0
+            if took < timings.get(reuse, float("inf")):
+                timings[reuse], ready[reuse] = took, pool.ready_s
+            accs[reuse] = [round(r.metric("accuracy").value, 4) for r in results]
+    assert accs[True] == accs[False], accs
+    print(f"{k} LoRA adapters x {n} examples, SmolLM2-135M (best of 2 runs per arm):")
+    print(f"  model ready per adapter: switched {ready[True] / k:.3f}s, base reloaded {ready[False] / k:.3f}s; "
+          f"ratio {ready[False] / ready[True]:.1f}x")
+    print(f"  whole suite: switched {timings[True]:.1f}s, base reloaded per adapter {timings[False]:.1f}s; "
+          f"ratio {timings[False] / timings[True]:.2f}x (goal >= 2x); accuracies {accs[True]} (equal in both)")
+
+
+class TimedPool(ModelPool):
+    """A ModelPool that adds up the time spent getting each cell's model ready (load, attach, switch)."""
+
+    ready_s = 0.0
+
+    @contextlib.contextmanager
+    def use(self, ref, adapter=None):
+        t0 = time.perf_counter()
+        with super().use(ref, adapter) as loaded:
+            self.ready_s += time.perf_counter() - t0
+            yield loaded
 
 
 def main() -> None:

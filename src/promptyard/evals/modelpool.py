@@ -1,18 +1,35 @@
 """Models for evaluation: each base model loaded once, its adapters switched in place (peft).
 
-Evaluating K adapters of one base loads the base once, attaches each adapter with ``load_adapter``
-and activates it with ``set_adapter``; the base itself is evaluated with the adapters disabled.
+Evaluating K adapters of one base loads the base once. The first adapter is attached with PEFT; a later
+adapter of the same shape (same PEFT config apart from bookkeeping fields, same tensor names and shapes)
+has its weights copied into that adapter slot (milliseconds) instead of PEFT's ``load_adapter``, which
+re-injects layers and grows slower with every adapter held. An adapter of another shape gets a slot of
+its own. The base itself is evaluated with the adapters disabled.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import warnings
 from collections.abc import Iterator
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 from promptyard.core.interfaces import LoadedModel
+
+# PeftConfig fields that do not change what a loaded adapter computes
+_BOOKKEEPING = {"base_model_name_or_path", "revision", "inference_mode", "peft_version", "auto_mapping",
+                "init_lora_weights", "loftq_config", "eva_config", "corda_config", "lora_ga_config"}
+
+
+@dataclass
+class _Slots:
+    """The adapter slots attached to one loaded base: slot name -> (shape key, content hash held)."""
+
+    shape: dict[str, str] = field(default_factory=dict)
+    holds: dict[str, str] = field(default_factory=dict)
 
 
 class ModelPool:
@@ -21,7 +38,9 @@ class ModelPool:
     def __init__(self, *, reuse: bool = True):
         self.reuse = reuse
         self._bases: dict[str, LoadedModel] = {}
+        self._slots: dict[str, _Slots] = {}
         self.loads = 0
+        self.swaps = 0  # adapters switched by copying weights into an existing slot
 
     def _base(self, ref: str) -> LoadedModel:
         if not self.reuse or ref not in self._bases:
@@ -30,6 +49,7 @@ class ModelPool:
             loaded = load_model(ref)
             loaded.model.eval()
             self.loads += 1
+            self._slots[ref] = _Slots()
             if not self.reuse:
                 return loaded
             self._bases[ref] = loaded
@@ -47,22 +67,63 @@ class ModelPool:
             else:
                 yield base
             return
-        name = "a_" + adapter.content_hash[:16]  # keyed by content: one name per distinct adapter
+        slots = self._slots.setdefault(ref, _Slots())
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*")
+            model = self._activate(base, slots, Path(adapter.path), adapter.content_hash)
+        yield replace(base, model=model)
+
+    def _activate(self, base: LoadedModel, slots: _Slots, path: Path, content_hash: str) -> Any:
+        """Make the adapter at ``path`` the active one on ``base.model``; returns the (PEFT) model."""
+        model = base.model
+        held = next((s for s, h in slots.holds.items() if h == content_hash), None)
+        if held is not None and _is_peft(model):
+            model.set_adapter(held)
+            return model
+        shape = _shape_key(path)
+        slot = next((s for s, k in slots.shape.items() if k == shape), None)
+        if slot is not None and _swap_weights(model, slot, path):
+            self.swaps += 1
+        else:
+            slot = f"a{len(slots.shape)}"
             if not _is_peft(model):
                 from peft import PeftModel
 
-                model = PeftModel.from_pretrained(model, str(adapter.path), adapter_name=name)
+                model = PeftModel.from_pretrained(model, str(path), adapter_name=slot)
                 model.eval()
                 base.model = model
-            elif name not in model.peft_config:
-                model.load_adapter(str(adapter.path), adapter_name=name)
-            model.set_adapter(name)
-        yield replace(base, model=model)
+            else:
+                model.load_adapter(str(path), adapter_name=slot)
+            slots.shape[slot] = shape
+        slots.holds[slot] = content_hash
+        model.set_adapter(slot)
+        return model
 
     def clear(self) -> None:
         self._bases.clear()
+        self._slots.clear()
+
+
+def _shape_key(path: Path) -> str:
+    """The adapter's PEFT config without its bookkeeping fields: equal keys mean interchangeable slots."""
+    config = json.loads((path / "adapter_config.json").read_text())
+    return json.dumps({k: v for k, v in config.items() if k not in _BOOKKEEPING}, sort_keys=True, default=str)
+
+
+def _swap_weights(model: Any, slot: str, path: Path) -> bool:
+    """Copy the adapter's tensors into ``slot``; False (nothing changed) unless names and shapes all match."""
+    from peft.utils import get_peft_model_state_dict, set_peft_model_state_dict
+    from safetensors.torch import load_file
+
+    weights = path / "adapter_model.safetensors"
+    if not weights.exists():
+        return False
+    new = load_file(str(weights))
+    current = get_peft_model_state_dict(model, adapter_name=slot)
+    if set(new) != set(current) or any(new[k].shape != current[k].shape for k in new):
+        return False
+    set_peft_model_state_dict(model, new, adapter_name=slot)
+    return True
 
 
 def _is_peft(model: Any) -> bool:
