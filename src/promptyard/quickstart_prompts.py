@@ -62,6 +62,6 @@ VERSIONS: tuple[tuple[str, dict[str, Any], str], ...] = (
     ("dynamic", DYNAMIC, "dynamic: two similar reviews as few-shot examples (selector: similar)"),
 )
 
-#: a structured prompt is scored on its JSON reply (~8 tokens); the chat template makes the instruct model
-#: answer at once instead of echoing the prompt's markdown
-STRUCTURED_DECODING = {"max_new_tokens": 12, "chat": True}
+#: a structured prompt is scored on its JSON reply. SmolLM2-135M asked for JSON invents its own keys, so the
+#: reply is started for it (an assistant prefill): it continues `{"sentiment": "` with a label and `"}`.
+STRUCTURED_DECODING = {"max_new_tokens": 6, "chat": True, "reply_prefix": '{"sentiment": "'}

@@ -103,6 +103,24 @@ def test_generation_mode_extracts_labels_and_counts_tokens(registry, reviews):
     assert result.metric("tokens").value > 3
 
 
+def test_a_reply_prefix_starts_every_reply_and_the_model_continues_it(registry, reviews):
+    """``decoding.reply_prefix``: appended to the prompt, kept at the head of the output, part of the cache key."""
+    from promptyard.evals.inference import generate
+    from promptyard.evals.prepare import prepare_cell
+    from promptyard.evals.runner import format_prompts
+
+    cache, pool = ResponseCache(), ModelPool()
+    spec = cell(reviews, scoring="generate", decoding={"max_new_tokens": 3, "reply_prefix": "Answer: pos"}, sample=3)
+    result = run_cell(spec, registry=registry, cache=cache, pool=pool)
+    prompts = format_prompts(prepare_cell(spec, registry=registry), pool._base("tiny-causal").tokenizer)
+    assert all(p.endswith("Answer: pos") for p in prompts)
+    # what the model generates after the prefix, then the prefix put back in front: the stored output
+    continued = generate(pool._base("tiny-causal"), prompts, max_new_tokens=3)
+    assert sorted(e.output for e in result.examples) == sorted("Answer: pos" + c for c in continued)
+    without = run_cell(replace(spec, decoding={"max_new_tokens": 3}), registry=registry, cache=cache, pool=pool)
+    assert without.cache_hits == 0 and all(not e.output.startswith("Answer: pos") for e in without.examples)
+
+
 def test_run_suite_stores_the_run_and_tells_observers(registry, reviews):
     from promptyard import hookimpl
     from promptyard.evals.matrix import run_suite

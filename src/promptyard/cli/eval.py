@@ -33,7 +33,7 @@ def _registry(create: bool = False) -> Any:
 def _cell_options(prompt: str | None, model: str | None, data: str | None, adapter: str | None, split: str,
                   sample: int | None, metrics: list[str] | None, seed: int, task: str | None,
                   scoring: str | None, choices: list[str] | None, max_new_tokens: int | None,
-                  batch_size: int | None, chat: bool) -> Any:
+                  batch_size: int | None, chat: bool, reply_prefix: str | None = None) -> Any:
     from promptyard.evals.suite import single_cell
 
     missing = [n for n, v in (("--prompt", prompt), ("--model", model), ("--data", data)) if not v]
@@ -46,6 +46,8 @@ def _cell_options(prompt: str | None, model: str | None, data: str | None, adapt
         decoding["batch_size"] = batch_size
     if chat:
         decoding["chat"] = True
+    if reply_prefix:
+        decoding["reply_prefix"] = reply_prefix
     return single_cell(prompt, model, data, adapter=adapter, split=split, sample=sample, metrics=metrics or (),
                        seed=seed, decoding=decoding or None, task=task, scoring=scoring, choices=choices)
 
@@ -91,6 +93,8 @@ def run(
     max_new_tokens: OptInt = typer.Option(None, "--max-new-tokens"),
     batch_size: OptInt = typer.Option(None, "--batch-size"),
     chat: bool = typer.Option(False, "--chat", help="Wrap prompts in the model's chat template."),
+    reply_prefix: OptStr = typer.Option(None, "--reply-prefix",
+                                        help="Replies start with this text (generation): the model continues it."),
     no_cache: bool = typer.Option(False, "--no-cache", help="Neither read nor write the response cache."),
     ray: bool = typer.Option(False, "--ray", help="Shard the cells over a local Ray instance."),
     ray_address: OptStr = typer.Option(None, "--ray-address", envvar="PROMPTYARD_RAY_ADDRESS",
@@ -107,7 +111,7 @@ def run(
         suite = load_suite(suite_file)
     else:
         suite = _cell_options(prompt, model, data, adapter, split, sample, metric, seed, task, scoring, choice,
-                              max_new_tokens, batch_size, chat)
+                              max_new_tokens, batch_size, chat, reply_prefix)
     registry = _registry()
     target = choose_executor(ray, ray_address)
     if target is not None:

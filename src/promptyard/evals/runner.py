@@ -36,16 +36,26 @@ def open_cache(cache: ResponseCache | str | None) -> ResponseCache | None:
 
 
 def format_prompts(prepared: PreparedCell, tokenizer: Any) -> list[str]:
-    """Rendered text; messages (multi templates, or ``decoding.chat``) go through the model's chat template."""
+    """Rendered text; messages (multi templates, or ``decoding.chat``) go through the model's chat template.
+
+    A generation cell's ``decoding.reply_prefix`` is appended: the reply starts with it (an "assistant
+    prefill", lm-eval's ``gen_prefix``), which steers a small model into the format asked for.
+    """
     chat = bool(prepared.spec.decoding.get("chat", False))
+    prefix = reply_prefix(prepared)
     out = []
     for text, messages in zip(prepared.texts, prepared.messages, strict=True):
         if (messages or chat) and getattr(tokenizer, "chat_template", None):
             msgs = messages or [{"role": "user", "content": text}]
-            out.append(tokenizer.apply_chat_template(msgs, tokenize=False, add_generation_prompt=True))
+            out.append(tokenizer.apply_chat_template(msgs, tokenize=False, add_generation_prompt=True) + prefix)
         else:
-            out.append(text)
+            out.append(text + prefix)
     return out
+
+
+def reply_prefix(prepared: PreparedCell) -> str:
+    """The text every generated reply starts with (``decoding.reply_prefix``; generation cells only)."""
+    return str(prepared.spec.decoding.get("reply_prefix", "")) if prepared.mode != "choices" else ""
 
 
 def extract_label(output: str, labels: Sequence[str], template: Any) -> str:
@@ -70,7 +80,7 @@ def extract_label(output: str, labels: Sequence[str], template: Any) -> str:
 
 
 def _generation_kwargs(decoding: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in decoding.items() if k not in ("batch_size", "max_new_tokens", "chat")}
+    return {k: v for k, v in decoding.items() if k not in ("batch_size", "max_new_tokens", "chat", "reply_prefix")}
 
 
 def _infer(prepared: PreparedCell, loaded: Any, prompts: list[str], todo: list[int],
@@ -95,7 +105,8 @@ def _infer(prepared: PreparedCell, loaded: Any, prompts: list[str], todo: list[i
         else:
             replies = inference.generate(loaded, texts, max_new_tokens=int(decoding.get("max_new_tokens", 32)),
                                          batch_size=batch_size, **_generation_kwargs(decoding))
-            values = [{"output": r, "new_tokens": len(tokenizer(r, add_special_tokens=False)["input_ids"])}
+            prefix = reply_prefix(prepared)  # part of the reply (the model continued it), not of the prompt
+            values = [{"output": prefix + r, "new_tokens": len(tokenizer(r, add_special_tokens=False)["input_ids"])}
                       for r in replies]
         per_example = (time.perf_counter() - t0) / len(part)
         lengths = [len(ids) for ids in tokenizer(texts)["input_ids"]]

@@ -17,7 +17,8 @@ SPLITS = ("train", "validation", "test", "all")
 SCORING = ("choices", "generate")
 #: decoding keys the runner understands; anything else is passed to ``generate`` as is
 DECODING_KEYS = {"max_new_tokens": int, "temperature": float, "top_p": float, "top_k": int,
-                 "do_sample": bool, "batch_size": int, "repetition_penalty": float}
+                 "do_sample": bool, "batch_size": int, "repetition_penalty": float, "chat": bool,
+                 "reply_prefix": str}
 TOP_KEYS = {"name", "description", "seed", "data", "prompts", "models", "metrics", "decoding", "task",
             "scoring", "choices", "n_boot", "cells"}
 
