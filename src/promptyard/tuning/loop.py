@@ -130,6 +130,11 @@ def _progress(total: int, quiet: bool) -> Any:
                     TimeRemainingColumn(), console=console, disable=disable, transient=False)
 
 
+def new_run_dir() -> Path:
+    """A fresh folder name for a run under the work dir (not created)."""
+    return work_dir() / "runs" / f"{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
+
+
 def train(spec: TrainSpec, *, report: Report | None = None,
           checkpoint_dir: Path | None = None) -> TrainResult:
     """Train ``spec.method`` on ``spec.model`` with ``spec.prompt`` over ``spec.data``; keep the best.
@@ -150,8 +155,7 @@ def train(spec: TrainSpec, *, report: Report | None = None,
     settings, method = plan.settings, plan.method
     loaded = prep.loaded
     causal = plan.model_kind == "causal"
-    run_dir = Path(checkpoint_dir or spec.run_dir or work_dir() / "runs" /
-                   f"{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}")
+    run_dir = Path(checkpoint_dir or spec.run_dir or new_run_dir())
     run_dir.mkdir(parents=True, exist_ok=True)
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     dtype, scaler = _precision(settings.precision, device)
@@ -189,6 +193,7 @@ def train(spec: TrainSpec, *, report: Report | None = None,
         # last: it restores the RNG states, and nothing random may happen between here and the loop
         resumed = load_state(found, saved, model=model, optimizer=optimizer, scheduler=scheduler,
                              scaler=scaler, changed=changed, settings=settings, lr=plan.lr)
+        print(f"promptyard: resuming from step {resumed.step} ({found})", file=sys.stderr)
     step, micro = resumed.step, 0
     real_tokens, padded_tokens, train_time = resumed.real_tokens, resumed.padded_tokens, resumed.train_time
     steps_log: list[dict[str, Any]] = resumed.steps_log

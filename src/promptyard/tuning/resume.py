@@ -139,6 +139,11 @@ def find_state(run_dir: Path) -> Path | None:
     return None
 
 
+def has_state(run_dir: Path) -> bool:
+    """Whether ``run_dir`` holds a resume state (complete, or the previous one after a cut write)."""
+    return (run_dir / RESUME_DIR).is_dir() or any(run_dir.glob(".resume-old-*"))
+
+
 def read_state(folder: Path) -> dict[str, Any]:
     """The JSON part of a resume state, with its tensor files verified; a clear error when damaged."""
     hint = f"delete {folder} to train from step 0, or pass another checkpoint_dir/run dir"
