@@ -31,3 +31,16 @@ def test_cli_default_mode_is_auto():
     from promptyard.cli.tune_search import search
 
     assert inspect.signature(search).parameters["mode"].default.default == "auto"
+
+
+@pytest.mark.parametrize("space, expected", [
+    ({"lr": {"loguniform": [1e-4, 1e-2]}, "r": {"choice": [4, 8]}, "dropout": {"uniform": [0.0, 0.2]}}, ["lr"]),
+    ({"lr": {"loguniform": [1e-4, 1e-2]}, "weight_decay": {"uniform": [0.0, 0.1]}, "alpha": 16},
+     ["lr", "weight_decay"]),
+])
+def test_pbt_perturbs_only_what_a_resumed_run_can_take(tmp_path, space, expected):
+    from promptyard.tuning.search import pbt_mutations
+
+    train = TrainSpec(model="tiny-causal", data=str(tmp_path / "unused.jsonl"), task="sentiment", prompt=PROMPT)
+    spec = SearchSpec(train_spec=train, space=space, scheduler="pbt")
+    assert sorted(pbt_mutations(spec, dict(space))) == expected
