@@ -150,3 +150,36 @@ def test_bad_input_is_one_clear_line_and_writes_nothing(tmp_path, prompt_ref, ar
     assert not (tmp_path / ".promptyard" / "artifacts").exists() or not any(
         (tmp_path / ".promptyard" / "artifacts").rglob("*.safetensors"))
     assert not (tmp_path / "work" / "runs").exists()
+
+
+def test_tune_run_resume_continues_an_interrupted_run(tmp_path, prompt_ref):
+    from promptyard.tuning.loop import train
+    from promptyard.tuning.spec import TrainSpec
+
+    data = write_toy_sentiment(tmp_path / "toy.jsonl")
+    missing = invoke(["tune", "run", "--prompt", "sent", "--model", "tiny-causal", "--data", data,
+                      "--resume", str(tmp_path / "nothing-here")])
+    assert missing.exit_code != 0 and "no resume state in" in missing.stderr and "Traceback" not in missing.output
+
+    # the run `tune run` starts for these options, cut after its 2nd evaluation (end of epoch 1)
+    spec = TrainSpec(model="tiny-causal", data=data, method="lora", prompt="sent", quiet=True,
+                     config={"lr": "2e-2", "train_sample": "32", "val_sample": "16", "eval_every": "0",
+                             "batch_size": "8", "epochs": 2})
+    seen = []
+
+    def crash(metrics):
+        seen.append(metrics["step"])
+        if len(seen) == 2:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        train(spec, report=crash, checkpoint_dir=tmp_path / "cut")
+    result = invoke(["tune", "run", "--prompt", "sent", "--model", "tiny-causal", "--data", data, "--method", "lora",
+                     "--set", "lr=2e-2", *FAST, "--json", "--no-register", "--resume", str(tmp_path / "cut")])
+    assert result.exit_code == 0, result.stderr
+    assert "resuming from step 4" in result.stderr
+    out = json.loads(result.stdout)
+    assert out["run_dir"] == str((tmp_path / "cut").resolve())
+    assert out["metrics"]["steps"] == 8 and out["metrics"]["epochs_run"] == 2
+    history = json.loads((tmp_path / "cut" / "resume" / "state.json").read_text())["loop"]["history"]
+    assert [h["step"] for h in history] == [0, 4, 8]

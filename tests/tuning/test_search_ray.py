@@ -127,3 +127,32 @@ def test_trial_that_raises_is_reported_and_search_goes_on(setup):
     console.print(render_table(result.trials, "val_metric", result.best.trial_id))
     text = console.export_text()
     assert text.count("TuningError") == len(errored)
+
+
+def test_trial_that_fails_once_is_retried_from_its_checkpoint(setup, tmp_path):
+    import json
+
+    from promptyard.tuning.ray_exec import RayTarget
+    from promptyard.tuning.search import experiment_dir
+    from promptyard.tuning.search_driver import _clean_adapter, run_search
+
+    _, train_spec = setup
+    spec = _search(train_spec, {"lr": 0.02, "r": 4}, trials=1, scheduler="fifo", max_failures=1,
+                   trainer="flaky_trainer:train")
+    result = run_search(spec, RayTarget())
+    (trial,) = result.trials
+    assert trial.status == "completed", trial.error
+    (log,) = experiment_dir(spec.search_id).glob("*/reports.jsonl")
+    reports = [json.loads(line) for line in log.read_text().splitlines()]
+    first = [r["step"] for r in reports if r["attempt"] == "first"]
+    retry = [r["step"] for r in reports if r["attempt"] == "retry"]
+    assert first == [0, 3]  # then the trial died
+    assert retry == [6, 9, 12]  # the retry continued from the step-3 checkpoint: no step 0 again
+    assert [h["step"] for h in trial.history][-3:] == [6, 9, 12]
+    # the checkpoint carries the resume state; what the driver registers is the adapter alone
+    checkpoint = Path(result.best.checkpoint)
+    assert (checkpoint / "resume" / "weights.safetensors").exists()
+    clean = _clean_adapter(str(checkpoint), tmp_path / "clean")
+    assert sorted(p.name for p in clean.iterdir()) == sorted(
+        p.name for p in checkpoint.iterdir() if p.name not in ("resume", "promptyard_trial.json"))
+    assert (clean / "adapter_model.safetensors").exists()

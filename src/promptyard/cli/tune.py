@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Optional
 
 import typer
@@ -36,15 +37,23 @@ def run(
     label: Optional[str] = typer.Option(None, "--label", help="Also point this label at the new version."),  # noqa: UP045
     message: str = typer.Option("", "--message", help="Version message (default: method, model and score)."),
     register: bool = typer.Option(True, "--register/--no-register", help="Register the adapter."),
+    resume: Optional[Path] = typer.Option(  # noqa: UP045
+        None, "--resume", help="Continue the interrupted run in this run dir (give the same options again)."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Train an adapter: split the data, train with early stopping, keep the best, register it."""
     from promptyard.cli.data import data_options
+    from promptyard.core.errors import UsageError
     from promptyard.tuning.adapters import default_adapter_name, register_result
-    from promptyard.tuning.loop import train
+    from promptyard.tuning.loop import new_run_dir, train
     from promptyard.tuning.prepare import plan_run
+    from promptyard.tuning.resume import has_state
     from promptyard.tuning.spec import TrainSpec, parse_sets
 
+    if resume is not None and not has_state(resume):
+        raise UsageError(f"no resume state in {resume}", where="--resume",
+                         hint="give the run dir an interrupted `tune run` printed (it holds resume/)")
+    run_dir = resume.resolve() if resume is not None else new_run_dir()
     config = parse_sets(sets or [])
     if max_steps is not None:
         config["max_steps"] = max_steps
@@ -52,7 +61,7 @@ def run(
         config["epochs"] = epochs
     spec = TrainSpec(model=model, data=data, method=method, prompt=prompt, task=task, config=config, seed=seed,
                      data_options=data_options(text_column, label_column, target_column, skip_bad_rows),
-                     registry=state.registry, quiet=state.quiet or as_json)
+                     registry=state.registry, quiet=state.quiet or as_json, run_dir=str(run_dir))
     adapter_name = name or default_adapter_name(prompt, method)
     registry = None
     if register:
@@ -62,6 +71,8 @@ def run(
         check_name(adapter_name)  # a bad name fails before training, not after
         plan_run(spec)
         registry = Registry.open(state.registry, create=True)
+    if not (state.quiet or as_json):
+        console.print(f"run dir {run_dir} (if interrupted, run the same command with --resume {run_dir})")
     result = train(spec)
     out = {"adapter_dir": str(result.adapter_dir), "run_dir": str(result.run_dir), "metrics": result.metrics,
            "curves_png": str(result.curves_png) if result.curves_png else None, "version": None}

@@ -107,7 +107,8 @@ def search(
     gpus_per_trial: float = typer.Option(0.0, "--gpus-per-trial", help="GPUs per trial; 0.5 lets two share one."),
     cpus_per_trial: float = typer.Option(1.0, "--cpus-per-trial", help="CPUs per trial."),
     metric: str = typer.Option("val_metric", "--metric", help="Reported metric to optimise."),
-    mode: str = typer.Option("max", "--mode", help="max or min."),
+    mode: str = typer.Option("auto", "--mode", help="max, min or auto (min for a loss, e.g. val_metric of a "
+                                                    "generation task; max for accuracy)."),
     sets: list[str] = typer.Option([], "--set", help="Fixed config override key=value (repeatable)."),
     seed: int = typer.Option(0, "--seed", help="Seed for sampling and for every trial's training."),
     max_failures: int = typer.Option(1, "--max-failures", help="Retries of a failed trial from its checkpoint."),

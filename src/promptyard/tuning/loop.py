@@ -2,8 +2,9 @@
 
 Length-grouped batches padded only to their own longest row; the LM head only at target positions;
 gradient accumulation; bf16/fp16 autocast on GPU; validation every ``eval_every`` steps with early
-stopping; the best adapter (never the base model) kept in ``<run dir>/best``. A plain function of a
-picklable spec, so Ray Tune can run it in a worker and receive ``report(...)`` calls.
+stopping; the best adapter (never the base model) kept in ``<run dir>/best``, and a resume state in
+``<run dir>/resume`` (see :mod:`promptyard.tuning.resume`) from which a killed run continues. A plain
+function of a picklable spec, so Ray Tune can run it in a worker and receive ``report(...)`` calls.
 """
 
 from __future__ import annotations
@@ -22,9 +23,12 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from promptyard.core.errors import TuningError
 from promptyard.core.paths import work_dir
 from promptyard.tuning.batching import batch_loss, collate, length_grouped_batches
 from promptyard.tuning.prepare import Prepared, plan_run, prepare
+from promptyard.tuning.resume import LoopState, check_fingerprint, find_state, fingerprint, load_state, read_state
+from promptyard.tuning.resume import save_state as save_resume_state
 from promptyard.tuning.spec import TrainResult, TrainSpec
 
 Report = Callable[[dict[str, Any]], None]
@@ -126,12 +130,19 @@ def _progress(total: int, quiet: bool) -> Any:
                     TimeRemainingColumn(), console=console, disable=disable, transient=False)
 
 
+def new_run_dir() -> Path:
+    """A fresh folder name for a run under the work dir (not created)."""
+    return work_dir() / "runs" / f"{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
+
+
 def train(spec: TrainSpec, *, report: Report | None = None,
           checkpoint_dir: Path | None = None) -> TrainResult:
     """Train ``spec.method`` on ``spec.model`` with ``spec.prompt`` over ``spec.data``; keep the best.
 
     ``report`` is called at every evaluation with ``step, epoch, train_loss, val_loss, val_metric,
-    tokens_per_s, adapter_dir`` (``adapter_dir`` = the best adapter so far).
+    tokens_per_s, adapter_dir, resume_dir`` (``adapter_dir`` = the best adapter so far, ``resume_dir`` = the
+    state to continue from). When ``checkpoint_dir`` holds a resume state of the same run, training continues
+    from it (no step-0 evaluation again) and ends as the uninterrupted run would.
     """
     import torch
 
@@ -144,8 +155,7 @@ def train(spec: TrainSpec, *, report: Report | None = None,
     settings, method = plan.settings, plan.method
     loaded = prep.loaded
     causal = plan.model_kind == "causal"
-    run_dir = Path(checkpoint_dir or spec.run_dir or work_dir() / "runs" /
-                   f"{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}")
+    run_dir = Path(checkpoint_dir or spec.run_dir or new_run_dir())
     run_dir.mkdir(parents=True, exist_ok=True)
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     dtype, scaler = _precision(settings.precision, device)
@@ -171,16 +181,30 @@ def train(spec: TrainSpec, *, report: Report | None = None,
                                                                          "template": plan.template.to_dict()},
             # with the data and package versions, every checkpoint carries its lineage (searches register one)
             "data": prep.data, "packages": package_versions(), "seed": spec.seed}
-    step, micro, real_tokens, padded_tokens, train_time = 0, 0, 0, 0, 0.0
-    steps_log: list[dict[str, Any]] = []
-    history: list[dict[str, Any]] = []
-    best_metric, best_step, bad_evals, best_dir = None, 0, 0, None
+    prints = fingerprint(prep)
+    found = find_state(run_dir)
+    resumed = LoopState()
+    if found is not None:
+        saved = read_state(found)
+        changed = check_fingerprint(saved["fingerprint"], prints, found)
+        if not (run_dir / "best").is_dir():
+            raise TuningError("a resume state without the best adapter next to it", where=str(run_dir),
+                              hint=f"delete {found} to train from step 0")
+        # last: it restores the RNG states, and nothing random may happen between here and the loop
+        resumed = load_state(found, saved, model=model, optimizer=optimizer, scheduler=scheduler,
+                             scaler=scaler, changed=changed, settings=settings, lr=plan.lr)
+        print(f"promptyard: resuming from step {resumed.step} ({found})", file=sys.stderr)
+    step, micro = resumed.step, 0
+    real_tokens, padded_tokens, train_time = resumed.real_tokens, resumed.padded_tokens, resumed.train_time
+    steps_log: list[dict[str, Any]] = resumed.steps_log
+    history: list[dict[str, Any]] = resumed.history
+    best_metric, best_step, bad_evals = resumed.best_metric, resumed.best_step, resumed.bad_evals
+    best_dir = run_dir / "best" if history else None
     minimise = plan.task.kind != "classification"
     running, running_n = 0.0, 0
-    stop = False
     autocast = torch.autocast(device.type, dtype=dtype) if dtype is not None else nullcontext()
 
-    def do_eval(epoch: int) -> bool:
+    def do_eval(epoch: int, consumed: int, n_batches: int) -> bool:
         nonlocal best_metric, best_step, bad_evals, best_dir
         result = evaluate(model, prep, device, dtype)
         improved = best_metric is None or (result["val_metric"] < best_metric if minimise
@@ -195,18 +219,33 @@ def train(spec: TrainSpec, *, report: Report | None = None,
                  "tokens_per_s": real_tokens / train_time if train_time else 0.0,
                  "adapter_dir": str(best_dir)}
         history.append(entry)
+        patience_stop = bool(settings.patience) and bad_evals >= settings.patience
+        done = (patience_stop or bool(settings.max_steps and step >= settings.max_steps)
+                or (consumed == n_batches and epoch == settings.epochs - 1))
+        # the train loss accumulators restart after every evaluation, so they are saved as zero
+        resume_dir = save_resume_state(
+            run_dir, model=model, optimizer=optimizer, scheduler=scheduler, scaler=scaler, prints=prints,
+            loop=LoopState(step=step, epoch=epoch, consumed=consumed, done=done, best_metric=best_metric,
+                           best_step=best_step, bad_evals=bad_evals, real_tokens=real_tokens,
+                           padded_tokens=padded_tokens, train_time=train_time, history=history,
+                           steps_log=steps_log))
         if report is not None:
-            report(dict(entry))
-        return bool(settings.patience) and bad_evals >= settings.patience
+            report({**entry, "resume_dir": str(resume_dir)})
+        return patience_stop
 
-    # step 0: the untrained adapter's score is the baseline every later evaluation must beat
-    do_eval(0)
+    if not history:
+        # step 0: the untrained adapter's score is the baseline every later evaluation must beat
+        do_eval(0, 0, -1)
+    stop = resumed.done
     with _progress(total_steps, spec.quiet) as progress:
-        bar = progress.add_task("train", total=total_steps, loss=float("nan"), tps=0.0)
-        for epoch in range(settings.epochs):
+        bar = progress.add_task("train", total=total_steps, loss=float("nan"), tps=0.0, completed=step)
+        for epoch in range(resumed.epoch, settings.epochs):
+            if stop:
+                break
             batches = length_grouped_batches(lengths, settings.batch_size, seed=spec.seed * 1000 + epoch)
-            micro = 0
-            for batch_idx in batches:
+            # batch order is a function of seed and epoch: skipping what was consumed reproduces the run
+            micro = resumed.consumed if epoch == resumed.epoch else 0
+            for batch_idx in batches[micro:]:
                 t0 = time.perf_counter()
                 batch = collate([prep.train[i] for i in batch_idx], pad, causal=causal)
                 with autocast:
@@ -232,7 +271,7 @@ def train(spec: TrainSpec, *, report: Report | None = None,
                     steps_log.append({"step": step, "loss": loss_value})
                     progress.update(bar, advance=1, loss=loss_value, tps=real_tokens / max(train_time, 1e-9))
                     if settings.eval_every and step % settings.eval_every == 0:
-                        stop = do_eval(epoch)
+                        stop = do_eval(epoch, micro, len(batches))
                         running, running_n = 0.0, 0
                     if stop or (settings.max_steps and step >= settings.max_steps):
                         stop = True
@@ -240,7 +279,7 @@ def train(spec: TrainSpec, *, report: Report | None = None,
                 else:
                     train_time += time.perf_counter() - t0
             if not history or history[-1]["step"] != step:
-                stop = do_eval(epoch) or stop
+                stop = do_eval(epoch, len(batches), len(batches)) or stop
                 running, running_n = 0.0, 0
             if stop:
                 break

@@ -1,8 +1,9 @@
 """Hyper-parameter search over tuning trials with Ray Tune.
 
 Each trial runs the same training loop as ``tune run`` (:func:`promptyard.tuning.loop.train`) and reports
-the validation metric at every evaluation interval, so schedulers can stop weak trials early. Checkpoints
-hold only the adapter. Workers never touch the registry: :mod:`promptyard.tuning.search_records` is called
+the validation metric at every evaluation interval, so schedulers can stop weak trials early. A checkpoint
+holds the best adapter and the loop's resume state (never the base model), so a retried trial or a PBT
+exploit continues training from it. Workers never touch the registry: :mod:`promptyard.tuning.search_records` is called
 by the driver alone, after Tune returns.
 """
 
@@ -24,6 +25,7 @@ from typing import Any
 
 from promptyard.core.errors import UsageError
 from promptyard.tuning.ray_exec import apply_ray_env, tune_storage_dir
+from promptyard.tuning.resume import MUTABLE, RESUME_DIR
 
 SCHEDULERS = ("asha", "median", "pbt", "fifo")
 SEARCH_ALGS = ("random", "optuna")
@@ -46,7 +48,7 @@ class SearchSpec:
     cpus_per_trial: float = 1.0
     gpus_per_trial: float = 0.0
     metric: str = "val_metric"
-    mode: str = "max"
+    mode: str = "auto"  # max, min, or auto: follows the metric and the task (see default_mode)
     max_reports: int = 64  # ASHA's max_t: evaluation intervals a trial may report at most
     grace_period: int = 1
     reduction_factor: int = 2
@@ -69,14 +71,39 @@ class SearchSpec:
         if self.scheduler == "pbt" and self.search_alg != "random":
             raise UsageError("PBT mutates trials itself; it cannot be combined with optuna",
                              where="--search-alg", hint="use --search-alg random with --scheduler pbt")
-        if self.mode not in ("max", "min"):
-            raise UsageError(f"mode must be max or min, got '{self.mode}'", where="--mode")
+        if self.mode not in ("max", "min", "auto"):
+            raise UsageError(f"mode must be max, min or auto, got '{self.mode}'", where="--mode")
         for name, value in (("--trials", self.trials), ("--concurrent", self.concurrent or 1)):
             if not isinstance(value, int) or value < 1:
                 raise UsageError(f"must be a positive integer, got {value!r}", where=name)
         if self.cpus_per_trial <= 0 or self.gpus_per_trial < 0:
             raise UsageError("resources per trial must be positive",
                              where="--cpus-per-trial/--gpus-per-trial")
+        if self.scheduler == "pbt":
+            pbt_mutations(self, dict(self.space))  # PBT needs a key it may change mid-trial: say so now
+        if self.mode == "auto":  # last: it resolves the prompt (the task may come from it)
+            self.mode = default_mode(self.train_spec, self.metric)
+
+
+#: reported numbers that are better when smaller
+LOSSES = ("val_loss", "train_loss")
+
+
+def default_mode(train_spec: Any, metric: str) -> str:
+    """``min`` for a loss, ``max`` otherwise; ``val_metric`` is accuracy for classification (max) but the
+    validation loss for generation tasks (min), so it follows the spec's task."""
+    if metric in LOSSES:
+        return "min"
+    if metric != "val_metric":
+        return "max"
+    from promptyard.tuning.spec import TrainSpec
+
+    if not isinstance(train_spec, TrainSpec):  # a trainer of its own: its val_metric is a score
+        return "max"
+    from promptyard.tuning.prepare import plan_run
+
+    kind = getattr(plan_run(train_spec).task, "kind", "classification")
+    return "max" if kind == "classification" else "min"
 
 
 def new_search_id() -> str:
@@ -129,9 +156,9 @@ def run_trial(config: dict[str, Any], spec: SearchSpec) -> None:
         shutil.rmtree(work)
     work.mkdir(parents=True)
     restored = tune.get_checkpoint()
-    if restored is not None:  # a retry or PBT exploit: the loop resumes from the adapter found here
+    if restored is not None:  # a retry or PBT exploit: the loop resumes from the state found here
         with restored.as_directory() as src:
-            shutil.copytree(src, work, dirs_exist_ok=True)
+            unpack_checkpoint(Path(src), work)
     staging = trial_dir / "report-staging"
     last: dict[str, Any] = {}
 
@@ -144,6 +171,8 @@ def run_trial(config: dict[str, Any], spec: SearchSpec) -> None:
                 shutil.rmtree(staging)
             shutil.copytree(adapter_dir, staging)
             (staging / TRIAL_STATE_FILE).write_text(json.dumps(_numeric(metrics)))
+            if metrics.get("resume_dir"):  # the adapter now, optimizer and loop position: to continue from
+                shutil.copytree(metrics["resume_dir"], staging / RESUME_DIR)
             checkpoint = tune.Checkpoint.from_directory(str(staging))
         last["metrics"] = _numeric(metrics)
         tune.report(last["metrics"], checkpoint=checkpoint)
@@ -157,6 +186,36 @@ def run_trial(config: dict[str, Any], spec: SearchSpec) -> None:
         tmp = done.with_suffix(".tmp")
         tmp.write_text(json.dumps({"metrics": last["metrics"], "adapter": str(final_adapter)}))
         os.replace(tmp, done)
+
+
+def unpack_checkpoint(src: Path, work: Path) -> None:
+    """Lay a trial checkpoint out as the loop's run dir: the best adapter in ``best/``, ``resume/`` beside it.
+
+    A checkpoint without a resume state (a trainer of its own) is copied as it is.
+    """
+    shutil.copytree(src, work, dirs_exist_ok=True)
+    if not (work / RESUME_DIR).is_dir():
+        return
+    best = work / "best"
+    best.mkdir(exist_ok=True)
+    for entry in list(work.iterdir()):
+        if entry.name not in (RESUME_DIR, "best", TRIAL_STATE_FILE):
+            os.rename(entry, best / entry.name)
+
+
+def pbt_mutations(spec: SearchSpec, tune_space: dict[str, Any]) -> dict[str, Any]:
+    """The searched keys PBT may change mid-trial: those a resumed run can take (lr, weight decay, ...).
+
+    Others (a LoRA rank, the batch size) change the weights' shapes or the batch order: they are sampled once
+    per trial and an exploit copies them with the checkpoint, so the donor's state always fits.
+    """
+    from promptyard.tuning.space import searched_keys
+
+    mutations = {k: tune_space[k] for k in searched_keys(spec.space) if k in MUTABLE}
+    if not mutations:
+        raise UsageError("PBT needs a searched key it can change during training",
+                         where="--space", hint=f"search at least one of: {', '.join(MUTABLE)}")
+    return mutations
 
 
 def _scheduler(spec: SearchSpec, tune_space: dict[str, Any]) -> Any:
@@ -174,11 +233,8 @@ def _scheduler(spec: SearchSpec, tune_space: dict[str, Any]) -> Any:
         return MedianStoppingRule(time_attr="training_iteration", grace_period=spec.grace_period,
                                   min_samples_required=2)
     if spec.scheduler == "pbt":
-        from promptyard.tuning.space import searched_keys
-
-        mutations = {k: tune_space[k] for k in searched_keys(spec.space)}
         return PopulationBasedTraining(time_attr="training_iteration", perturbation_interval=2,
-                                       hyperparam_mutations=mutations, seed=spec.seed)
+                                       hyperparam_mutations=pbt_mutations(spec, tune_space), seed=spec.seed)
     return FIFOScheduler()
 
 

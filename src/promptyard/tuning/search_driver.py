@@ -11,6 +11,7 @@ from typing import Any
 
 from promptyard.core.paths import work_dir
 from promptyard.tuning.ray_exec import RayTarget, ray_session, tune_storage_dir
+from promptyard.tuning.resume import RESUME_DIR
 from promptyard.tuning.search import (
     TRIAL_STATE_FILE,
     SearchSpec,
@@ -70,10 +71,10 @@ def default_adapter_name(spec: SearchSpec) -> str:
 
 
 def _clean_adapter(checkpoint: str, dest: Path) -> Path:
-    """A copy of the checkpoint without promptyard's loop-state file: the adapter exactly as PEFT saved it."""
+    """A copy of the checkpoint without promptyard's trial and resume state: the adapter as PEFT saved it."""
     if dest.exists():
         shutil.rmtree(dest)
-    shutil.copytree(checkpoint, dest, ignore=shutil.ignore_patterns(TRIAL_STATE_FILE))
+    shutil.copytree(checkpoint, dest, ignore=shutil.ignore_patterns(TRIAL_STATE_FILE, RESUME_DIR))
     return dest
 
 
