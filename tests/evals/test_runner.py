@@ -94,12 +94,15 @@ def test_indices_outside_the_sample_are_refused(registry, reviews):
         run_cell(spec, indices=[outside], registry=registry, cache=None)
 
 
-def test_generation_mode_extracts_labels_and_counts_tokens(registry, reviews):
-    result = run_cell(cell(reviews, scoring="generate", metrics=("accuracy", "tokens"),
-                           decoding={"max_new_tokens": 3, "batch_size": 4}, sample=4),
+@pytest.mark.parametrize("task", [None, "sentiment"])  # sentiment: a classification task under its own name
+def test_generation_mode_extracts_labels_and_counts_tokens(registry, reviews, task):
+    result = run_cell(cell(reviews, scoring="generate", metrics=("accuracy", "tokens"), task=task,
+                           decoding={"max_new_tokens": 3, "batch_size": 4, "reply_prefix": " positive or"}, sample=4),
                       registry=registry, cache=None)
     assert len(result.examples) == 4
-    assert all(e.scores is None and e.prediction in ("", "positive", "negative") for e in result.examples)
+    assert all(e.output.startswith(" positive or") for e in result.examples)
+    # the label is read from the reply (the prefix names "positive" first), never the whole reply text
+    assert all(e.scores is None and e.prediction == "positive" for e in result.examples)
     assert result.metric("tokens").value > 3
 
 

@@ -132,7 +132,7 @@ def _example_result(prepared: PreparedCell, pos: int, prompt: str, value: dict[s
         scores = None
         output = value["output"]
         prediction = (extract_label(output, prepared.labels, prepared.prompt.template)
-                      if prepared.task_name == "classification" else output.strip())
+                      if getattr(prepared.task, "kind", "") == "classification" else output.strip())
     prompt_hash = hashlib.sha256(prompt.encode("utf-8")).hexdigest()
     return ExampleResult(prepared.indices[pos], prompt_hash, output, prediction, reference, scores,
                          float(value.get("latency_s", 0.0)), int(value.get("tokens", 0)), cached,
