@@ -70,3 +70,23 @@ def test_switching_back_and_between_shapes_gives_each_adapters_own_outputs(regis
         for x, y in zip(got.examples, fresh.examples, strict=True):
             assert x.scores == pytest.approx(y.scores, abs=1e-5)
     assert [e.scores for e in switched[0].examples] != [e.scores for e in switched[1].examples]
+
+
+def test_adapters_saved_by_different_processes_share_a_slot_but_dora_never_does(tmp_path):
+    """PEFT saves target_modules in set order (per process): the slot key must not depend on it."""
+    import json
+
+    from promptyard.evals.modelpool import _shape_key
+
+    def config(name, **fields):
+        folder = tmp_path / name
+        folder.mkdir()
+        base = {"peft_type": "LORA", "r": 4, "lora_alpha": 8, "target_modules": ["q_proj", "v_proj"],
+                "base_model_name_or_path": "/somewhere", "use_dora": False}
+        (folder / "adapter_config.json").write_text(json.dumps({**base, **fields}))
+        return folder
+
+    first = _shape_key(config("a", target_modules=["q_proj", "v_proj"]))
+    assert first == _shape_key(config("b", target_modules=["v_proj", "q_proj"], base_model_name_or_path="/x"))
+    assert first != _shape_key(config("c", r=8))
+    assert _shape_key(config("d", use_dora=True)) == ""  # cached weight norms would go stale: own slot

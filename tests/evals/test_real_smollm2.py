@@ -40,7 +40,8 @@ def test_three_prompt_kinds_differ_and_compare(capsys):
     suite = parse_suite({"name": "sentiment-kinds", "seed": 0, "cells": [
         {**common, "prompt": "review-sentiment@1", "metrics": ["accuracy", "f1"]},
         {**common, "prompt": "review-sentiment@2", "metrics": ["accuracy", "f1", "json_validity"],
-         "decoding": {"chat": True, "max_new_tokens": 10, "batch_size": 16}},
+         # the reply is started for the model (an assistant prefill); without it a 135M model invents keys
+         "decoding": {"chat": True, "max_new_tokens": 6, "batch_size": 16, "reply_prefix": '{"sentiment": "'}},
         {**common, "prompt": "review-sentiment@3", "metrics": ["accuracy", "f1"]},
     ]})
     done = run_suite(suite, registry=registry, cache=None)
@@ -51,7 +52,8 @@ def test_three_prompt_kinds_differ_and_compare(capsys):
         assert len(r.examples) == 60 and 0.0 <= m.low <= m.value <= m.high <= 1.0
     assert len(set(accuracies)) == 3, accuracies  # three prompt versions, three different numbers
     assert single.lineage["scoring"] == "choices" and structured.lineage["scoring"] == "generate"
-    assert 0.0 <= structured.metric("json_validity").value <= 1.0
+    assert structured.metric("json_validity").value >= 0.9  # prefilled replies close their JSON
+    assert structured.metric("accuracy").value > 0.3  # labels read from the parsed JSON
     assert dynamic.examples[0].render["selector"] == "balanced" and len(dynamic.examples[0].render["indices"]) == 4
 
     stored = load_run(registry, done.run_id)

@@ -7,6 +7,7 @@ from dataclasses import replace
 
 import pytest
 
+from promptyard.core.errors import EvalError
 from promptyard.evals.cache import ResponseCache
 from promptyard.evals.modelpool import ModelPool
 from promptyard.evals.results import merge_shards
@@ -101,8 +102,9 @@ def test_generation_mode_extracts_labels_and_counts_tokens(registry, reviews, ta
                       registry=registry, cache=None)
     assert len(result.examples) == 4
     assert all(e.output.startswith(" positive or") for e in result.examples)
-    # the label is read from the reply (the prefix names "positive" first), never the whole reply text
-    assert all(e.scores is None and e.prediction == "positive" for e in result.examples)
+    # a label read from what the model wrote: never the whole reply, never the prefix's "positive"
+    assert all(e.scores is None and e.prediction in ("", "positive", "negative") for e in result.examples)
+    assert all(e.prediction in e.output[len(" positive or"):] for e in result.examples)
     assert result.metric("tokens").value > 3
 
 
@@ -122,6 +124,8 @@ def test_a_reply_prefix_starts_every_reply_and_the_model_continues_it(registry, 
     assert sorted(e.output for e in result.examples) == sorted("Answer: pos" + c for c in continued)
     without = run_cell(replace(spec, decoding={"max_new_tokens": 3}), registry=registry, cache=cache, pool=pool)
     assert without.cache_hits == 0 and all(not e.output.startswith("Answer: pos") for e in without.examples)
+    with pytest.raises(EvalError, match="reply_prefix applies to generated replies"):
+        run_cell(replace(spec, scoring="choices"), registry=registry, cache=cache, pool=pool)
 
 
 def test_run_suite_stores_the_run_and_tells_observers(registry, reviews):

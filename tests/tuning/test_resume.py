@@ -97,6 +97,12 @@ def _garble(folder):
     (folder / STATE_FILE).write_text('{"format": 1, "loop": ')
 
 
+def _drop_loop(folder):  # valid JSON, a key gone: an error, not a KeyError traceback
+    state = json.loads((folder / STATE_FILE).read_text())
+    del state["loop"]
+    (folder / STATE_FILE).write_text(json.dumps(state))
+
+
 # (case, change to the spec, damage to the saved state, expected message)
 REFUSED = [
     ("other settings", {"config": {**LOOP, "lr": 2e-2, "r": 4}}, None,
@@ -104,6 +110,7 @@ REFUSED = [
     ("other seed", {"seed": 7}, None, r"belongs to another run \(differs in: .*seed \(2 -> 7\)"),
     ("truncated weights", {}, _truncate, r"damaged: weights.safetensors is missing or does not match"),
     ("garbled state", {}, _garble, r"damaged: cannot read state.json"),
+    ("state without its loop", {}, _drop_loop, r"damaged: state.json lacks loop"),
 ]
 
 

@@ -22,6 +22,9 @@ from promptyard.core.interfaces import LoadedModel
 # PeftConfig fields that do not change what a loaded adapter computes
 _BOOKKEEPING = {"base_model_name_or_path", "revision", "inference_mode", "peft_version", "auto_mapping",
                 "init_lora_weights", "loftq_config", "eva_config", "corda_config", "lora_ga_config"}
+# fields PEFT keeps as sets and saves as lists in hash order, which differs from process to process
+_SET_VALUED = {"target_modules", "exclude_modules", "modules_to_save", "feedforward_modules",
+               "target_parameters", "layers_to_transform"}
 
 
 @dataclass
@@ -81,7 +84,9 @@ class ModelPool:
             model.set_adapter(held)
             return model
         shape = _shape_key(path)
-        slot = next((s for s, k in slots.shape.items() if k == shape), None)
+        slot = next((s for s, k in slots.shape.items() if k == shape and shape), None)
+        if slot is not None:
+            slots.holds.pop(slot, None)  # from here on the slot holds neither adapter completely
         if slot is not None and _swap_weights(model, slot, path):
             self.swaps += 1
         else:
@@ -105,9 +110,16 @@ class ModelPool:
 
 
 def _shape_key(path: Path) -> str:
-    """The adapter's PEFT config without its bookkeeping fields: equal keys mean interchangeable slots."""
+    """The adapter's PEFT config without its bookkeeping fields: equal keys mean interchangeable slots.
+
+    Empty (never shared) for DoRA: PEFT caches each slot's weight norms, which a copy would leave stale.
+    """
     config = json.loads((path / "adapter_config.json").read_text())
-    return json.dumps({k: v for k, v in config.items() if k not in _BOOKKEEPING}, sort_keys=True, default=str)
+    if config.get("use_dora"):
+        return ""
+    kept = {k: sorted(v, key=str) if k in _SET_VALUED and isinstance(v, list) else v
+            for k, v in config.items() if k not in _BOOKKEEPING}
+    return json.dumps(kept, sort_keys=True, default=str)
 
 
 def _swap_weights(model: Any, slot: str, path: Path) -> bool:

@@ -196,13 +196,19 @@ def prepare_cell(spec: CellSpec, *, indices: list[int] | None = None, registry: 
         chosen = sorted(indices)
     task_name = _task_name(spec, prompt, data)
     task = lookup("task_types", task_name)
-    options = {"labels": data.labels} if data.labels and task_name == "classification" else None
+    # a classification task without labels of its own (any name, plugins too) takes the data's
+    fixed = getattr(task, "labels", None)
+    options = ({"labels": data.labels} if data.labels and getattr(task, "kind", "") == "classification"
+               and not fixed else None)
     examples = [task.row_to_example(data.rows[i], options=options) for i in chosen]
     choices = list(spec.choices) if spec.choices else None
     if choices is None and examples and examples[0].choices:
         choices = list(examples[0].choices)
     structured = getattr(prompt.template, "kind", "") == "structured"
     mode = spec.scoring or ("choices" if choices and not structured else "generate")
+    if mode == "choices" and spec.decoding.get("reply_prefix"):
+        raise EvalError("decoding.reply_prefix applies to generated replies, but this cell scores choices",
+                        where=spec.label(), hint="set `scoring: generate`, or drop reply_prefix")
     if mode == "choices" and not choices:
         raise EvalError("choices scoring needs choices", where=spec.label(),
                         hint="set `choices:` in the suite, or use a task type that provides them")

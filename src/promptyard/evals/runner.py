@@ -131,8 +131,16 @@ def _example_result(prepared: PreparedCell, pos: int, prompt: str, value: dict[s
     else:
         scores = None
         output = value["output"]
-        prediction = (extract_label(output, prepared.labels, prepared.prompt.template)
-                      if getattr(prepared.task, "kind", "") == "classification" else output.strip())
+        # the prefix is stored with the reply but never scored: only what the model wrote decides,
+        # except that a structured reply is parsed whole (the prefix opened its JSON)
+        prefix = reply_prefix(prepared)
+        written = output[len(prefix):] if prefix and output.startswith(prefix) else output
+        template = prepared.prompt.template
+        if getattr(prepared.task, "kind", "") == "classification":
+            structured = getattr(template, "kind", "") == "structured"
+            prediction = extract_label(output if structured else written, prepared.labels, template)
+        else:
+            prediction = written.strip()
     prompt_hash = hashlib.sha256(prompt.encode("utf-8")).hexdigest()
     return ExampleResult(prepared.indices[pos], prompt_hash, output, prediction, reference, scores,
                          float(value.get("latency_s", 0.0)), int(value.get("tokens", 0)), cached,

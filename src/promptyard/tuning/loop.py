@@ -111,11 +111,13 @@ def _save_best(method: Any, model: Any, run_dir: Path, meta: dict[str, Any]) -> 
     method.save(model, tmp)
     (tmp / ADAPTER_META).write_text(json.dumps(meta, indent=1, sort_keys=True, default=str))
     best = run_dir / "best"
+    old = None
     if best.exists():
         old = run_dir / f".old-{uuid.uuid4().hex[:8]}"
         os.rename(best, old)
+    os.rename(tmp, best)  # the only window without a best/ is between these two renames
+    if old is not None:
         shutil.rmtree(old, ignore_errors=True)
-    os.rename(tmp, best)
     return best
 
 

@@ -86,7 +86,9 @@ def save_state(run_dir: Path, *, model: Any, optimizer: Any, scheduler: Any, sca
 
     tmp = run_dir / f".resume-tmp-{uuid.uuid4().hex[:8]}"
     tmp.mkdir(parents=True)
-    weights = {n: p.detach().contiguous().clone() for n, p in model.named_parameters() if p.requires_grad}
+    # straight to CPU: a GPU-side clone would double the trained weights' GPU memory at every evaluation
+    weights = {n: p.detach().to("cpu", copy=True).contiguous() for n, p in model.named_parameters()
+               if p.requires_grad}
     save_file(weights, str(tmp / WEIGHTS_FILE))
     opt = optimizer.state_dict()
     tensors: dict[str, Any] = {"rng.torch": torch.get_rng_state()}
@@ -154,6 +156,10 @@ def read_state(folder: Path) -> dict[str, Any]:
                           hint=hint) from exc
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         raise TuningError(f"unknown resume state format {state.get('format') if isinstance(state, dict) else '?'}",
+                          where=str(folder), hint=hint)
+    missing = [k for k in ("fingerprint", "loop", "optimizer", "scheduler", "python_rng") if k not in state]
+    if missing or not isinstance(state["optimizer"], dict) or "param_groups" not in state["optimizer"]:
+        raise TuningError(f"the resume state is damaged: {STATE_FILE} lacks {', '.join(missing) or 'param_groups'}",
                           where=str(folder), hint=hint)
     for name, digest in state.get("files", {}).items():
         path = folder / name
