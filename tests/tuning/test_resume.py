@@ -150,3 +150,20 @@ def test_changed_lr_is_applied_and_a_write_cut_between_renames_falls_back(tmp_pa
     assert not list(run_dir.glob(".resume-*"))
     groups = json.loads((result.run_dir / RESUME_DIR / STATE_FILE).read_text())["optimizer"]["param_groups"]
     assert all(g["initial_lr"] == 1e-2 for g in groups)
+
+
+@pytest.mark.slow
+def test_a_run_stopped_by_patience_goes_on_when_resumed_with_more_patience(tmp_path):
+    # lr ~0: the validation metric never improves, so patience 1 stops the run at its first evaluation
+    spec = _spec(tmp_path, "lora", "tiny-causal", {"lr": 1e-12, "patience": 1})
+    first: list[int] = []
+    stopped = train(spec, report=lambda m: first.append(m["step"]), checkpoint_dir=tmp_path / "run")
+    assert first == [0, 3] and stopped.metrics["stopped_early"]
+    more = dataclasses.replace(spec, config={**spec.config, "patience": 3})
+    later: list[int] = []
+    train(more, report=lambda m: later.append(m["step"]), checkpoint_dir=tmp_path / "run")
+    assert later and later[0] > 3, later  # it trained on from step 3 instead of trusting the old "done"
+    # the same patience as before: the run is finished, nothing more happens
+    again: list[int] = []
+    train(more, report=lambda m: again.append(m["step"]), checkpoint_dir=tmp_path / "run")
+    assert again == []

@@ -238,7 +238,12 @@ def train(spec: TrainSpec, *, report: Report | None = None,
     if not history:
         # step 0: the untrained adapter's score is the baseline every later evaluation must beat
         do_eval(0, 0, -1)
-    stop = resumed.done
+    # a finished state stays finished unless only patience ended it and patience has since grown (PBT, user)
+    stop = resumed.done and bool(
+        (settings.patience and resumed.bad_evals >= settings.patience)
+        or (settings.max_steps and resumed.step >= settings.max_steps)
+        or (resumed.epoch == settings.epochs - 1 and resumed.consumed == len(length_grouped_batches(
+            lengths, settings.batch_size, seed=spec.seed * 1000 + resumed.epoch))))
     with _progress(total_steps, spec.quiet) as progress:
         bar = progress.add_task("train", total=total_steps, loss=float("nan"), tps=0.0, completed=step)
         for epoch in range(resumed.epoch, settings.epochs):
