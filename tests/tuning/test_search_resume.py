@@ -1,4 +1,7 @@
-"""Kill a search driver with SIGKILL mid-search, then `tune resume` it: finished trials are not re-run."""
+"""Kill a search driver with SIGKILL mid-search, then `tune resume` it: finished trials are not re-run.
+
+The trials run the real training loop (``paced_trainer``: ``loop.train`` with a pause after each report).
+"""
 
 from __future__ import annotations
 
@@ -15,7 +18,7 @@ import pytest
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from toy_trainer import ToySpec, train  # noqa: E402
+from tests.tuning.toydata import write_toy_sentiment  # noqa: E402
 
 pytestmark = [pytest.mark.ray, pytest.mark.slow]
 
@@ -34,16 +37,17 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def test_killed_search_resumes_without_rerunning_finished_trials(tmp_path):
+def test_killed_search_resumes_without_rerunning_finished_trials(tmp_path, monkeypatch):
     from promptyard.registry.searches import get_search
     from promptyard.testing import invoke
 
     os.environ["PYTHONPATH"] = os.pathsep.join([str(HERE), str(HERE.parents[1] / "src"),
                                                 os.environ.get("PYTHONPATH", "")])
     log = tmp_path / "trials.jsonl"
+    data = write_toy_sentiment(tmp_path / "toy.jsonl", n=120)
     search_id = "s-killtest-0001"
     with open(tmp_path / "driver.out", "w") as out:
-        driver = subprocess.Popen([sys.executable, str(HERE / "run_toy_search.py"), search_id, str(log)],
+        driver = subprocess.Popen([sys.executable, str(HERE / "run_paced_search.py"), search_id, str(log), data],
                                   stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
     try:
         deadline = time.time() + 240
@@ -72,6 +76,8 @@ def test_killed_search_resumes_without_rerunning_finished_trials(tmp_path):
             os.kill(pid, signal.SIGKILL)
     assert get_search(__import__("promptyard").Registry.open(), search_id)["status"] == "running"
 
+    # the resumed trials run in Ray workers that this process starts: they log where the killed ones did
+    monkeypatch.setenv("PROMPTYARD_TEST_TRIAL_LOG", str(log))
     result = invoke(["tune", "resume", search_id, "--json"])
     assert result.exit_code == 0, result.output
     payload = json.loads(result.stdout)
@@ -85,14 +91,20 @@ def test_killed_search_resumes_without_rerunning_finished_trials(tmp_path):
     assert all(e["step"] > 0 for e in restarts if e["trial"] in finished_before), restarts
     # FIFO stops nothing; a trial restored at its final checkpoint reports no new evaluation, so only
     # "no errors" is asserted here and the metrics below show every trial ran to its end.
-    assert len(payload["trials"]) == 6 and all(t["status"] != "error" for t in payload["trials"])
+    assert len(payload["trials"]) == 6 and all(t["status"] != "error" for t in payload["trials"]), [
+        t["error"] for t in payload["trials"]]
     # Trials cut by the kill continued from their checkpoint, not from step 0.
     assert any(e["step"] > 0 for e in after if e["event"] == "start")
 
     # The final best equals what each trial's parameters give when trained in-process, start to finish.
-    expected = {t["trial_id"]: max(h["val_metric"] for h in train(
-        ToySpec(config=t["params"], max_steps=30, eval_every=5), checkpoint_dir=tmp_path / t["trial_id"])["history"])
-        for t in payload["trials"]}
+    from run_paced_search import train_spec
+
+    from promptyard.tuning.loop import train
+    from promptyard.tuning.search import apply_params
+
+    expected = {t["trial_id"]: train(apply_params(train_spec(data), t["params"]),
+                                     checkpoint_dir=tmp_path / t["trial_id"]).metrics["val_metric"]
+                for t in payload["trials"]}
     for t in payload["trials"]:
         assert t["best_metric"] == pytest.approx(expected[t["trial_id"]])
     assert payload["best"]["best_metric"] == pytest.approx(max(expected.values()))
@@ -101,6 +113,6 @@ def test_killed_search_resumes_without_rerunning_finished_trials(tmp_path):
 
     record = get_search(Registry.open(), search_id)
     assert record["status"] == "finished" and record["resumed"] == 1
-    version = Registry.open().resolve_adapter("toy-resumed")
+    version = Registry.open().resolve_adapter("paced-resumed")
     assert version.lineage["search"]["id"] == search_id
     assert version.lineage["search"]["trial_id"] == payload["best"]["trial_id"]
