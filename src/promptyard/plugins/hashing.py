@@ -9,16 +9,9 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from promptyard.core.paths import cache_dir
+from promptyard.registry.store import file_hash
 
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".gguf", ".pt", ".pth")
-
-
-def _sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def file_sha256(path: str | os.PathLike) -> str:
@@ -33,7 +26,7 @@ def file_sha256(path: str | os.PathLike) -> str:
             return record["sha256"]
     except (OSError, ValueError, KeyError):
         pass
-    value = _sha256_file(path)
+    value = file_hash(path)
     tmp = sidecar.with_suffix(f".{os.getpid()}.tmp")
     tmp.write_text(json.dumps({"path": str(path), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns,
                                "sha256": value}))

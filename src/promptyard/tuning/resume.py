@@ -14,7 +14,6 @@ Never pickle: tensors go to safetensors, everything else to JSON.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import random
@@ -26,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from promptyard.core.errors import TuningError
+from promptyard.registry.store import file_hash
 
 RESUME_DIR = "resume"
 STATE_FILE = "state.json"
@@ -70,14 +70,6 @@ def fingerprint(prep: Any) -> dict[str, dict[str, Any]]:
                                   "mutable": {k: settings[k] for k in MUTABLE}}, default=str))
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def save_state(run_dir: Path, *, model: Any, optimizer: Any, scheduler: Any, scaler: Any, loop: LoopState,
                prints: dict[str, Any]) -> Path:
     """Write the resume state next to the best adapter; the previous one stays until the new one is complete."""
@@ -109,7 +101,7 @@ def save_state(run_dir: Path, *, model: Any, optimizer: Any, scheduler: Any, sca
              "optimizer": {"param_groups": opt["param_groups"], "plain_state": plain_state},
              "scheduler": sched, "scaler": scaler.state_dict() if scaler is not None else None,
              "python_rng": [python_rng[0], list(python_rng[1]), python_rng[2]],
-             "files": {name: _sha256(tmp / name) for name in (WEIGHTS_FILE, OPTIMIZER_FILE)}}
+             "files": {name: file_hash(tmp / name) for name in (WEIGHTS_FILE, OPTIMIZER_FILE)}}
     (tmp / STATE_FILE).write_text(json.dumps(state, default=str))
     for name in (WEIGHTS_FILE, OPTIMIZER_FILE, STATE_FILE):
         with open(tmp / name, "rb") as fh:
@@ -163,7 +155,7 @@ def read_state(folder: Path) -> dict[str, Any]:
                           where=str(folder), hint=hint)
     for name, digest in state.get("files", {}).items():
         path = folder / name
-        if not path.is_file() or _sha256(path) != digest:
+        if not path.is_file() or file_hash(path) != digest:
             raise TuningError(f"the resume state is damaged: {name} is missing or does not match its hash",
                               where=str(folder), hint=hint)
     return state
