@@ -170,7 +170,8 @@ def train(spec: TrainSpec, *, report: Report | None = None,
     optimizer = torch.optim.AdamW(params, lr=plan.lr, weight_decay=settings.weight_decay)
     pad = loaded.tokenizer.pad_token_id or 0
     lengths = [len(f["input_ids"]) for f in prep.train]
-    per_epoch = math.ceil(math.ceil(len(prep.train) / settings.batch_size) / settings.grad_accum)
+    n_batches = math.ceil(len(prep.train) / settings.batch_size)  # per epoch, as length_grouped_batches cuts
+    per_epoch = math.ceil(n_batches / settings.grad_accum)
     total_steps = per_epoch * settings.epochs
     if settings.max_steps:
         total_steps = min(total_steps, settings.max_steps)
@@ -206,7 +207,13 @@ def train(spec: TrainSpec, *, report: Report | None = None,
     running, running_n = 0.0, 0
     autocast = torch.autocast(device.type, dtype=dtype) if dtype is not None else nullcontext()
 
-    def do_eval(epoch: int, consumed: int, n_batches: int) -> bool:
+    def ended(at_step: int, epoch: int, consumed: int, bad: int) -> bool:
+        """Training is over: patience ran out, ``max_steps`` reached, or the last epoch's batches consumed."""
+        return bool((settings.patience and bad >= settings.patience)
+                    or (settings.max_steps and at_step >= settings.max_steps)
+                    or (epoch == settings.epochs - 1 and consumed == n_batches))
+
+    def do_eval(epoch: int, consumed: int) -> bool:
         nonlocal best_metric, best_step, bad_evals, best_dir
         result = evaluate(model, prep, device, dtype)
         improved = best_metric is None or (result["val_metric"] < best_metric if minimise
@@ -222,8 +229,7 @@ def train(spec: TrainSpec, *, report: Report | None = None,
                  "adapter_dir": str(best_dir)}
         history.append(entry)
         patience_stop = bool(settings.patience) and bad_evals >= settings.patience
-        done = (patience_stop or bool(settings.max_steps and step >= settings.max_steps)
-                or (consumed == n_batches and epoch == settings.epochs - 1))
+        done = ended(step, epoch, consumed, bad_evals)
         # the train loss accumulators restart after every evaluation, so they are saved as zero
         resume_dir = save_resume_state(
             run_dir, model=model, optimizer=optimizer, scheduler=scheduler, scaler=scaler, prints=prints,
@@ -237,13 +243,9 @@ def train(spec: TrainSpec, *, report: Report | None = None,
 
     if not history:
         # step 0: the untrained adapter's score is the baseline every later evaluation must beat
-        do_eval(0, 0, -1)
+        do_eval(0, 0)
     # a finished state stays finished unless only patience ended it and patience has since grown (PBT, user)
-    stop = resumed.done and bool(
-        (settings.patience and resumed.bad_evals >= settings.patience)
-        or (settings.max_steps and resumed.step >= settings.max_steps)
-        or (resumed.epoch == settings.epochs - 1 and resumed.consumed == len(length_grouped_batches(
-            lengths, settings.batch_size, seed=spec.seed * 1000 + resumed.epoch))))
+    stop = resumed.done and ended(resumed.step, resumed.epoch, resumed.consumed, resumed.bad_evals)
     with _progress(total_steps, spec.quiet) as progress:
         bar = progress.add_task("train", total=total_steps, loss=float("nan"), tps=0.0, completed=step)
         for epoch in range(resumed.epoch, settings.epochs):
@@ -278,7 +280,7 @@ def train(spec: TrainSpec, *, report: Report | None = None,
                     steps_log.append({"step": step, "loss": loss_value})
                     progress.update(bar, advance=1, loss=loss_value, tps=real_tokens / max(train_time, 1e-9))
                     if settings.eval_every and step % settings.eval_every == 0:
-                        stop = do_eval(epoch, micro, len(batches))
+                        stop = do_eval(epoch, micro)
                         running, running_n = 0.0, 0
                     if stop or (settings.max_steps and step >= settings.max_steps):
                         stop = True
@@ -286,7 +288,7 @@ def train(spec: TrainSpec, *, report: Report | None = None,
                 else:
                     train_time += time.perf_counter() - t0
             if not history or history[-1]["step"] != step:
-                stop = do_eval(epoch, len(batches), len(batches)) or stop
+                stop = do_eval(epoch, len(batches)) or stop
                 running, running_n = 0.0, 0
             if stop:
                 break
