@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import random
-import shutil
 import sys
 import time
 import uuid
@@ -27,7 +25,15 @@ from promptyard.core.errors import TuningError
 from promptyard.core.paths import work_dir
 from promptyard.tuning.batching import batch_loss, collate, length_grouped_batches
 from promptyard.tuning.prepare import Prepared, plan_run, prepare
-from promptyard.tuning.resume import LoopState, check_fingerprint, find_state, fingerprint, load_state, read_state
+from promptyard.tuning.resume import (
+    LoopState,
+    check_fingerprint,
+    find_state,
+    fingerprint,
+    load_state,
+    read_state,
+    replace_dir,
+)
 from promptyard.tuning.resume import save_state as save_resume_state
 from promptyard.tuning.spec import TrainResult, TrainSpec
 
@@ -110,15 +116,7 @@ def _save_best(method: Any, model: Any, run_dir: Path, meta: dict[str, Any]) -> 
     tmp.mkdir(parents=True)
     method.save(model, tmp)
     (tmp / ADAPTER_META).write_text(json.dumps(meta, indent=1, sort_keys=True, default=str))
-    best = run_dir / "best"
-    old = None
-    if best.exists():
-        old = run_dir / f".old-{uuid.uuid4().hex[:8]}"
-        os.rename(best, old)
-    os.rename(tmp, best)  # the only window without a best/ is between these two renames
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
-    return best
+    return replace_dir(tmp, run_dir / "best", aside=".old-")
 
 
 def _progress(total: int, quiet: bool) -> Any:

@@ -106,12 +106,18 @@ def save_state(run_dir: Path, *, model: Any, optimizer: Any, scheduler: Any, sca
     for name in (WEIGHTS_FILE, OPTIMIZER_FILE, STATE_FILE):
         with open(tmp / name, "rb") as fh:
             os.fsync(fh.fileno())
-    final = run_dir / RESUME_DIR
+    # a kill between the two renames leaves the old state in .resume-old-*: see find_state
+    return replace_dir(tmp, run_dir / RESUME_DIR, aside=".resume-old-")
+
+
+def replace_dir(tmp: Path, final: Path, *, aside: str) -> Path:
+    """Swap the complete folder ``tmp`` in for ``final``: the old one is renamed to ``<aside><random>`` first
+    and deleted only afterwards, so a complete copy is on disk at every moment (the best adapter, the state)."""
     old = None
     if final.exists():
-        old = run_dir / f".resume-old-{uuid.uuid4().hex[:8]}"
+        old = final.parent / f"{aside}{uuid.uuid4().hex[:8]}"
         os.rename(final, old)
-    os.rename(tmp, final)  # a kill before this line leaves the old state in .resume-old-*: see find_state
+    os.rename(tmp, final)
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
     return final
