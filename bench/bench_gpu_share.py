@@ -40,7 +40,7 @@ def main() -> None:
     os.environ.update({"PROMPTYARD_WORKDIR": str(work / "w"), "PROMPTYARD_HOME": str(work / "h"),
                        "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "RAY_AUTH_MODE": "disabled"})
     from promptyard.core.template import Template
-    from promptyard.tuning.ray_exec import RayTarget
+    from promptyard.runtime.ray_session import RayTarget
     from promptyard.tuning.search import SearchSpec
     from promptyard.tuning.search_driver import run_search
     from promptyard.tuning.space import validate_space

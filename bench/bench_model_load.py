@@ -18,8 +18,8 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 CACHE = """
 import json, time, torch, transformers
 from transformers import AutoTokenizer, LlamaForCausalLM
-from promptyard.core.plugins import get_host
-from promptyard.plugins.models import load_model, smollm2_folder
+from promptyard.core.host import get_host
+from promptyard.plugins.model_loaders import load_model, smollm2_folder
 smollm2_folder(); get_host()
 t = time.perf_counter(); load_model("smollm2-135m"); print(json.dumps({"s": time.perf_counter() - t}))
 """
@@ -28,7 +28,7 @@ GGUF = """
 import json, time, torch, transformers
 from transformers import AutoModelForCausalLM, AutoTokenizer, LlamaForCausalLM
 import gguf
-from promptyard.plugins.models import smollm2_gguf
+from promptyard.plugins.model_loaders import smollm2_gguf
 g = smollm2_gguf()
 t = time.perf_counter()
 AutoModelForCausalLM.from_pretrained(g.parent, gguf_file=g.name, dtype=torch.float32)

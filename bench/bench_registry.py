@@ -75,7 +75,7 @@ def py_resolve_render(path: Path, seconds: float) -> float:
 
 def py_cold(path: Path, runs: int) -> list[float]:
     env = {**os.environ, "PYTHONPATH": str(SRC)}
-    cmd = [sys.executable, "-m", "promptyard", "--registry", str(path), "prompt", "render", "bench", "-v", "x=1"]
+    cmd = [sys.executable, "-m", "promptyard.cli", "--registry", str(path), "prompt", "render", "bench", "-v", "x=1"]
     times = []
     for _ in range(runs):
         t0 = time.perf_counter()

@@ -55,7 +55,7 @@ def main() -> None:
                        "TRANSFORMERS_OFFLINE": "1", "RAY_AUTH_MODE": "disabled"})
     from promptyard.core.template import Template
     from promptyard.tuning.loop import train
-    from promptyard.tuning.ray_exec import RayTarget
+    from promptyard.runtime.ray_session import RayTarget
     from promptyard.tuning.search import SearchSpec
     from promptyard.tuning.search_driver import run_search
     from promptyard.tuning.space import to_tune, validate_space

@@ -70,7 +70,7 @@ def run_trainer(rows: int, lr: float) -> dict:
     from transformers import DataCollatorForSeq2Seq, Trainer, TrainingArguments
 
     from promptyard.tuning.loop import seed_everything
-    from promptyard.tuning.prepare import plan_run, prepare
+    from promptyard.tuning.plan import plan_run, prepare
 
     warnings.filterwarnings("ignore")
     prep = prepare(plan_run(spec(rows, lr)))  # the very same token ids and labels as our loop sees

@@ -9,10 +9,10 @@ import pytest
 import typer
 
 from promptyard import hookimpl
-from promptyard.core.plugins import get_host, reset_host
+from promptyard.core.host import get_host, reset_host
 from promptyard.testing import invoke, plugin_registered
-from tests.test_core_plugins import install as install_distribution
-from tests.test_core_plugins import site as site_folder  # noqa: F401 - a fixture, by this name here
+from tests.core.test_host import install as install_distribution
+from tests.core.test_host import site as site_folder  # noqa: F401 - a fixture, by this name here
 
 GOOD = '''
 from promptyard import hookimpl
@@ -237,7 +237,7 @@ def test_new_packages_pass_their_own_tests_for_every_kind(tmp_path):
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(r / "src") for r in roots] + [str(src)]),
            "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}  # load the fixtures the same way with or without the entry point
     result = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "promptyard.testing_fixtures", "-p", "no:cacheprovider",
+        [sys.executable, "-m", "pytest", "-q", "-p", "promptyard.testing._pytest_plugin", "-p", "no:cacheprovider",
          *[str(r / "tests") for r in roots]],
         cwd=tmp_path / "out", env=env, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stdout + result.stderr

@@ -36,7 +36,7 @@ def test_write_commands_print_json(tmp_path):
 def _cli(args: list[str], cwd: Path, **env: str) -> subprocess.CompletedProcess:
     full = {**os.environ, "PYTHONPATH": str(ROOT / "src"), **env}
     full.pop("NO_COLOR", None) if "NO_COLOR" not in env else None
-    return subprocess.run([sys.executable, "-m", "promptyard", *args], cwd=cwd, env=full, capture_output=True,
+    return subprocess.run([sys.executable, "-m", "promptyard.cli", *args], cwd=cwd, env=full, capture_output=True,
                           text=True, timeout=120)
 
 
@@ -52,7 +52,7 @@ def test_no_color_turns_colour_off(tmp_path, no_color, coloured):
 
 
 def test_quiet_silences_progress_and_status():
-    from promptyard.core import progress
+    from promptyard.cli import progress
 
     invoke(["--quiet", "plugins", "hooks"])
     assert progress.quiet is True

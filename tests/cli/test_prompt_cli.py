@@ -159,7 +159,7 @@ def _cold(args: list[str], env_extra: dict[str, str] | None = None) -> subproces
     """Run the real entry point in a fresh interpreter and report the modules it imported."""
     script = (
         "import sys\n"
-        "from promptyard.fastpath import main\n"
+        "from promptyard.cli.entry import main\n"
         "try:\n    main(sys.argv[1:])\nfinally:\n"
         "    sys.stderr.write('MODULES ' + ' '.join(sorted(sys.modules)) + '\\n')\n"
     )

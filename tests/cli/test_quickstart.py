@@ -16,7 +16,7 @@ def test_a_dir_that_is_a_file_is_one_clean_error(tmp_path):
 
 
 def test_a_rerun_keeps_the_previous_registry_aside(tmp_path):
-    from promptyard.quickstart import set_aside_previous
+    from promptyard.quickstart.run import set_aside_previous
 
     registry = tmp_path / ".promptyard" / "registry.db"
     assert set_aside_previous(registry) is None

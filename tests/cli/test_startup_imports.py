@@ -17,7 +17,7 @@ HEAVY = ("torch", "transformers", "peft", "ray", "evaluate")
 PROBE = """
 import contextlib, io, json, sys
 from promptyard.cli.main import main
-from promptyard.core.plugins import DEFAULT_PLUGINS, get_host
+from promptyard.core.host import DEFAULT_PLUGINS, get_host
 
 args = json.loads(sys.argv[1])
 out = io.StringIO()

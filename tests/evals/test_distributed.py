@@ -81,9 +81,9 @@ pytestmark_cluster = [pytest.mark.ray, pytest.mark.slow]
 def test_suite_sharded_over_two_nodes_equals_in_process_run(cluster, suite):
     from promptyard.evals.cache import ResponseCache
     from promptyard.evals.distributed import DistributedStats, run_cells_distributed
-    from promptyard.evals.matrix import run_cells
+    from promptyard.evals.suite_run import run_cells
     from promptyard.registry.evals_store import load_run
-    from promptyard.tuning.ray_exec import RayTarget
+    from promptyard.runtime.ray_session import RayTarget
 
     reg, parsed = suite
     local = run_cells(parsed.cells, registry=reg, cache=None)
@@ -110,7 +110,7 @@ def test_suite_sharded_over_two_nodes_equals_in_process_run(cluster, suite):
 def test_node_lost_mid_run_every_example_exactly_once(cluster, suite):
     """Runs last in this module: it removes a worker node from the shared cluster."""
     from promptyard.evals.distributed import DistributedStats, run_cells_distributed
-    from promptyard.evals.matrix import run_cells
+    from promptyard.evals.suite_run import run_cells
 
     reg, parsed = suite
     local = run_cells(parsed.cells, registry=reg, cache=None)

@@ -69,7 +69,7 @@ def test_a_different_model_under_the_same_name_misses_the_cache(registry, review
     import torch
     from safetensors.torch import load_file, save_file
 
-    from promptyard.plugins.models import tiny_folder
+    from promptyard.plugins.model_loaders import tiny_folder
 
     folder = tmp_path / "my-model"
     shutil.copytree(tiny_folder("causal"), folder)
@@ -110,8 +110,8 @@ def test_generation_mode_extracts_labels_and_counts_tokens(registry, reviews, ta
 
 def test_a_reply_prefix_starts_every_reply_and_the_model_continues_it(registry, reviews):
     """``decoding.reply_prefix``: appended to the prompt, kept at the head of the output, part of the cache key."""
-    from promptyard.evals.inference import generate
-    from promptyard.evals.prepare import prepare_cell
+    from promptyard.runtime.inference import generate
+    from promptyard.evals.cells import prepare_cell
     from promptyard.evals.runner import format_prompts
 
     cache, pool = ResponseCache(), ModelPool()
@@ -130,7 +130,7 @@ def test_a_reply_prefix_starts_every_reply_and_the_model_continues_it(registry, 
 
 def test_run_suite_stores_the_run_and_tells_observers(registry, reviews):
     from promptyard import hookimpl
-    from promptyard.evals.matrix import run_suite
+    from promptyard.evals.suite_run import run_suite
     from promptyard.evals.suite import parse_suite
     from promptyard.registry.evals_store import list_runs, load_run
     from promptyard.testing import plugin_registered

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from promptyard.core.errors import ValidationError
-from promptyard.evals.search import generate_variants, load_variants, search
+from promptyard.evals.successive_halving import generate_variants, load_variants, search
 from promptyard.evals.suite import CellSpec
 
 

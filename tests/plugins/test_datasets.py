@@ -7,8 +7,8 @@ import json
 import pytest
 
 from promptyard.core.errors import DataError, UnknownNameError, UsageError
-from promptyard.core.plugins import registered
-from promptyard.plugins.datasets import Dataset, load_dataset
+from promptyard.core.host import registered
+from promptyard.plugins.data_loaders import Dataset, load_dataset
 
 
 def write(path, text):

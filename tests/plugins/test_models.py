@@ -7,10 +7,10 @@ import time
 import pytest
 
 from promptyard.core.errors import OfflineError, UnknownNameError, UsageError
-from promptyard.core.plugins import registered
-from promptyard.plugins import models
-from promptyard.plugins.hashing import file_sha256, model_content_hash
-from promptyard.plugins.models import load_model
+from promptyard.core.host import registered
+from promptyard.plugins import model_loaders as models
+from promptyard.core.hashing import file_sha256, model_content_hash
+from promptyard.plugins.model_loaders import load_model
 
 
 def test_loaders_are_registered_through_the_hook():

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from promptyard.core.errors import DataError, UsageError
-from promptyard.core.plugins import lookup, registered
+from promptyard.core.host import lookup, registered
 from promptyard.core.template import Part, Template
-from promptyard.plugins.models import load_model
+from promptyard.plugins.model_loaders import load_model
 from promptyard.plugins.tasks.base import IGNORE_INDEX, causal_features, render_prompt
 
 

@@ -121,7 +121,7 @@ def test_installed_plugin_is_listed_with_its_task_type_and_metric(world):
 def test_its_task_type_and_metric_work(world):
     code = (
         "import json\n"
-        "from promptyard.core.plugins import lookup\n"
+        "from promptyard.core.host import lookup\n"
         "metric = lookup('metrics', 'tally_overlap')\n"
         "task = lookup('task_types', 'tally_keyword')\n"
         "example = task.row_to_example({'text': 'green tea', 'keyword': 'tea', 'label': 'yes'})\n"

@@ -66,7 +66,7 @@ def _bad_label(bundle):
 
 
 def _syntax(bundle):
-    from promptyard.registry.models import content_hash_of
+    from promptyard.registry.records import content_hash_of
 
     v = bundle["items"][0]["versions"][1]
     v["content"]["text"] = "{{ x "

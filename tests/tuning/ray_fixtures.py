@@ -46,7 +46,7 @@ def ray_test_env(root: Path, model_cache: Path | None = None) -> Iterator[None]:
 @contextlib.contextmanager
 def module_ray(root: Path, *, num_cpus: int = 2, model_cache: Path | None = None) -> Iterator[None]:
     """A local Ray instance with the project settings, for one test module."""
-    from promptyard.tuning.ray_exec import RayTarget, ray_session
+    from promptyard.runtime.ray_session import RayTarget, ray_session
 
     with ray_test_env(root, model_cache), ray_session(RayTarget(), num_cpus=num_cpus):
         yield
@@ -55,7 +55,7 @@ def module_ray(root: Path, *, num_cpus: int = 2, model_cache: Path | None = None
 @contextlib.contextmanager
 def module_cluster(root: Path, *, worker_nodes: int = 2, model_cache: Path | None = None) -> Iterator[object]:
     """A head without CPUs and ``worker_nodes`` one-CPU nodes on this machine, connected."""
-    from promptyard.tuning.ray_exec import local_cluster
+    from promptyard.runtime.ray_session import local_cluster
 
     with ray_test_env(root, model_cache), local_cluster(worker_nodes, cpus_per_node=1, head_cpus=0) as cluster:
         yield cluster

@@ -21,7 +21,7 @@ def logits_of(loaded, texts):
 
 def main() -> None:
     from promptyard.registry.api import Registry
-    from promptyard.tuning.adapters import load_adapted
+    from promptyard.runtime.adapter_loading import load_adapted
 
     registry_file, ref, texts = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
     with Registry.open(registry_file) as registry:

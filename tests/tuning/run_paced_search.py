@@ -10,7 +10,7 @@ import sys
 
 from promptyard import Registry
 from promptyard.core.template import Template
-from promptyard.tuning.ray_exec import RayTarget
+from promptyard.runtime.ray_session import RayTarget
 from promptyard.tuning.search import SearchSpec
 from promptyard.tuning.search_driver import run_search
 from promptyard.tuning.space import validate_space

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 
 from promptyard.core.errors import TuningError
-from promptyard.core.plugins import lookup, registered
+from promptyard.core.host import lookup, registered
 from promptyard.core.template import Template
-from promptyard.tuning.adapters import load_adapted, register_result
+from promptyard.runtime.adapter_loading import load_adapted, register_result
 from promptyard.tuning.loop import train
 from promptyard.tuning.spec import TrainSpec
 from tests.tuning.reload_logits import logits_of
@@ -78,13 +78,13 @@ def test_method_trains_saves_registers_and_reloads(tmp_path, method, model, lr):
 
 
 def lookup_hash(model: str) -> str:
-    from promptyard.plugins.models import load_model
+    from promptyard.plugins.model_loaders import load_model
 
     return load_model(model, num_labels=2).content_hash
 
 
 def base_model(model: str):
-    from promptyard.plugins.models import load_model
+    from promptyard.plugins.model_loaders import load_model
 
     return load_model(model, num_labels=2)
 

@@ -17,8 +17,8 @@ CASES = [
 
 def zero_shot_accuracy(prep) -> float:
     """The registered prompt alone, on the untouched base model, over the same validation rows."""
-    from promptyard.evals.inference import score_choices
-    from promptyard.plugins.models import load_model
+    from promptyard.runtime.inference import score_choices
+    from promptyard.plugins.model_loaders import load_model
 
     base = load_model("smollm2-135m")
     scores = score_choices(base, prep.val_prompts, prep.choices)
@@ -32,7 +32,7 @@ def zero_shot_accuracy(prep) -> float:
 def test_tuning_beats_the_zero_shot_prompt(method, config):
     from promptyard.registry.api import Registry
     from promptyard.tuning.loop import train
-    from promptyard.tuning.prepare import plan_run, prepare
+    from promptyard.tuning.plan import plan_run, prepare
     from promptyard.tuning.spec import TrainSpec
 
     with Registry.open(create=True) as registry:

@@ -57,7 +57,7 @@ def scripted_train(spec: _Train, *, report=None, checkpoint_dir: Path | None = N
 
 def test_in_process_search_stops_weak_trials_and_registers_the_best():
     from promptyard import Registry
-    from promptyard.registry.searches import get_search
+    from promptyard.registry.search_records import get_search
 
     spec = SearchSpec(train_spec=_Train(), space={"lr": {"choice": [0.3, 0.1, 0.2]}}, trials=4, seed=1,
                       name="scripted-adapter", max_reports=4, trainer=f"{__name__}:scripted_train")

@@ -51,8 +51,8 @@ def _search(train_spec, space, **kw):
 
 
 def test_asha_search_stops_some_trials_and_registers_best_with_lineage(setup):
-    from promptyard.registry.searches import get_search
-    from promptyard.tuning.ray_exec import RayTarget
+    from promptyard.registry.search_records import get_search
+    from promptyard.runtime.ray_session import RayTarget
     from promptyard.tuning.search_driver import run_search
 
     reg, train_spec = setup
@@ -89,7 +89,7 @@ def test_single_trial_on_ray_equals_in_process_run(setup, tmp_path):
     import dataclasses
 
     from promptyard.tuning.loop import train
-    from promptyard.tuning.ray_exec import RayTarget
+    from promptyard.runtime.ray_session import RayTarget
     from promptyard.tuning.search_driver import run_search
 
     _, train_spec = setup
@@ -106,7 +106,7 @@ def test_single_trial_on_ray_equals_in_process_run(setup, tmp_path):
 def test_trial_that_raises_is_reported_and_search_goes_on(setup):
     from rich.console import Console
 
-    from promptyard.tuning.ray_exec import RayTarget
+    from promptyard.runtime.ray_session import RayTarget
     from promptyard.tuning.search_driver import run_search
     from promptyard.tuning.search_results import render_table
 
@@ -132,7 +132,7 @@ def test_trial_that_raises_is_reported_and_search_goes_on(setup):
 def test_trial_that_fails_once_is_retried_from_its_checkpoint(setup, tmp_path):
     import json
 
-    from promptyard.tuning.ray_exec import RayTarget
+    from promptyard.runtime.ray_session import RayTarget
     from promptyard.tuning.search import experiment_dir
     from promptyard.tuning.search_driver import _clean_adapter, run_search
 

@@ -38,7 +38,7 @@ def _alive(pid: int) -> bool:
 
 
 def test_killed_search_resumes_without_rerunning_finished_trials(tmp_path, monkeypatch):
-    from promptyard.registry.searches import get_search
+    from promptyard.registry.search_records import get_search
     from promptyard.testing import invoke
 
     os.environ["PYTHONPATH"] = os.pathsep.join([str(HERE), str(HERE.parents[1] / "src"),

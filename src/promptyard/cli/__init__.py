@@ -1,5 +1,4 @@
-"""The ``promptyard`` command line: one typer sub-app per noun, a thin layer over the Python API."""
+"""The ``promptyard`` command line: one typer sub-app per noun, a thin layer over the Python API.
 
-from promptyard.cli.main import app, main
-
-__all__ = ["app", "main"]
+Empty on purpose: ``promptyard.cli.entry`` (the console script) must import without typer.
+"""

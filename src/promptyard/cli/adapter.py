@@ -10,7 +10,7 @@ from typing import Optional
 
 import typer
 
-from promptyard.cli.main import app as root_app
+from promptyard.cli.app import app as root_app
 from promptyard.cli.output import console, print_json, table
 from promptyard.cli.state import state
 from promptyard.core.errors import UsageError

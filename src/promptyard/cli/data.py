@@ -6,7 +6,7 @@ from typing import Optional
 
 import typer
 
-from promptyard.cli.main import app as root_app
+from promptyard.cli.app import app as root_app
 from promptyard.cli.output import console, print_json, table
 
 app = typer.Typer(help="Look at data sets: embedded ones (rotten_tomatoes, bbc_news), JSONL and CSV files.",
@@ -35,7 +35,7 @@ def show(
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Print a data set's size, labels, fingerprint and a few rows."""
-    from promptyard.plugins.datasets import load_dataset
+    from promptyard.plugins.data_loaders import load_dataset
 
     data = load_dataset(name, **data_options(text_column, label_column, target_column, skip_bad_rows))
     info = {"name": data.name, "source": data.source, "size": len(data), "skipped": data.skipped,
@@ -58,7 +58,7 @@ def show(
 @app.command("list")
 def list_data(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
     """List the embedded data sets and the file formats that load."""
-    from promptyard.plugins.datasets import EMBEDDED
+    from promptyard.plugins.data_loaders import EMBEDDED
 
     items = [{"name": k, "description": v[1]} for k, v in EMBEDDED.items()]
     items += [{"name": "*.jsonl", "description": "one JSON object per line"},

@@ -7,7 +7,7 @@ from typing import Any, Optional
 
 import typer
 
-from promptyard.cli.main import app as root_app
+from promptyard.cli.app import app as root_app
 from promptyard.cli.output import console, print_json, table
 from promptyard.cli.state import state
 from promptyard.core.errors import UsageError
@@ -103,9 +103,9 @@ def run(
     as_json: bool = JSON,
 ) -> None:
     """Run a suite (every cell), or one cell given by --prompt/--model/--data; store the results."""
-    from promptyard.evals.matrix import run_suite
     from promptyard.evals.suite import load_suite
-    from promptyard.tuning.ray_exec import choose_executor
+    from promptyard.evals.suite_run import run_suite
+    from promptyard.runtime.ray_session import choose_executor
 
     if suite_file:
         suite = load_suite(suite_file)
@@ -190,8 +190,8 @@ def compare(
 ) -> None:
     """Compare two runs (ids) or two prompt references: delta, its bootstrap CI, paired test, flipped examples."""
     from promptyard.evals.compare import compare_cells, compare_runs
-    from promptyard.evals.matrix import run_suite
     from promptyard.evals.suite import Suite
+    from promptyard.evals.suite_run import run_suite
     from promptyard.registry.evals_store import load_run
 
     registry = _registry()
@@ -232,8 +232,8 @@ def gate(
 
     from promptyard.evals.compare import gate as run_gate
     from promptyard.evals.compare import raise_if_failed
-    from promptyard.evals.matrix import run_suite
     from promptyard.evals.suite import Suite, load_suite
+    from promptyard.evals.suite_run import run_suite
 
     if suite_file:
         base = load_suite(suite_file).cells[0]
@@ -293,7 +293,7 @@ def search(
     as_json: bool = JSON,
 ) -> None:
     """Score prompt variants on the validation split with successive halving; commit the best as a new version."""
-    from promptyard.evals.search import search as run_search
+    from promptyard.evals.successive_halving import search as run_search
 
     base = _cell_options(prompt, model, data, adapter, "validation", None, [metric], seed, None, None, None, None,
                          None, False).cells[0]

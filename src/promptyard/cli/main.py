@@ -4,39 +4,26 @@ from __future__ import annotations
 
 import copy
 import sys
-from typing import Any, Optional
+from typing import Any
 
 import typer
 
+from promptyard.cli import (  # noqa: F401 - importing a sub-command module attaches it to `app`
+    adapter,
+    data,
+    eval,
+    plugins_cmd,
+    prompt,
+    quickstart,
+    registry_cmd,
+    tune,
+    tune_search,  # after tune: adds `tune search|resume|searches` to its sub-app
+)
+from promptyard.cli.app import app
+from promptyard.cli.errors import error_boundary, print_plugin_failures
 from promptyard.cli.state import state
 from promptyard.core.errors import PluginError
-from promptyard.fastpath import error_boundary, print_plugin_failures
-
-app = typer.Typer(
-    name="promptyard",
-    help="Manage, tune and evaluate prompts: versioned registry, PEFT tuning, offline evals, Ray.",
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
-    add_completion=True,
-)
-
-
-@app.callback()
-def root(
-    registry: Optional[str] = typer.Option(  # noqa: UP045 - typer needs Optional on 3.11
-        None, "--registry", envvar="PROMPTYARD_REGISTRY",
-        help="Registry file (default: .promptyard/registry.db found upward from here)."),
-    debug: bool = typer.Option(False, "--debug", help="Show full tracebacks for errors."),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only results, no progress."),
-    no_plugins: bool = typer.Option(  # read by main() before the app is built; declared for --help
-        False, "--no-plugins", help="Load no external plugins (same as PROMPTYARD_PLUGINS=none)."),
-) -> None:
-    state.registry = registry
-    state.debug = debug or state.debug
-    state.quiet = quiet
-    from promptyard.core import progress
-
-    progress.quiet = quiet
+from promptyard.core.host import get_host
 
 
 def get_app(*, load_external: bool = True) -> typer.Typer:
@@ -46,9 +33,6 @@ def get_app(*, load_external: bool = True) -> typer.Typer:
     at run time (tests) adds or removes its commands. A plugin whose ``register_commands`` raises
     is reported and its commands left out; two plugins adding the same command is a PluginError.
     """
-    from promptyard.cli import commands  # noqa: F401 - attaches the built-in sub-apps to `app`
-    from promptyard.core.plugins import get_host
-
     host = get_host(load_external=load_external)
     composed = copy.copy(app)
     composed.registered_commands = list(app.registered_commands)
@@ -81,7 +65,7 @@ def _command_names(typer_app: typer.Typer, since: tuple[int, int] = (0, 0)) -> l
 
 
 def main(argv: list[str] | None = None) -> None:
-    """The typer app with the error boundary (the script's entry point is :func:`promptyard.fastpath.main`)."""
+    """The typer app with the error boundary (the script's entry point is :func:`promptyard.cli.entry.main`)."""
     args = sys.argv[1:] if argv is None else argv
     if "--debug" in args:
         state.debug = True

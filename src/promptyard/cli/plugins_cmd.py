@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 from rich.markup import escape
 
-from promptyard.cli.main import app
+from promptyard.cli.app import app
 from promptyard.cli.output import console, print_json
 
 plugins_app = typer.Typer(help="List installed plugins and their contributions, or start a new plugin.",
@@ -20,7 +20,7 @@ def list_plugins(
     as_json: bool = typer.Option(False, "--json", help="Print JSON: plugins and failures."),
 ) -> None:
     """Every plugin (built-in and installed): version, hooks, what it registered; and any that failed."""
-    from promptyard.core.plugins import get_host
+    from promptyard.core.host import get_host
 
     host = get_host()
     plugins = host.describe()
@@ -49,7 +49,7 @@ def _line(text: str) -> None:
 @plugins_app.command("hooks")
 def list_hooks(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
     """Every hook a plugin can implement, with its signature."""
-    from promptyard.core.plugins import hook_names, hook_signature
+    from promptyard.core.host import hook_names, hook_signature
 
     signatures = [hook_signature(name) for name in hook_names()]
     if as_json:

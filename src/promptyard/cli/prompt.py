@@ -9,7 +9,7 @@ from typing import Any
 
 import typer
 
-from promptyard.cli.main import app as root_app
+from promptyard.cli.app import app as root_app
 from promptyard.cli.registry_cmd import open_registry
 from promptyard.core.errors import UsageError
 
@@ -189,8 +189,8 @@ def render(
     as_json: bool = JSON_OPT,
 ) -> None:
     """Render REF with variables (-v, --vars or JSON on stdin): text, or JSON messages for multi prompts."""
+    from promptyard.cli.render_cmd import run_render
     from promptyard.cli.state import state
-    from promptyard.fastpath import run_render
 
     run_render(state.registry, ref, var, vars_file, seed, as_json)
 

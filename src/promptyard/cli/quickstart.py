@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from promptyard.cli.main import app as root_app
+from promptyard.cli.app import app as root_app
 from promptyard.cli.output import console, print_json
 from promptyard.cli.state import state
 
@@ -25,7 +25,7 @@ def quickstart(
     Commits a sentiment prompt in all four kinds, evaluates them with SmolLM2 on Rotten Tomatoes, searches
     prompt-tuning and LoRA adapters (ASHA), gates the best against production, rolls back, writes a report.
     """
-    from promptyard.quickstart import QuickstartSettings, run_quickstart
+    from promptyard.quickstart.run import QuickstartSettings, run_quickstart
 
     settings = QuickstartSettings.for_run(directory, fast=fast, use_ray=not no_ray,
                                           quiet=quiet or state.quiet or as_json)

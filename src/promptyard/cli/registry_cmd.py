@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from promptyard.cli.main import app as root_app
+from promptyard.cli.app import app as root_app
 from promptyard.cli.state import state
 
 if TYPE_CHECKING:

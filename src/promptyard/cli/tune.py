@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from promptyard.cli.main import app as root_app
+from promptyard.cli.app import app as root_app
 from promptyard.cli.output import console, print_json, table
 from promptyard.cli.state import state
 
@@ -44,9 +44,9 @@ def run(
     """Train an adapter: split the data, train with early stopping, keep the best, register it."""
     from promptyard.cli.data import data_options
     from promptyard.core.errors import UsageError
-    from promptyard.tuning.adapters import default_adapter_name, register_result
+    from promptyard.runtime.adapter_loading import default_adapter_name, register_result
     from promptyard.tuning.loop import new_run_dir, train
-    from promptyard.tuning.prepare import plan_run
+    from promptyard.tuning.plan import plan_run
     from promptyard.tuning.resume import has_state
     from promptyard.tuning.spec import TrainSpec, parse_sets
 
@@ -103,7 +103,7 @@ def methods(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -
     """List the tuning methods, the model kinds they support and their settings."""
     import dataclasses
 
-    from promptyard.core.plugins import get_host
+    from promptyard.core.host import get_host
 
     rows = []
     for m in get_host().table("tuning_methods").values():

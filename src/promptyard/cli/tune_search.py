@@ -11,7 +11,7 @@ from typing import Any, Optional
 
 import typer
 
-from promptyard.cli.main import app as root_app
+from promptyard.cli.app import app as root_app
 from promptyard.cli.output import console, print_json, table
 from promptyard.cli.state import state
 from promptyard.core.errors import UsageError
@@ -63,7 +63,7 @@ def resolve_space(method: str, space_file: Path | None) -> dict[str, Any]:
 
     if space_file is not None:
         return load_space_file(space_file)
-    from promptyard.core.plugins import lookup
+    from promptyard.core.host import lookup
 
     return validate_space(lookup("tuning_methods", method).default_search_space(),
                           source=f"default search space of '{method}'")
@@ -121,7 +121,7 @@ def search(
 ) -> None:
     """Search hyper-parameters with Ray Tune; register the best trial's adapter."""
     from promptyard.core.paths import registry_path
-    from promptyard.tuning.ray_exec import choose_executor
+    from promptyard.runtime.ray_session import choose_executor
     from promptyard.tuning.search import SearchSpec
     from promptyard.tuning.search_driver import run_search
 
@@ -150,7 +150,7 @@ def resume(
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Finish an interrupted search; finished trials are not run again."""
-    from promptyard.tuning.ray_exec import choose_executor
+    from promptyard.runtime.ray_session import choose_executor
     from promptyard.tuning.search_driver import resume_search
 
     target = choose_executor(True, ray_address)
@@ -165,7 +165,7 @@ def searches(
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """List searches, or show one with every trial's parameters, status, metric and error."""
-    from promptyard.registry.searches import get_search, list_searches
+    from promptyard.registry.search_records import get_search, list_searches
 
     registry = _registry(create=False)
     if search_id is None:

@@ -27,7 +27,7 @@ def register_task_types(register: Register) -> None:
     """Contribute task types (classification, generation …). Called once at startup.
 
     :param register: call ``register(task_type)`` with an object that follows
-        :class:`promptyard.core.interfaces.TaskType`; its ``name`` is the key.
+        :class:`promptyard.core.protocols.TaskType`; its ``name`` is the key.
     """
 
 
@@ -36,7 +36,7 @@ def register_tuning_methods(register: Register) -> None:
     """Contribute tuning methods (lora, prompt_tuning …). Called once at startup.
 
     :param register: call ``register(method)`` with an object that follows
-        :class:`promptyard.core.interfaces.TuningMethod`.
+        :class:`promptyard.core.protocols.TuningMethod`.
     """
 
 
@@ -45,7 +45,7 @@ def register_metrics(register: Register) -> None:
     """Contribute metrics. Called once at startup.
 
     :param register: call ``register(metric)`` with an object that follows
-        :class:`promptyard.core.interfaces.Metric`.
+        :class:`promptyard.core.protocols.Metric`.
     """
 
 
@@ -86,7 +86,7 @@ def register_model_loaders(register: Register) -> None:
     """Contribute model loaders: how a model reference becomes a model and tokenizer. Called once at startup.
 
     :param register: call ``register(loader)`` with an object that follows
-        :class:`promptyard.core.interfaces.ModelLoader`. Loaders are asked in registration order;
+        :class:`promptyard.core.protocols.ModelLoader`. Loaders are asked in registration order;
         the first whose ``can_load(ref)`` is true loads it.
     """
 
@@ -96,7 +96,7 @@ def register_dataset_loaders(register: Register) -> None:
     """Contribute data set loaders (jsonl, csv, named embedded data sets). Called once at startup.
 
     :param register: call ``register(loader)`` with an object that follows
-        :class:`promptyard.core.interfaces.DatasetLoader`. Loaders are asked in registration order;
+        :class:`promptyard.core.protocols.DatasetLoader`. Loaders are asked in registration order;
         the first whose ``can_load(ref)`` is true loads it.
     """
 

@@ -124,7 +124,7 @@ def _check_structure(t: Template) -> None:
 def _reserved(t: Template, senv: SandboxEnv) -> set[str]:
     reserved = set(senv.builtin_names)
     if t.kind == "dynamic":
-        from promptyard.core.plugins import get_host
+        from promptyard.core.host import get_host
 
         reserved |= set(DYNAMIC_RESERVED) | set(get_host().table("value_providers").names())
     return reserved
@@ -163,7 +163,7 @@ def _build(t: Template, senv: SandboxEnv) -> Prepared:
     used_all = _used_names(compiled)
     providers: tuple[str, ...] = ()
     if t.kind == "dynamic":
-        from promptyard.core.plugins import get_host
+        from promptyard.core.host import get_host
 
         providers = tuple(n for n in get_host().table("value_providers").names() if n in used_all)
     if declared:

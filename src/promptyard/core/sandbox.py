@@ -240,7 +240,7 @@ def build_env(filter_entries: Iterator[Any] = iter(())) -> SandboxEnv:
 def sandbox_env() -> SandboxEnv:
     """The sandbox for the current plugin host; rebuilt (cache and all) when plugins change."""
     global _current
-    from promptyard.core import plugins
+    from promptyard.core import host as plugins
 
     # the host's lock is only needed to build it; once built, reading the global is enough
     host = plugins._host or plugins.get_host()

@@ -145,7 +145,7 @@ def run_cells_distributed(cells: list[CellSpec], *, registry: Any, cache: Any = 
     import ray
     from ray.exceptions import ActorDiedError, ActorUnavailableError, RayActorError, WorkerCrashedError
 
-    from promptyard.evals.prepare import prepare_cell
+    from promptyard.evals.cells import prepare_cell
     from promptyard.evals.runner import open_cache
 
     stats = stats or DistributedStats()
@@ -247,8 +247,8 @@ def run_suite_distributed(suite: Suite, target: Any, *, registry: Any, cache: An
                           shard_size: int = 16, actors_per_model: int | None = None, store: bool = True,
                           progress: bool = False, on_shard: Callable[..., None] | None = None) -> Any:
     """``eval run --ray``: the suite on Ray, stored like an in-process run (same ``SuiteRun``)."""
-    from promptyard.evals.matrix import SuiteRun
-    from promptyard.tuning.ray_exec import ray_session
+    from promptyard.evals.suite_run import SuiteRun
+    from promptyard.runtime.ray_session import ray_session
 
     stats = DistributedStats()
     t0 = time.perf_counter()
@@ -258,8 +258,8 @@ def run_suite_distributed(suite: Suite, target: Any, *, registry: Any, cache: An
     duration = time.perf_counter() - t0
     run_id = None
     if store:
-        from promptyard.core.plugins import get_host
-        from promptyard.evals.prepare import package_versions
+        from promptyard.core.host import get_host
+        from promptyard.evals.cells import package_versions
         from promptyard.registry.evals_store import load_run, store_run
 
         note = (f"ray: {stats.shards} shards on {len(stats.nodes)} node(s), "

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from promptyard.core.interfaces import LoadedModel
+from promptyard.core.protocols import LoadedModel
 
 # PeftConfig fields that do not change what a loaded adapter computes
 _BOOKKEEPING = {"base_model_name_or_path", "revision", "inference_mode", "peft_version", "auto_mapping",
@@ -47,7 +47,7 @@ class ModelPool:
 
     def _base(self, ref: str) -> LoadedModel:
         if not self.reuse or ref not in self._bases:
-            from promptyard.plugins.models import load_model
+            from promptyard.plugins.model_loaders import load_model
 
             loaded = load_model(ref)
             loaded.model.eval()

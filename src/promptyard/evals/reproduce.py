@@ -48,7 +48,7 @@ def _same(a: float | None, b: float | None) -> bool:
 def reproduce(registry: Any, run_id: int | str, *, use_cache: bool = False, progress: bool = False,
               store: bool = True) -> Reproduction:
     """Re-run every cell of ``run_id`` at its pinned versions (no cache by default) and compare metrics."""
-    from promptyard.evals.matrix import run_suite
+    from promptyard.evals.suite_run import run_suite
     from promptyard.registry.evals_store import load_run
 
     stored = load_run(registry, run_id, with_examples=False)

@@ -1,4 +1,4 @@
-"""Run evaluation cells: batched inference through ``evals.inference``, the response cache, metrics.
+"""Run evaluation cells: batched inference through ``runtime.inference``, the response cache, metrics.
 
 ``run_cell(cell, indices=None, cache=...)`` runs one cell (or the given example indices of it, for a
 distributed runner that shards by index and merges with :func:`promptyard.evals.results.merge_shards`).
@@ -16,7 +16,7 @@ from typing import Any
 from promptyard.core.errors import PromptyardError
 from promptyard.evals.cache import ResponseCache, response_key
 from promptyard.evals.modelpool import ModelPool
-from promptyard.evals.prepare import PreparedCell, prepare_cell, sha256_json
+from promptyard.evals.cells import PreparedCell, prepare_cell, sha256_json
 from promptyard.evals.results import CellResult, ExampleResult, compute_cell_metrics
 from promptyard.evals.suite import CellSpec
 
@@ -86,7 +86,7 @@ def _generation_kwargs(decoding: dict[str, Any]) -> dict[str, Any]:
 def _infer(prepared: PreparedCell, loaded: Any, prompts: list[str], todo: list[int],
            progress: Progress | None, done0: int, total: int) -> dict[int, dict[str, Any]]:
     """Run the model on the examples at positions ``todo``; return position -> stored value."""
-    from promptyard.evals import inference
+    from promptyard.runtime import inference
 
     decoding = prepared.spec.decoding
     batch_size = int(decoding.get("batch_size", 16))

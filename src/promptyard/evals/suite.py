@@ -188,7 +188,7 @@ def _common(c: _Checker, d: dict[str, Any], path: str, base: dict[str, Any]) -> 
             raise c.fail(f"{prefix}metrics", f"expected a list of metric names, got {_show(metrics)}")
         out["metrics"] = tuple(c.string(m, f"{prefix}metrics[{i}]") for i, m in enumerate(metrics))
         # checked here, not after inference: a typo must not cost a model load and a whole run
-        from promptyard.core.plugins import registered
+        from promptyard.core.host import registered
 
         known = set(registered("metrics"))
         for i, name in enumerate(out["metrics"]):

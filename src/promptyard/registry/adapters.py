@@ -12,12 +12,12 @@ from typing import TYPE_CHECKING, Any
 
 from promptyard.core.errors import IntegrityError
 from promptyard.core.refs import Ref, check_name
-from promptyard.registry.models import content_hash_of
+from promptyard.registry.records import content_hash_of
 from promptyard.registry.store import ArtifactStore
 
 if TYPE_CHECKING:
     from promptyard.registry.api import Registry
-    from promptyard.registry.models import VersionInfo
+    from promptyard.registry.records import VersionInfo
 
 
 def _store(self: Registry) -> ArtifactStore:

@@ -22,7 +22,7 @@ from promptyard.core.errors import RegistryError
 from promptyard.core.paths import registry_path
 from promptyard.core.refs import Ref, check_name, parse_ref
 from promptyard.registry import queries, schema
-from promptyard.registry.models import LabelMoveInfo, VersionInfo
+from promptyard.registry.records import LabelMoveInfo, VersionInfo
 from promptyard.registry.reads import RegistryReads
 
 if TYPE_CHECKING:
@@ -183,7 +183,7 @@ class Registry(RegistryReads):
             self._data_version = None
 
     def _observe(self, hook: str, **kw: Any) -> None:
-        from promptyard.core.plugins import get_host
+        from promptyard.core.host import get_host
 
         get_host().call_observers(hook, registry=self, **kw)
 

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from promptyard.core.errors import BundleError, RegistryError
 from promptyard.core.refs import check_label, check_name
 from promptyard.registry import queries
-from promptyard.registry.models import content_hash_of
+from promptyard.registry.records import content_hash_of
 
 if TYPE_CHECKING:
     from promptyard.registry.api import Registry

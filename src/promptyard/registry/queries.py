@@ -12,7 +12,7 @@ from typing import Any
 
 from promptyard.core.errors import AmbiguousRefError, UnknownRefError
 from promptyard.core.refs import DEFAULT_LABEL, Ref
-from promptyard.registry.models import ItemInfo, LabelMoveInfo, VersionInfo, _time
+from promptyard.registry.records import ItemInfo, LabelMoveInfo, VersionInfo, _time
 
 VERSION_COLUMNS = (
     "v.id, i.kind, i.name, v.number, v.content_hash, v.content, v.message, v.author, v.created_at, "

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from promptyard.core.refs import Ref, check_label
 from promptyard.registry import queries
-from promptyard.registry.models import ItemInfo, LabelMoveInfo, VersionInfo
+from promptyard.registry.records import ItemInfo, LabelMoveInfo, VersionInfo
 
 if TYPE_CHECKING:
     import sqlite3

@@ -52,7 +52,7 @@ def batch_loss(model: Any, batch: dict[str, Any], *, causal: bool, device: Any) 
     """
     import torch
 
-    from promptyard.evals.inference import scored_positions
+    from promptyard.runtime.inference import scored_positions
 
     ids = batch["input_ids"].to(device)
     mask = batch["attention_mask"].to(device)

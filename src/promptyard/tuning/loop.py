@@ -24,7 +24,7 @@ from typing import Any
 from promptyard.core.errors import TuningError
 from promptyard.core.paths import work_dir
 from promptyard.tuning.batching import batch_loss, collate, length_grouped_batches
-from promptyard.tuning.prepare import Prepared, plan_run, prepare
+from promptyard.tuning.plan import Prepared, plan_run, prepare
 from promptyard.tuning.resume import (
     LoopState,
     check_fingerprint,
@@ -68,7 +68,7 @@ def evaluate(model: Any, prep: Prepared, device: Any, dtype: Any) -> dict[str, f
     """Validation loss over target tokens, and the metric: accuracy (classification) or the loss."""
     import torch
 
-    from promptyard.evals.inference import score_choices
+    from promptyard.runtime.inference import score_choices
 
     plan = prep.plan
     causal = plan.model_kind == "causal"
@@ -146,7 +146,7 @@ def train(spec: TrainSpec, *, report: Report | None = None,
     """
     import torch
 
-    from promptyard.tuning.lineage import package_versions
+    from promptyard.runtime.lineage import package_versions
 
     started = time.time()
     plan = plan_run(spec)  # every bad name or value fails here, before anything is loaded or written
@@ -319,7 +319,7 @@ def _curves(run_dir: Path, steps: list, history: list, metric_name: str) -> tupl
 
 
 def _lineage(prep: Prepared, metrics: dict[str, Any], elapsed: float, device: Any) -> dict[str, Any]:
-    from promptyard.tuning.lineage import package_versions
+    from promptyard.runtime.lineage import package_versions
 
     plan, spec = prep.plan, prep.plan.spec
     return {

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from promptyard.core.errors import UsageError
-from promptyard.tuning.ray_exec import apply_ray_env, tune_storage_dir
+from promptyard.runtime.ray_session import apply_ray_env, tune_storage_dir
 from promptyard.tuning.resume import MUTABLE, RESUME_DIR
 
 SCHEDULERS = ("asha", "median", "pbt", "fifo")
@@ -100,7 +100,7 @@ def default_mode(train_spec: Any, metric: str) -> str:
 
     if not isinstance(train_spec, TrainSpec):  # a trainer of its own: its val_metric is a score
         return "max"
-    from promptyard.tuning.prepare import plan_run
+    from promptyard.tuning.plan import plan_run
 
     kind = getattr(plan_run(train_spec).task, "kind", "classification")
     return "max" if kind == "classification" else "min"
@@ -320,7 +320,7 @@ def load_spec(search_id: str) -> SearchSpec:
 
 
 def fit(spec: SearchSpec, *, resume: bool = False, callbacks: list[Any] | None = None) -> Any:
-    """Run (or resume) the Tune experiment; needs a Ray connection (see ``ray_exec.ray_session``)."""
+    """Run (or resume) the Tune experiment; needs a Ray connection (see ``runtime.ray_session.ray_session``)."""
     apply_ray_env()
     # Save Tune's experiment state often, so a killed driver loses little (default is adaptive, ~minutes).
     os.environ.setdefault("TUNE_GLOBAL_CHECKPOINT_S", "1")

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from promptyard.core.paths import work_dir
-from promptyard.tuning.ray_exec import RayTarget, ray_session, tune_storage_dir
+from promptyard.runtime.ray_session import RayTarget, ray_session, tune_storage_dir
 from promptyard.tuning.resume import RESUME_DIR
 from promptyard.tuning.search import (
     TRIAL_STATE_FILE,
@@ -129,7 +129,7 @@ def finalize_records(spec: SearchSpec, records: list[TrialRecord], registry: Any
     result = SearchResult(spec.search_id, records, best, plot_path=plot, output_dir=out, metric=spec.metric)
     if registry is None:
         return result
-    from promptyard.registry.searches import finish_search
+    from promptyard.registry.search_records import finish_search
 
     version = None
     if best is not None:
@@ -154,7 +154,7 @@ def record_start(spec: SearchSpec, registry: Any | None) -> None:
     """Record the search as started (before any trial runs), so an interrupted one can be found."""
     if registry is None:
         return
-    from promptyard.registry.searches import start_search
+    from promptyard.registry.search_records import start_search
 
     start_search(registry, spec.search_id, method=_method_of(spec), adapter_name=default_adapter_name(spec),
                  scheduler=spec.scheduler, search_alg=spec.search_alg, metric=spec.metric, mode=spec.mode,
@@ -177,7 +177,7 @@ def resume_search(search_id: str, target: RayTarget, *, registry: Any | None = N
     """Finish an interrupted search from Tune's saved state; finished trials are not run again."""
     spec = load_spec(search_id)
     if registry is not None:
-        from promptyard.registry.searches import mark_resumed
+        from promptyard.registry.search_records import mark_resumed
 
         mark_resumed(registry, search_id)
     with ray_session(target, num_cpus=num_cpus):

@@ -95,7 +95,7 @@ class ModuleMetric:
         if self.decomposition == "bleu":
             stats = load_module(self.module).compute(predictions=preds, references=refs, return_stats=True)
             return resample.bleu_resampler(stats["stats"])
-        from promptyard.evals.stats import mean_resampler
+        from promptyard.core.stats import mean_resampler
 
         return mean_resampler(self.per_example(predictions, references, **kwargs) or [])
 

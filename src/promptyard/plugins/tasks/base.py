@@ -45,7 +45,7 @@ def causal_features(tokenizer: Any, prompt: str, target: str, *, add_eos: bool,
     Prompt and target are encoded separately, exactly as :func:`score_choices` does, so training and
     scoring see the same tokens. Long prompts are cut from the left: the end is next to the answer.
     """
-    from promptyard.evals.inference import join_choice
+    from promptyard.runtime.inference import join_choice
 
     prompt_ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
     target_ids = tokenizer(join_choice(prompt, target), add_special_tokens=False)["input_ids"]

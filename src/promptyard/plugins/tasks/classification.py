@@ -10,7 +10,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from promptyard.core.errors import DataError, UsageError
-from promptyard.core.interfaces import Example
+from promptyard.core.protocols import Example
 from promptyard.plugins.tasks.base import example_variables
 
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from promptyard.core.errors import DataError
-from promptyard.core.interfaces import Example
+from promptyard.core.protocols import Example
 from promptyard.plugins.tasks.base import example_variables
 
 

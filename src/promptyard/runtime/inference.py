@@ -5,7 +5,7 @@
   positions that are scored, not over the whole sequence and vocabulary.
 - :func:`generate`: batched generation with left padding.
 
-Both accept a :class:`~promptyard.core.interfaces.LoadedModel` whose ``model`` may be a PEFT model.
+Both accept a :class:`~promptyard.core.protocols.LoadedModel` whose ``model`` may be a PEFT model.
 """
 
 from __future__ import annotations

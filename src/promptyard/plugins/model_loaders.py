@@ -18,9 +18,9 @@ from typing import Any
 
 from promptyard.core.errors import OfflineError, UnknownNameError, UsageError
 from promptyard.core.hookspecs import hookimpl
-from promptyard.core.interfaces import LoadedModel
+from promptyard.core.protocols import LoadedModel
 from promptyard.core.paths import cache_dir
-from promptyard.plugins.hashing import file_sha256, model_content_hash
+from promptyard.core.hashing import file_sha256, model_content_hash
 
 KINDS = ("causal", "encoder")
 SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -131,7 +131,7 @@ def _convert_gguf(gguf: Path, out: Path) -> None:
     from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
 
     # save_pretrained refuses a GGUF-loaded model: copy its (dequantised) weights into a plain model
-    from promptyard.core.progress import status
+    from promptyard.cli.progress import status
 
     # the one slow first-use step (dequantising takes ~25 s on 2 cores): say what is happening
     with status("first use of smollm2-135m: converting its GGUF file once (about 25 s), cached after"), \
@@ -306,7 +306,7 @@ def register_model_loaders(register) -> None:
 
 def find_loader(ref: str) -> Any:
     """The first registered loader that can load ``ref``."""
-    from promptyard.core.plugins import get_host
+    from promptyard.core.host import get_host
 
     table = get_host().table("model_loaders")
     for loader in table.values():

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from promptyard.core.errors import UsageError
-from promptyard.tuning import ray_exec
-from promptyard.tuning.ray_exec import RayTarget, choose_executor, local_init_kwargs, ray_temp_dir
+from promptyard.runtime import ray_session as ray_exec
+from promptyard.runtime.ray_session import RayTarget, choose_executor, local_init_kwargs, ray_temp_dir
 
 
 @pytest.mark.parametrize(("use_ray", "address", "env", "expected"), [
@@ -33,7 +33,7 @@ def test_choose_executor(monkeypatch, use_ray, address, env, expected):
 def test_ray_is_not_imported_by_choosing(monkeypatch):
     import subprocess
 
-    code = ("import sys; from promptyard.tuning.ray_exec import choose_executor; "
+    code = ("import sys; from promptyard.runtime.ray_session import choose_executor; "
             "import promptyard.tuning.search, promptyard.tuning.search_driver, promptyard.cli.tune_search; "
             "choose_executor(True); print('ray' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,

@@ -28,7 +28,7 @@ import pluggy
 
 from promptyard.core import hookspecs
 from promptyard.core.errors import PluginError
-from promptyard.core.plugin_tables import REQUIRED_ATTRIBUTES, Entry, Table, make_entry
+from promptyard.core.contributions import REQUIRED_ATTRIBUTES, Entry, Table, make_entry
 
 __all__ = [
     "CONTRIBUTION_HOOKS", "DEFAULT_PLUGINS", "ENTRY_POINT_GROUP", "REQUIRED_ATTRIBUTES", "Entry", "LoadFailure",
@@ -42,8 +42,8 @@ ENTRY_POINT_GROUP = "promptyard"
 DEFAULT_PLUGINS: tuple[str, ...] = (
     "promptyard.plugins.selectors",
     "promptyard.plugins.filters",
-    "promptyard.plugins.models",
-    "promptyard.plugins.datasets",
+    "promptyard.plugins.model_loaders",
+    "promptyard.plugins.data_loaders",
     "promptyard.plugins.tasks",
     "promptyard.plugins.tuning",
     "promptyard.plugins.metrics",

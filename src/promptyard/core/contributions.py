@@ -90,7 +90,7 @@ def make_entry(table_name: str, plugin: str, args: tuple, options: dict[str, Any
         if missing:
             raise PluginError(f"{singular(table_name)} {entry.name!r} lacks {', '.join(missing)}",
                               where=f"plugin {plugin}",
-                              hint="see promptyard.core.interfaces and docs/plugins.md")
+                              hint="see promptyard.core.protocols and docs/plugins.md")
     elif not callable(entry.value) and options.get("kind") != "global":
         raise PluginError(f"{singular(table_name)} {entry.name!r} is not callable", where=f"plugin {plugin}")
     return entry

@@ -119,7 +119,7 @@ def successive_halving(variants: list[Variant], base_cell: CellSpec, *, metric: 
                        n_available: int, min_examples: int = 16, eta: int = 2, cache: Any = "default",
                        progress: bool = False, task_type: str | None = None) -> tuple[Variant, list[dict]]:
     """Keep the best ``1/eta`` each round while the examples per variant grow by ``eta``."""
-    from promptyard.evals.matrix import run_cells
+    from promptyard.evals.suite_run import run_cells
     from promptyard.evals.metrics import get_metric
 
     sign = 1.0 if get_metric(metric).higher_is_better else -1.0
@@ -150,8 +150,8 @@ def search(registry: Any, prompt_ref: str, base_cell: CellSpec, *, metric: str, 
            generate: bool = False, min_examples: int = 16, eta: int = 2, commit: bool = True,
            cache: Any = "default", progress: bool = False) -> SearchResult:
     """Search variants of ``prompt_ref`` on ``base_cell``'s data (validation split) and commit the best."""
-    from promptyard.core.plugins import registered
-    from promptyard.evals.prepare import cell_indices, resolve_prompt
+    from promptyard.core.host import registered
+    from promptyard.evals.cells import cell_indices, resolve_prompt
 
     if not variants_file and not generate:
         raise ValidationError("give a variants file or ask to generate variants", where="eval search",

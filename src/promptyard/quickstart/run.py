@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from promptyard.quickstart_prompts import (
+from promptyard.quickstart.prompts import (
     ADAPTER_NAME,
     PROMPT_NAME,
     STRUCTURED_DECODING,
@@ -189,7 +189,7 @@ def evaluate_prompts(registry: Any, registry_path: Path, s: QuickstartSettings, 
                      n: Narrator) -> dict[str, Any]:
     """Step 2: every version on one test sample; each compared with production (paired CIs and tests)."""
     from promptyard.evals.compare import compare_cells
-    from promptyard.evals.matrix import run_suite
+    from promptyard.evals.suite_run import run_suite
     from promptyard.evals.suite import Suite
     from promptyard.registry.evals_store import load_run
 
@@ -270,7 +270,7 @@ def _trials_table(result: Any, method: str) -> Any:
 
 def _run_searches(specs: list[Any], registry: Any, n: Narrator) -> list[Any]:
     """Both searches on one local Ray instance (started once, ~3-5 s)."""
-    from promptyard.tuning.ray_exec import RayTarget, ray_session
+    from promptyard.runtime.ray_session import RayTarget, ray_session
     from promptyard.tuning.search_driver import run_search
 
     target = RayTarget(None)
@@ -299,7 +299,7 @@ def gate_and_rollback(registry: Any, registry_path: Path, s: QuickstartSettings,
                       tuned: dict[str, Any], n: Narrator) -> dict[str, Any]:
     """Step 4: the gate (adapter + best prompt vs the production prompt); on pass, production; then rollback."""
     from promptyard.evals.compare import gate
-    from promptyard.evals.matrix import run_suite
+    from promptyard.evals.suite_run import run_suite
     from promptyard.evals.suite import Suite
     from promptyard.registry.evals_store import load_run
 
@@ -372,7 +372,7 @@ def set_aside_previous(registry_path: Path) -> Path | None:
 
 def run_quickstart(settings: QuickstartSettings, *, console: Any = None) -> dict[str, Any]:
     """Run the five steps in ``settings.directory``; return the summary (what ``--json`` prints)."""
-    from promptyard.quickstart_report import write_quickstart_report
+    from promptyard.quickstart.report import write_quickstart_report
     from promptyard.registry.api import Registry
 
     s = settings

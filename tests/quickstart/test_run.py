@@ -28,7 +28,7 @@ def _run(tmp_path: Path, *extra: str) -> dict:
 def _check_registry(summary: dict) -> None:
     from promptyard import Registry
     from promptyard.registry.evals_store import load_run
-    from promptyard.registry.searches import get_search
+    from promptyard.registry.search_records import get_search
 
     reg = Registry.open(summary["registry"])
     assert Path(summary["registry"]).is_relative_to(summary["directory"])
@@ -101,7 +101,7 @@ def test_quickstart_fast_on_ray_through_the_python_api(tmp_path):
 
     from rich.console import Console
 
-    from promptyard.quickstart import QuickstartSettings, run_quickstart
+    from promptyard.quickstart.run import QuickstartSettings, run_quickstart
 
     shown = io.StringIO()
     settings = QuickstartSettings.for_run(tmp_path / "qs", fast=True, use_ray=True)

@@ -1,4 +1,4 @@
-"""Helpers for testing promptyard and its plugins (pytest fixtures: ``promptyard.testing_fixtures``).
+"""Helpers for testing promptyard and its plugins (pytest fixtures: ``promptyard.testing._pytest_plugin``).
 
 - :func:`invoke` runs the CLI in-process and captures what it printed and its exit code.
 - :func:`isolated_environment` points the registry and every cache at a temporary folder.
@@ -33,7 +33,7 @@ def invoke(args: list[str], *, input: str | None = None,
     """Run ``promptyard ARGS`` in this process; return exit code, stdout and stderr.
 
     ``entry`` is the function that gets ``ARGS``: the typer app's ``main`` unless given
-    (``promptyard.fastpath.main`` is the installed script's entry point).
+    (``promptyard.cli.entry.main`` is the installed script's entry point).
     """
     import sys
 
@@ -90,7 +90,7 @@ def plugin_registered(plugin: Any, name: str | None = None) -> Iterator[str]:
     :class:`~promptyard.core.errors.PluginError` with the reason, instead of silently missing.
     """
     from promptyard.core.errors import PluginError
-    from promptyard.core.plugins import get_host
+    from promptyard.core.host import get_host
 
     host = get_host()
     if host.pm.is_registered(plugin):
@@ -116,7 +116,7 @@ def tiny_causal_lm(
     """A randomly initialised Llama-style causal LM (~50k parameters) with a byte-level tokenizer.
 
     Built from a config, so it needs no download; deterministic for a ``seed``. Returns a
-    :class:`~promptyard.core.interfaces.LoadedModel` (``ref="tiny-llama"``, ``kind="causal"``);
+    :class:`~promptyard.core.protocols.LoadedModel` (``ref="tiny-llama"``, ``kind="causal"``);
     with ``save_to`` the model and tokenizer are also saved there (a local model directory).
     """
     import hashlib
@@ -125,7 +125,7 @@ def tiny_causal_lm(
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers
     from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 
-    from promptyard.core.interfaces import LoadedModel
+    from promptyard.core.protocols import LoadedModel
 
     specials = ["<pad>", "<s>", "</s>"]
     vocab = {token: i for i, token in enumerate(specials + sorted(pre_tokenizers.ByteLevel.alphabet()))}

@@ -1,4 +1,4 @@
-"""promptyard.testing and its pytest fixtures (``promptyard.testing_fixtures``), as a plugin author uses them.
+"""promptyard.testing and its pytest fixtures (``promptyard.testing._pytest_plugin``), as a plugin author uses them.
 
 The fixtures are imported here so this file works whether or not promptyard's ``pytest11`` entry point
 is installed in the running environment; the third-party test checks the entry point itself.
@@ -10,9 +10,10 @@ import os
 
 import pytest
 
-from promptyard import hookimpl, testing_fixtures
+from promptyard import hookimpl
+from promptyard.testing import _pytest_plugin as testing_fixtures
 from promptyard.core.errors import PluginError
-from promptyard.core.plugins import get_host, lookup
+from promptyard.core.host import get_host, lookup
 from promptyard.testing import plugin_registered
 
 # the fixtures, made visible to this module (as the pytest11 entry point does for plugin authors)

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from promptyard.core.errors import IntegrityError, TuningError
-from promptyard.core.interfaces import LoadedModel
+from promptyard.core.protocols import LoadedModel
 from promptyard.plugins.tuning.base import ADAPTER_META, load_adapter, read_meta
 
 PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".pkl", ".pickle", ".ckpt")
@@ -44,7 +44,7 @@ def load_adapted(adapter_dir: str | Path, *, base: LoadedModel | None = None) ->
     """
     from dataclasses import replace
 
-    from promptyard.plugins.models import load_model
+    from promptyard.plugins.model_loaders import load_model
 
     adapter_dir = Path(adapter_dir)
     meta = read_meta(adapter_dir)

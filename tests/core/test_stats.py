@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from promptyard.evals import stats
+from promptyard.core import stats
 
 
 def test_bootstrap_indices_are_reproducible_and_in_range():

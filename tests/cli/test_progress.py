@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from promptyard.core import progress
+from promptyard.cli import progress
 
 
 class FakeTerminal(io.StringIO):

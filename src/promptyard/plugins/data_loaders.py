@@ -20,7 +20,7 @@ from typing import Any
 
 from promptyard.core.errors import DataError, UnknownNameError, UsageError
 from promptyard.core.hookspecs import hookimpl
-from promptyard.plugins.models import package_dir
+from promptyard.plugins.model_loaders import package_dir
 
 SPLITS = ("train", "validation", "test")
 DEFAULT_FRACTIONS = (0.8, 0.1, 0.1)
@@ -302,7 +302,7 @@ def register_dataset_loaders(register) -> None:
 
 def load_dataset(ref: str, **options: Any) -> Dataset:
     """Load a data set reference (``rotten_tomatoes``, ``bbc_news``, ``file.jsonl``, ``file.csv``)."""
-    from promptyard.core.plugins import get_host
+    from promptyard.core.host import get_host
 
     for loader in get_host().table("dataset_loaders").values():
         if loader.can_load(ref):

@@ -8,7 +8,7 @@ import pytest
 
 from promptyard import hookimpl
 from promptyard.core.errors import PluginError, UnknownNameError
-from promptyard.core.plugins import PluginHost, hook_names, hook_signature
+from promptyard.core.host import PluginHost, hook_names, hook_signature
 from promptyard.testing import write_distribution
 
 
@@ -265,7 +265,7 @@ def _write_dist(site, name):
 
 
 def test_entry_point_discovery_is_cached_and_sees_new_installs(tmp_path, monkeypatch):
-    from promptyard.core.plugins import discover_entry_points
+    from promptyard.core.host import discover_entry_points
 
     site = tmp_path / "site"
     site.mkdir()

@@ -88,8 +88,8 @@ def _resolve_prompt(spec: TrainSpec, task_hint: str | None) -> tuple[Template, d
 
 def plan_run(spec: TrainSpec) -> Plan:
     """Check the method, its settings, the task and the model kind; resolve the prompt. Loads nothing."""
-    from promptyard.core.plugins import lookup
-    from promptyard.plugins.models import find_loader, model_kind
+    from promptyard.core.host import lookup
+    from promptyard.plugins.model_loaders import find_loader, model_kind
     from promptyard.plugins.tuning.base import build_config
 
     method = lookup("tuning_methods", spec.method)
@@ -140,8 +140,8 @@ def _init_text(plan: Plan) -> str | None:
 
 def prepare(plan: Plan) -> Prepared:
     """Load model and data, split, and render every row into training features."""
-    from promptyard.plugins.datasets import load_dataset
-    from promptyard.plugins.models import load_model
+    from promptyard.plugins.data_loaders import load_dataset
+    from promptyard.plugins.model_loaders import load_model
     from promptyard.plugins.tasks.base import (
         causal_features,
         contract_names,

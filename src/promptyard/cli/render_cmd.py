@@ -1,27 +1,19 @@
-"""The ``promptyard`` entry point, with a fast path for ``promptyard prompt render``.
+"""``prompt render`` without typer: read variables, render, print. Shared by the fast path and the typer command.
 
-Rendering a prompt is what scripts and services call cold, many times; typer alone (it builds pydantic
-adapters to coerce every parameter) costs more than the rest of the command. So the entry point reads
-``[--registry PATH] prompt render REF [-v K=V]... [--vars FILE] [--seed N] [--json]`` itself and runs the
-same :func:`run_render` the typer command runs. Anything else (``--help``, other options, ``--debug``)
-goes to the typer app unchanged. Both paths share :func:`run_render`, :func:`error_boundary` and
-:func:`print_plugin_failures`, so they print the same output and the same errors
-(``tests/test_fastpath.py`` compares them over a table of argument lists). One difference, by design:
-the fast path builds no command tree, so a plugin whose ``register_commands`` raises is reported by
-every other command but not by ``render``. This module must not import typer, rich or SQLAlchemy.
+This module must not import typer, rich or SQLAlchemy: scripts and services call ``prompt render`` cold, many
+times, and typer alone costs more than the rest of the command.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from promptyard.core.errors import PromptyardError, RenderError, UsageError
+from promptyard.core.errors import RenderError, UsageError
+from promptyard.registry.api import Registry
 
 
 def coerce(value: str, vtype: str | None) -> Any:
@@ -70,8 +62,6 @@ def read_variables(pairs: list[str] | None, vars_file: Path | str | None, contra
 def run_render(registry: str | None, ref: str, pairs: list[str] | None, vars_file: Path | str | None,
                seed: int | None, as_json: bool) -> None:
     """``promptyard prompt render``: print text, JSON messages for *multi*, or the full result with --json."""
-    from promptyard.registry.api import Registry
-
     with Registry.open(registry) as reg:
         version = reg.resolve(ref)
         variables = read_variables(pairs, vars_file, version.contract)
@@ -130,45 +120,3 @@ def parse_render_args(args: list[str]) -> dict[str, Any] | None:
         else:
             return None  # --help, typos, anything unusual: typer handles it and explains
     return out if out["ref"] is not None else None
-
-
-@contextlib.contextmanager
-def error_boundary(debug: bool = False) -> Iterator[None]:
-    """Where errors become exit codes: one ``error: ...`` line on stderr, the traceback only with ``debug``."""
-    try:
-        yield
-    except PromptyardError as exc:
-        if debug:
-            raise
-        # one line whatever the message holds (parser messages quote the offending source over lines)
-        print("error: " + " ".join(str(exc).split()), file=sys.stderr)
-        sys.exit(exc.exit_code)
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        sys.exit(130)
-    except BrokenPipeError:  # `promptyard prompt render … | head`
-        sys.exit(0)
-
-
-def print_plugin_failures(debug: bool = False) -> None:
-    """One line per plugin that was skipped or failed, on stderr; the traceback only with ``debug``."""
-    from promptyard.core.plugins import get_host
-
-    for failure in get_host().failures:
-        print(failure.message(), file=sys.stderr)
-        if debug and failure.details:
-            print(failure.details, file=sys.stderr, end="")
-
-
-def main(argv: list[str] | None = None) -> None:
-    """Entry point of the ``promptyard`` script."""
-    args = sys.argv[1:] if argv is None else list(argv)
-    parsed = parse_render_args(args)
-    if parsed is None:
-        from promptyard.cli.main import main as typer_main
-
-        typer_main(args)
-        return
-    with error_boundary():
-        print_plugin_failures()
-        run_render(**parsed)

@@ -113,7 +113,7 @@ def resolve_adapter(ref: str, registry: Any) -> ResolvedAdapter:
     """A registry adapter reference, or a local PEFT adapter folder."""
     path = Path(ref)
     if (path / "adapter_config.json").is_file():
-        from promptyard.plugins.hashing import files_sha256
+        from promptyard.core.hashing import files_sha256
 
         files = sorted(p for p in path.rglob("*") if p.is_file())
         return ResolvedAdapter(ref, path.resolve(), files_sha256(files, path), str(path.resolve()))
@@ -136,7 +136,7 @@ def select_indices(n_rows: int, sample: int | None, seed: int) -> list[int]:
 
 
 def load_split(spec: CellSpec) -> Any:
-    from promptyard.plugins.datasets import load_dataset
+    from promptyard.plugins.data_loaders import load_dataset
 
     data = load_dataset(spec.data, **spec.data_options)
     if spec.split == "all":
@@ -179,7 +179,7 @@ def _choice_labels(spec: CellSpec, choices: list[str] | None, examples: list[Any
 
 def prepare_cell(spec: CellSpec, *, indices: list[int] | None = None, registry: Any = None) -> PreparedCell:
     """Resolve the prompt and adapter, load and sample the data, build examples and render every prompt."""
-    from promptyard.core.plugins import lookup
+    from promptyard.core.host import lookup
     from promptyard.core.render import render
 
     reg = open_registry(spec, registry) if not _is_file_ref(spec.prompt) or spec.adapter else registry

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from promptyard.fastpath import main as fast_main
-from promptyard.fastpath import parse_render_args
+from promptyard.cli.entry import main as fast_main
+from promptyard.cli.entry import parse_render_args
 from promptyard.testing import invoke
 
 FILES = {
@@ -85,7 +85,7 @@ def test_anything_else_goes_to_typer(args):
 
 def test_a_broken_plugin_is_reported_on_the_fast_path_too(prompts):
     from promptyard import hookimpl
-    from promptyard.core.plugins import get_host
+    from promptyard.core.host import get_host
 
     class Broken:
         @hookimpl

@@ -10,7 +10,7 @@ from typing import Any
 
 from promptyard.evals.cache import ResponseCache
 from promptyard.evals.modelpool import ModelPool
-from promptyard.evals.prepare import package_versions, prepare_cell
+from promptyard.evals.cells import package_versions, prepare_cell
 from promptyard.evals.results import CellResult
 from promptyard.evals.runner import DEFAULT, Progress, open_cache, run_prepared
 from promptyard.evals.suite import CellSpec, Suite
@@ -93,7 +93,7 @@ def run_suite(suite: Suite, *, registry: Any, cache: ResponseCache | str | None 
     duration = time.perf_counter() - t0
     run_id = None
     if store:
-        from promptyard.core.plugins import get_host
+        from promptyard.core.host import get_host
         from promptyard.registry.evals_store import load_run, store_run
 
         run_id = store_run(registry, results, name=suite.name, kind=kind, suite=suite.raw,

@@ -1,3 +1,0 @@
-from promptyard.fastpath import main
-
-main()

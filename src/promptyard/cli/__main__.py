@@ -1,0 +1,3 @@
+from promptyard.cli.entry import main
+
+main()

@@ -1,0 +1,33 @@
+"""The ``promptyard`` entry point, with a fast path for ``promptyard prompt render``.
+
+Rendering a prompt is what scripts and services call cold, many times; typer alone (it builds pydantic
+adapters to coerce every parameter) costs more than the rest of the command. So the entry point reads
+``[--registry PATH] prompt render REF [-v K=V]... [--vars FILE] [--seed N] [--json]`` itself and runs the
+same :func:`run_render` the typer command runs. Anything else (``--help``, other options, ``--debug``)
+goes to the typer app unchanged. Both paths share :func:`run_render`, :func:`error_boundary` and
+:func:`print_plugin_failures`, so they print the same output and the same errors
+(``tests/cli/test_entry.py`` compares them over a table of argument lists). One difference, by design:
+the fast path builds no command tree, so a plugin whose ``register_commands`` raises is reported by
+every other command but not by ``render``. This module must not import typer, rich or SQLAlchemy.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from promptyard.cli.errors import error_boundary, print_plugin_failures
+from promptyard.cli.render_cmd import parse_render_args, run_render
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the ``promptyard`` script."""
+    args = sys.argv[1:] if argv is None else list(argv)
+    parsed = parse_render_args(args)
+    if parsed is None:
+        from promptyard.cli.main import main as typer_main
+
+        typer_main(args)
+        return
+    with error_boundary():
+        print_plugin_failures()
+        run_render(**parsed)

@@ -1,0 +1,36 @@
+"""Where errors become exit codes and plugin failures become lines on stderr (no typer: the render path uses it)."""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from collections.abc import Iterator
+
+from promptyard.core.errors import PromptyardError
+from promptyard.core.host import get_host
+
+
+@contextlib.contextmanager
+def error_boundary(debug: bool = False) -> Iterator[None]:
+    """Where errors become exit codes: one ``error: ...`` line on stderr, the traceback only with ``debug``."""
+    try:
+        yield
+    except PromptyardError as exc:
+        if debug:
+            raise
+        # one line whatever the message holds (parser messages quote the offending source over lines)
+        print("error: " + " ".join(str(exc).split()), file=sys.stderr)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        sys.exit(130)
+    except BrokenPipeError:  # `promptyard prompt render … | head`
+        sys.exit(0)
+
+
+def print_plugin_failures(debug: bool = False) -> None:
+    """One line per plugin that was skipped or failed, on stderr; the traceback only with ``debug``."""
+    for failure in get_host().failures:
+        print(failure.message(), file=sys.stderr)
+        if debug and failure.details:
+            print(failure.details, file=sys.stderr, end="")
