@@ -47,8 +47,8 @@ def main() -> None:
     os.environ.update({"PROMPTYARD_WORKDIR": str(work / "w"), "PROMPTYARD_HOME": str(work / "h"),
                        "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "RAY_AUTH_MODE": "disabled"})
     from promptyard.evals.distributed import DistributedStats, run_cells_distributed
-    from promptyard.evals.suite_run import run_cells
     from promptyard.evals.suite import parse_suite
+    from promptyard.evals.suite_run import run_cells
     from promptyard.registry.api import Registry
     from promptyard.runtime.ray_session import local_cluster
 

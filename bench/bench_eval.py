@@ -106,8 +106,8 @@ def lm_eval_harness(folder: str, rows, python: str) -> tuple[float, float] | Non
 
 
 def bench_classify(n: int, skip_lmeval: bool, lmeval_python: str) -> None:
-    from promptyard.evals.modelpool import ModelPool
     from promptyard.evals.cells import prepare_cell
+    from promptyard.evals.modelpool import ModelPool
     from promptyard.evals.runner import run_prepared
     from promptyard.evals.suite import CellSpec
     from promptyard.plugins.metrics import load_module
@@ -140,9 +140,9 @@ def bench_classify(n: int, skip_lmeval: bool, lmeval_python: str) -> None:
 
 
 def bench_cache(n: int) -> None:
-    from promptyard.evals.suite_run import run_cells
     from promptyard.evals.modelpool import ModelPool
     from promptyard.evals.suite import parse_suite
+    from promptyard.evals.suite_run import run_cells
 
     with tempfile.TemporaryDirectory() as tmp:
         os.environ["PROMPTYARD_CACHE"] = str(Path(tmp) / "cache")  # an empty response cache for this bench
@@ -167,8 +167,8 @@ def bench_adapters(n: int, k: int) -> None:
     import torch
     from peft import LoraConfig, get_peft_model
 
-    from promptyard.evals.suite_run import run_cells
     from promptyard.evals.suite import parse_suite
+    from promptyard.evals.suite_run import run_cells
     from promptyard.plugins.data_loaders import load_dataset
     from promptyard.plugins.metrics import load_module
     from promptyard.plugins.model_loaders import load_model

@@ -54,8 +54,8 @@ def main() -> None:
                        "PROMPTYARD_REGISTRY": str(work / "registry.db"), "HF_HUB_OFFLINE": "1",
                        "TRANSFORMERS_OFFLINE": "1", "RAY_AUTH_MODE": "disabled"})
     from promptyard.core.template import Template
-    from promptyard.tuning.loop import train
     from promptyard.runtime.ray_session import RayTarget
+    from promptyard.tuning.loop import train
     from promptyard.tuning.search import SearchSpec
     from promptyard.tuning.search_driver import run_search
     from promptyard.tuning.space import to_tune, validate_space

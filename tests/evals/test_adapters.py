@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from promptyard.evals.suite_run import run_cells
 from promptyard.evals.modelpool import ModelPool
 from promptyard.evals.suite import parse_suite
+from promptyard.evals.suite_run import run_cells
 
 
 def make_lora(folder, seed, r=4):

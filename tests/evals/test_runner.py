@@ -110,9 +110,9 @@ def test_generation_mode_extracts_labels_and_counts_tokens(registry, reviews, ta
 
 def test_a_reply_prefix_starts_every_reply_and_the_model_continues_it(registry, reviews):
     """``decoding.reply_prefix``: appended to the prompt, kept at the head of the output, part of the cache key."""
-    from promptyard.runtime.inference import generate
     from promptyard.evals.cells import prepare_cell
     from promptyard.evals.runner import format_prompts
+    from promptyard.runtime.inference import generate
 
     cache, pool = ResponseCache(), ModelPool()
     spec = cell(reviews, scoring="generate", decoding={"max_new_tokens": 3, "reply_prefix": "Answer: pos"}, sample=3)
@@ -130,8 +130,8 @@ def test_a_reply_prefix_starts_every_reply_and_the_model_continues_it(registry, 
 
 def test_run_suite_stores_the_run_and_tells_observers(registry, reviews):
     from promptyard import hookimpl
-    from promptyard.evals.suite_run import run_suite
     from promptyard.evals.suite import parse_suite
+    from promptyard.evals.suite_run import run_suite
     from promptyard.registry.evals_store import list_runs, load_run
     from promptyard.testing import plugin_registered
 

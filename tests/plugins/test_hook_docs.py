@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from promptyard.core.errors import ValidationError
-from promptyard.core.protocols import TaskType, TuningMethod
 from promptyard.core.host import CONTRIBUTION_HOOKS, PluginHost, hook_signature, lookup
+from promptyard.core.protocols import TaskType, TuningMethod
 from promptyard.testing import plugin_registered
 
 ROOT = Path(__file__).resolve().parents[2]

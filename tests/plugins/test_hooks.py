@@ -13,8 +13,8 @@ import pytest
 
 from promptyard import hookimpl
 from promptyard.core.errors import PluginError
-from promptyard.core.protocols import Example, LoadedModel, Metric, ModelLoader, TaskType, TuningMethod
 from promptyard.core.host import get_host, lookup
+from promptyard.core.protocols import Example, LoadedModel, Metric, ModelLoader, TaskType, TuningMethod
 from promptyard.testing import invoke, plugin_registered
 
 

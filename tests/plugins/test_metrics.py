@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from promptyard.core.host import registered
-from promptyard.evals.metrics import compute_metric, get_metric
 from promptyard.core.stats import bootstrap_indices
+from promptyard.evals.metrics import compute_metric, get_metric
 
 # predictions a a b b c vs references a b b c c (worked by hand):
 #   a: tp1 fp1 fn0 -> P 1/2, R 1,   F1 2/3

@@ -7,9 +7,9 @@ import time
 import pytest
 
 from promptyard.core.errors import OfflineError, UnknownNameError, UsageError
+from promptyard.core.hashing import file_sha256, model_content_hash
 from promptyard.core.host import registered
 from promptyard.plugins import model_loaders as models
-from promptyard.core.hashing import file_sha256, model_content_hash
 from promptyard.plugins.model_loaders import load_model
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from promptyard.runtime.inference import generate, join_choice, score_choices
 from promptyard.plugins.model_loaders import load_model
+from promptyard.runtime.inference import generate, join_choice, score_choices
 
 PROMPTS = ["the film was", "a long and tedious story about nothing at all, I thought it",
            "great", "Review: fine acting.\nSentiment: "]

@@ -11,9 +11,9 @@ import os
 import pytest
 
 from promptyard import hookimpl
-from promptyard.testing import _pytest_plugin as testing_fixtures
 from promptyard.core.errors import PluginError
 from promptyard.core.host import get_host, lookup
+from promptyard.testing import _pytest_plugin as testing_fixtures
 from promptyard.testing import plugin_registered
 
 # the fixtures, made visible to this module (as the pytest11 entry point does for plugin authors)

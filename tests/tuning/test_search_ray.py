@@ -88,8 +88,8 @@ def test_asha_search_stops_some_trials_and_registers_best_with_lineage(setup):
 def test_single_trial_on_ray_equals_in_process_run(setup, tmp_path):
     import dataclasses
 
-    from promptyard.tuning.loop import train
     from promptyard.runtime.ray_session import RayTarget
+    from promptyard.tuning.loop import train
     from promptyard.tuning.search_driver import run_search
 
     _, train_spec = setup

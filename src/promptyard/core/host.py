@@ -27,8 +27,8 @@ from typing import Any
 import pluggy
 
 from promptyard.core import hookspecs
-from promptyard.core.errors import PluginError
 from promptyard.core.contributions import REQUIRED_ATTRIBUTES, Entry, Table, make_entry
+from promptyard.core.errors import PluginError
 
 __all__ = [
     "CONTRIBUTION_HOOKS", "DEFAULT_PLUGINS", "ENTRY_POINT_GROUP", "REQUIRED_ATTRIBUTES", "Entry", "LoadFailure",

@@ -9,9 +9,9 @@ from typing import Any
 
 import numpy as np
 
+from promptyard.core import stats
 from promptyard.core.errors import EvalError
 from promptyard.core.host import lookup
-from promptyard.core import stats
 
 #: a metric without a vectorised recompute is recomputed this many times (one Python call each)
 GENERIC_N_BOOT = 200

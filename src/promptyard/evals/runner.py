@@ -15,8 +15,8 @@ from typing import Any
 
 from promptyard.core.errors import PromptyardError
 from promptyard.evals.cache import ResponseCache, response_key
-from promptyard.evals.modelpool import ModelPool
 from promptyard.evals.cells import PreparedCell, prepare_cell, sha256_json
+from promptyard.evals.modelpool import ModelPool
 from promptyard.evals.results import CellResult, ExampleResult, compute_cell_metrics
 from promptyard.evals.suite import CellSpec
 

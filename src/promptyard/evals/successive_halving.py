@@ -119,8 +119,8 @@ def successive_halving(variants: list[Variant], base_cell: CellSpec, *, metric: 
                        n_available: int, min_examples: int = 16, eta: int = 2, cache: Any = "default",
                        progress: bool = False, task_type: str | None = None) -> tuple[Variant, list[dict]]:
     """Keep the best ``1/eta`` each round while the examples per variant grow by ``eta``."""
-    from promptyard.evals.suite_run import run_cells
     from promptyard.evals.metrics import get_metric
+    from promptyard.evals.suite_run import run_cells
 
     sign = 1.0 if get_metric(metric).higher_is_better else -1.0
     alive = list(variants)

@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from promptyard.evals.cache import ResponseCache
-from promptyard.evals.modelpool import ModelPool
 from promptyard.evals.cells import package_versions, prepare_cell
+from promptyard.evals.modelpool import ModelPool
 from promptyard.evals.results import CellResult
 from promptyard.evals.runner import DEFAULT, Progress, open_cache, run_prepared
 from promptyard.evals.suite import CellSpec, Suite

@@ -17,10 +17,10 @@ from pathlib import Path
 from typing import Any
 
 from promptyard.core.errors import OfflineError, UnknownNameError, UsageError
-from promptyard.core.hookspecs import hookimpl
-from promptyard.core.protocols import LoadedModel
-from promptyard.core.paths import cache_dir
 from promptyard.core.hashing import file_sha256, model_content_hash
+from promptyard.core.hookspecs import hookimpl
+from promptyard.core.paths import cache_dir
+from promptyard.core.protocols import LoadedModel
 
 KINDS = ("causal", "encoder")
 SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"

@@ -189,8 +189,8 @@ def evaluate_prompts(registry: Any, registry_path: Path, s: QuickstartSettings, 
                      n: Narrator) -> dict[str, Any]:
     """Step 2: every version on one test sample; each compared with production (paired CIs and tests)."""
     from promptyard.evals.compare import compare_cells
-    from promptyard.evals.suite_run import run_suite
     from promptyard.evals.suite import Suite
+    from promptyard.evals.suite_run import run_suite
     from promptyard.registry.evals_store import load_run
 
     cells = [_cell(s, registry_path, p["ref"], p["kind"]) for p in prompts]
@@ -299,8 +299,8 @@ def gate_and_rollback(registry: Any, registry_path: Path, s: QuickstartSettings,
                       tuned: dict[str, Any], n: Narrator) -> dict[str, Any]:
     """Step 4: the gate (adapter + best prompt vs the production prompt); on pass, production; then rollback."""
     from promptyard.evals.compare import gate
-    from promptyard.evals.suite_run import run_suite
     from promptyard.evals.suite import Suite
+    from promptyard.evals.suite_run import run_suite
     from promptyard.registry.evals_store import load_run
 
     candidate = tuned["candidate"]["adapter"]

@@ -22,8 +22,8 @@ from promptyard.core.errors import RegistryError
 from promptyard.core.paths import registry_path
 from promptyard.core.refs import Ref, check_name, parse_ref
 from promptyard.registry import queries, schema
-from promptyard.registry.records import LabelMoveInfo, VersionInfo
 from promptyard.registry.reads import RegistryReads
+from promptyard.registry.records import LabelMoveInfo, VersionInfo
 
 if TYPE_CHECKING:
     from sqlmodel import Session

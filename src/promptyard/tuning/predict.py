@@ -12,9 +12,9 @@ from promptyard.plugins.tuning.base import read_meta
 
 def predict(adapter_dir: str | Path, texts: list[str], *, max_new_tokens: int = 32) -> list[dict[str, Any]]:
     """One result per text: ``{"prediction", "scores"}`` (classification) or ``{"prediction"}``."""
-    from promptyard.runtime.inference import generate, score_choices
     from promptyard.plugins.tasks.base import render_prompt
     from promptyard.runtime.adapter_loading import load_adapted
+    from promptyard.runtime.inference import generate, score_choices
 
     meta = read_meta(adapter_dir)
     loaded = load_adapted(adapter_dir)
