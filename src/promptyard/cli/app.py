@@ -6,7 +6,7 @@ from typing import Optional
 
 import typer
 
-from promptyard.cli import progress
+from promptyard.cli import logs, progress
 from promptyard.cli.state import state
 
 app = typer.Typer(
@@ -32,3 +32,5 @@ def root(
     state.debug = debug or state.debug
     state.quiet = quiet
     progress.quiet = quiet
+    progress.install()
+    logs.install(quiet=quiet)

@@ -16,6 +16,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from promptyard.core import events
 from promptyard.core.errors import OfflineError, UnknownNameError, UsageError
 from promptyard.core.hashing import file_sha256, model_content_hash
 from promptyard.core.hookspecs import hookimpl
@@ -131,10 +132,8 @@ def _convert_gguf(gguf: Path, out: Path) -> None:
     from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
 
     # save_pretrained refuses a GGUF-loaded model: copy its (dequantised) weights into a plain model
-    from promptyard.cli.progress import status
-
     # the one slow first-use step (dequantising takes ~25 s on 2 cores): say what is happening
-    with status("first use of smollm2-135m: converting its GGUF file once (about 25 s), cached after"), \
+    with events.status("first use of smollm2-135m: converting its GGUF file once (about 25 s), cached after"), \
             _quiet_transformers():
         loaded = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
         tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)

@@ -1,1 +1,1 @@
-"""What both wings use: inference and choice scoring, prompt -> model text, adapter loading, the Ray session, lineage."""
+"""What both wings use: inference and choice scoring, prompt -> model text, adapters, the Ray session, lineage."""
