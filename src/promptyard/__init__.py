@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from promptyard._version import __version__
 from promptyard.core.hookspecs import hookimpl
 
-__version__ = "0.1.0"
 __all__ = ["Registry", "Template", "hookimpl", "__version__"]
 
 if TYPE_CHECKING:

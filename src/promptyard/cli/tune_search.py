@@ -28,7 +28,7 @@ ADDRESS_OPT = typer.Option(None, "--ray-address", envvar="PROMPTYARD_RAY_ADDRESS
 
 
 def _registry(create: bool = True) -> Any:
-    from promptyard import Registry
+    from promptyard.registry.api import Registry
 
     return Registry.open(state.registry, create=create)
 

@@ -9,9 +9,18 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from promptyard.core.paths import cache_dir
-from promptyard.registry.store import file_hash
 
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".gguf", ".pt", ".pth")
+CHUNK = 1 << 20
+
+
+def file_hash(path: Path) -> str:
+    """sha256 of a file's bytes, read in 1 MiB chunks."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(CHUNK):
+            h.update(chunk)
+    return h.hexdigest()
 
 
 def file_sha256(path: str | os.PathLike) -> str:

@@ -104,7 +104,7 @@ class PluginHost:
         self.tables: dict[str, Table] = {}
         self.infos: dict[str, PluginInfo] = {}
         self.loaded_external = False
-        from promptyard import __version__
+        from promptyard._version import __version__
 
         for module_name in DEFAULT_PLUGINS if default_plugins is None else default_plugins:
             info = PluginInfo(module_name, "builtin", module_name, "promptyard", __version__)

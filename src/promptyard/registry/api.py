@@ -22,6 +22,7 @@ from promptyard.core.errors import RegistryError
 from promptyard.core.paths import registry_path
 from promptyard.core.refs import Ref, check_name, parse_ref
 from promptyard.registry import queries, schema
+from promptyard.registry.connection import BUSY_TIMEOUT_MS
 from promptyard.registry.reads import RegistryReads
 from promptyard.registry.records import LabelMoveInfo, VersionInfo
 
@@ -110,7 +111,7 @@ class Registry(RegistryReads):
         self._after_fork()
         if self._conn is None:
             conn = sqlite3.connect(str(self.path), isolation_level=None, check_same_thread=False, timeout=60)
-            conn.execute(f"PRAGMA busy_timeout={schema.BUSY_TIMEOUT_MS}")
+            conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
             self._conn = conn
         return self._conn
 

@@ -18,19 +18,7 @@ from typing import Any
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine
 
-from promptyard.registry.schema import BUSY_TIMEOUT_MS
-
-
-def configure_connection(dbapi_connection: Any) -> None:
-    """PRAGMAs every registry connection needs (also used by the stdlib read path)."""
-    cursor = dbapi_connection.cursor()
-    cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
-    cursor.execute("PRAGMA journal_mode=WAL")
-    # NORMAL is durable in WAL mode against application crashes; only an OS crash/power loss can
-    # lose the last commits (never corrupt the file). FULL would fsync on every commit.
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.close()
+from promptyard.registry.connection import BUSY_TIMEOUT_MS, configure_connection
 
 
 def make_engine(path: Path) -> Engine:

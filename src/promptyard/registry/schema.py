@@ -17,8 +17,6 @@ from pathlib import Path
 
 from promptyard.core.errors import RegistryError
 
-#: how long a connection waits for another writer's lock before failing (milliseconds)
-BUSY_TIMEOUT_MS = 60_000
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 VERSIONS_DIR = MIGRATIONS_DIR / "versions"
 _ASSIGN = re.compile(r"^(revision|down_revision)\s*(?::[^=]+)?=\s*(.+?)\s*$", re.MULTILINE)

@@ -17,16 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from promptyard.core.errors import IntegrityError, ValidationError
-
-CHUNK = 1 << 20
-
-
-def file_hash(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(CHUNK):
-            h.update(chunk)
-    return h.hexdigest()
+from promptyard.core.hashing import file_hash
 
 
 def tree_manifest(root: Path) -> dict[str, str]:

@@ -52,7 +52,7 @@ def cli(promptyard_env: Path) -> Callable[..., Any]:
 @pytest.fixture
 def registry(promptyard_env: Path) -> Iterator[Any]:
     """A new, empty registry in the test's temporary folder."""
-    from promptyard import Registry
+    from promptyard.registry.api import Registry
 
     reg = Registry.open(promptyard_env / ".promptyard" / "registry.db", create=True)
     try:

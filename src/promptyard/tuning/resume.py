@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from promptyard.core.errors import TuningError
-from promptyard.registry.store import file_hash
+from promptyard.core.hashing import file_hash
 
 RESUME_DIR = "resume"
 STATE_FILE = "state.json"
