@@ -149,3 +149,13 @@ def ray_test_env(_shared_model_cache, test_pythonpath) -> Callable[[Path], conte
                     os.environ[k] = v
 
     return environment
+
+
+@pytest.fixture
+def registry(tmp_path):
+    """An empty registry of this test's own (tests/evals/conftest.py gives evals tests one with prompts)."""
+    from promptyard import Registry
+
+    reg = Registry.open(tmp_path / "reg" / "registry.db", create=True)
+    yield reg
+    reg.close()
