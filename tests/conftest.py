@@ -86,16 +86,16 @@ def wait_for() -> Callable[..., Any]:
 
 
 @pytest.fixture(scope="session")
-def test_pythonpath() -> str:
+def child_pythonpath() -> str:
     """``PYTHONPATH`` for the processes a test starts (subprocesses, Ray workers): this checkout's ``src`` and
     the repository root, so they import helper modules as the tests do (``tests.tuning.paced_trainer``)."""
     return os.pathsep.join(p for p in (str(ROOT / "src"), str(ROOT), os.environ.get("PYTHONPATH")) if p)
 
 
 @pytest.fixture
-def child_env(test_pythonpath) -> dict[str, str]:
-    """The environment for a subprocess: this test's (isolated) one, with :func:`test_pythonpath`."""
-    return {**os.environ, "PYTHONPATH": test_pythonpath}
+def child_env(child_pythonpath) -> dict[str, str]:
+    """The environment for a subprocess: this test's (isolated) one, with :func:`child_pythonpath`."""
+    return {**os.environ, "PYTHONPATH": child_pythonpath}
 
 
 @pytest.fixture
@@ -115,7 +115,7 @@ def site(tmp_path, monkeypatch) -> Iterator[Path]:
 
 
 @pytest.fixture(scope="session")
-def ray_test_env(_shared_model_cache, test_pythonpath) -> Callable[[Path], contextlib.AbstractContextManager[None]]:
+def ray_test_env(_shared_model_cache, child_pythonpath) -> Callable[[Path], contextlib.AbstractContextManager[None]]:
     """``with ray_test_env(root):`` the environment Ray's processes inherit, for a module-wide Ray instance.
 
     Ray's processes keep the environment of the moment Ray starts, so it is isolated here (the per-test
@@ -131,7 +131,7 @@ def ray_test_env(_shared_model_cache, test_pythonpath) -> Callable[[Path], conte
             if not (cache / kind).exists():
                 (cache / kind).symlink_to(_shared_model_cache / kind, target_is_directory=True)
         names = {
-            "PYTHONPATH": test_pythonpath,
+            "PYTHONPATH": child_pythonpath,
             "PROMPTYARD_HOME": str(root / "home"),
             "PROMPTYARD_CACHE": str(cache),
             "PROMPTYARD_WORKDIR": str(root / "work"),

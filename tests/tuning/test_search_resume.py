@@ -62,7 +62,7 @@ def _recorded(experiment: Path) -> tuple[set[str], set[str]]:
 
 
 def test_killed_search_resumes_without_rerunning_finished_trials(tmp_path, monkeypatch, child_env,
-                                                                 test_pythonpath, wait_for):
+                                                                 child_pythonpath, wait_for):
     log = tmp_path / "trials.jsonl"
     data = write_toy_sentiment(tmp_path / "toy.jsonl", n=120)
     search_id = "s-killtest-0001"
@@ -101,7 +101,7 @@ def test_killed_search_resumes_without_rerunning_finished_trials(tmp_path, monke
 
     # the resumed trials run in Ray workers that this process starts: they import tests.tuning.paced_trainer
     # and log where the killed ones did
-    monkeypatch.setenv("PYTHONPATH", test_pythonpath)
+    monkeypatch.setenv("PYTHONPATH", child_pythonpath)
     monkeypatch.setenv("PROMPTYARD_TEST_TRIAL_LOG", str(log))
     result = invoke(["tune", "resume", search_id, "--json"])
     assert result.exit_code == 0, result.output
