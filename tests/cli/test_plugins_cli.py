@@ -11,8 +11,7 @@ import typer
 from promptyard import hookimpl
 from promptyard.core.host import get_host, reset_host
 from promptyard.testing import invoke, plugin_registered
-from tests.core.test_host import install as install_distribution
-from tests.core.test_host import site as site_folder  # noqa: F401 - a fixture, by this name here
+from tests.core.plugin_site import install as install_distribution
 
 GOOD = '''
 from promptyard import hookimpl
@@ -30,11 +29,11 @@ def register_metrics(register):
 
 
 @pytest.fixture
-def fresh_host(site_folder, monkeypatch):  # noqa: F811 - the imported fixture
+def fresh_host(site, monkeypatch):
     """Rebuild the process-wide host from what is 'installed' in this test's site folder."""
     monkeypatch.delenv("PROMPTYARD_PLUGINS", raising=False)
     reset_host()
-    yield site_folder
+    yield site
     reset_host()
 
 

@@ -12,8 +12,7 @@ import pytest
 import yaml
 
 from promptyard.testing import invoke
-from tests.registry.conftest import KINDS, TEMPLATES
-from tests.registry.helpers import dump
+from tests.registry.helpers import KINDS, TEMPLATES, dump
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -1,4 +1,4 @@
-"""``promptyard quickstart``: the thin CLI (bad input, reruns); the end-to-end run is tests/test_quickstart.py."""
+"""``promptyard quickstart``: the thin CLI (bad input, reruns); the end-to-end run is tests/quickstart/test_run.py."""
 
 from __future__ import annotations
 

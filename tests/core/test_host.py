@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import sys
-
 import pytest
 
 from promptyard import hookimpl
 from promptyard.core.errors import PluginError, UnknownNameError
 from promptyard.core.host import PluginHost, hook_names, hook_signature
-from promptyard.testing import write_distribution
+from tests.core.plugin_site import install
 
 
 class _Metric:
@@ -83,24 +81,6 @@ class Metric:
 def register_metrics(register):
     register(Metric())
 '''
-
-
-@pytest.fixture
-def site(tmp_path, monkeypatch):
-    """A folder on sys.path where tests 'install' distributions (real dist-info, real imports)."""
-    path = tmp_path / "site"
-    path.mkdir()
-    monkeypatch.syspath_prepend(str(path))
-    before = set(sys.modules)
-    yield path
-    for name in set(sys.modules) - before:  # the test modules written there must not leak
-        if name.startswith("pyplug_"):
-            del sys.modules[name]
-
-
-def install(site, dist, plugin, module, source, version="1.2.3"):
-    write_distribution(site, dist, version=version, entry_points={plugin: module},
-                       files={f"{module}.py": source})
 
 
 def test_entry_point_plugin_is_loaded_with_its_version(site):

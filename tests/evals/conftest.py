@@ -1,10 +1,12 @@
-"""Fixtures for runner tests: a registry with sentiment prompts, a small labelled JSONL file."""
+"""Fixtures for evals tests: a registry with sentiment prompts, a small labelled JSONL file, a Ray cluster."""
 
 from __future__ import annotations
 
 import json
 
 import pytest
+
+from promptyard.runtime.ray_session import local_cluster
 
 REVIEWS = [
     ("a wonderful, moving film with great acting", "positive"),
@@ -44,3 +46,11 @@ def registry(tmp_path):
     reg.label("sent@1", "production", force=True)
     yield reg
     reg.close()
+
+
+@pytest.fixture(scope="module")
+def ray_cluster(tmp_path_factory, ray_test_env):
+    """A head without CPUs and two one-CPU worker nodes on this machine, connected, for one test module."""
+    with ray_test_env(tmp_path_factory.mktemp("cluster")), \
+            local_cluster(2, cpus_per_node=1, head_cpus=0) as cluster:
+        yield cluster

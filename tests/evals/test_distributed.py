@@ -3,16 +3,11 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tuning"))
-
-from ray_fixtures import module_cluster  # noqa: E402
-
-from promptyard.evals.distributed import plan_shards  # noqa: E402
+from promptyard.evals.distributed import plan_shards
 
 WORDS_POS = ["wonderful", "moving", "charming", "delightful", "smart", "warm", "funny", "great"]
 WORDS_NEG = ["dull", "slow", "boring", "tedious", "ugly", "pointless", "lifeless", "awful"]
@@ -38,12 +33,6 @@ def _reviews(path: Path, n: int = 40) -> str:
         rows.append({"text": f"{text} film number {i}", "label": "positive" if good else "negative"})
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
     return str(path)
-
-
-@pytest.fixture(scope="module")
-def cluster(tmp_path_factory, _shared_model_cache):
-    with module_cluster(tmp_path_factory.mktemp("cluster"), model_cache=_shared_model_cache) as c:
-        yield c
 
 
 @pytest.fixture
@@ -73,12 +62,9 @@ def _same(a, b):
             [(m.name, m.value, m.low, m.high) for m in y.metrics]
 
 
-pytestmark_cluster = [pytest.mark.ray, pytest.mark.slow]
-
-
 @pytest.mark.ray
 @pytest.mark.slow
-def test_suite_sharded_over_two_nodes_equals_in_process_run(cluster, suite):
+def test_suite_sharded_over_two_nodes_equals_in_process_run(ray_cluster, suite):
     from promptyard.evals.cache import ResponseCache
     from promptyard.evals.distributed import DistributedStats, run_cells_distributed
     from promptyard.evals.suite_run import run_cells
@@ -107,7 +93,7 @@ def test_suite_sharded_over_two_nodes_equals_in_process_run(cluster, suite):
 
 @pytest.mark.ray
 @pytest.mark.slow
-def test_node_lost_mid_run_every_example_exactly_once(cluster, suite):
+def test_node_lost_mid_run_every_example_exactly_once(ray_cluster, suite):
     """Runs last in this module: it removes a worker node from the shared cluster."""
     from promptyard.evals.distributed import DistributedStats, run_cells_distributed
     from promptyard.evals.suite_run import run_cells
@@ -120,10 +106,10 @@ def test_node_lost_mid_run_every_example_exactly_once(cluster, suite):
         if removed:
             return
         # Remove the node that has NOT finished a shard yet: it still holds unfinished shards.
-        busy = [n for n in cluster.worker_nodes if n.node_id not in stats.nodes]
-        victim = busy[0] if busy else next(iter(cluster.worker_nodes))
+        busy = [n for n in ray_cluster.worker_nodes if n.node_id not in stats.nodes]
+        victim = busy[0] if busy else next(iter(ray_cluster.worker_nodes))
         removed.append(victim.node_id)
-        cluster.remove_node(victim)
+        ray_cluster.remove_node(victim)
 
     stats = DistributedStats()
     remote = run_cells_distributed(parsed.cells, registry=reg, cache=None, shard_size=4, stats=stats,

@@ -8,8 +8,7 @@ import pytest
 
 from promptyard.core.errors import BundleError, RegistryError
 from promptyard.core.template import Template
-from tests.registry.conftest import KINDS, TEMPLATES
-from tests.registry.helpers import dump
+from tests.registry.helpers import KINDS, TEMPLATES, dump
 
 
 @pytest.fixture

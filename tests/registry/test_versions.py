@@ -12,8 +12,7 @@ from promptyard.core.errors import (
     UsageError,
 )
 from promptyard.core.template import Template
-from tests.registry.conftest import KINDS, TEMPLATES
-from tests.registry.helpers import dump
+from tests.registry.helpers import KINDS, TEMPLATES, dump
 
 
 @pytest.mark.parametrize("kind", KINDS)

@@ -17,6 +17,10 @@ from typing import Any
 from promptyard.tuning.loop import train as real_train
 from promptyard.tuning.resume import RESUME_DIR, STATE_FILE
 
+# Part of the workload, not a wait: it stretches each trial (5 reports, ~2 s more) so that Tune's state, saved
+# every second, catches unfinished trials holding a checkpoint; on an idle machine the tiny model can finish a
+# trial between two saves, and the whole search before the test kills its driver. Nothing is awaited here;
+# the test waits for conditions (Tune's saved state on disk, this log).
 PAUSE_S = 0.4
 
 

@@ -1,4 +1,4 @@
-"""A search driver process for the kill-and-resume test: ``python run_paced_search.py SEARCH_ID LOG DATA``.
+"""A search driver process for the kill-and-resume test: ``python -m tests.tuning.run_paced_search ID LOG DATA``.
 
 Six trials of the real training loop (LoRA on tiny-causal), two at a time, paced by ``paced_trainer``.
 """
@@ -31,7 +31,7 @@ def main(search_id: str, log_path: str, data: str) -> None:
     spec = SearchSpec(
         train_spec=train_spec(data),
         space=validate_space({"lr": {"loguniform": [1e-3, 5e-2]}, "r": {"choice": [2, 4]}}),
-        trials=6, concurrent=2, scheduler="fifo", trainer="paced_trainer:train", max_failures=0, seed=5,
+        trials=6, concurrent=2, scheduler="fifo", trainer="tests.tuning.paced_trainer:train", max_failures=0, seed=5,
         name="paced-resumed", search_id=search_id)
     run_search(spec, RayTarget(), registry=Registry.open(create=True), num_cpus=2)
 

@@ -4,10 +4,8 @@ registers, and reloads in a fresh process with the same logits."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
@@ -20,7 +18,6 @@ from promptyard.tuning.spec import TrainSpec
 from tests.tuning.reload_logits import logits_of
 from tests.tuning.toydata import write_toy_sentiment
 
-HERE = Path(__file__).parent
 TEXTS = ["the film was great fun", "the plot was dull the cast the acting"]
 # learning rates that move a tiny random model within a dozen steps
 CASES = [
@@ -44,7 +41,7 @@ def test_every_method_is_registered_and_covered():
 
 
 @pytest.mark.parametrize("method, model, lr", CASES, ids=[f"{m}-{k}" for m, k, _ in CASES])
-def test_method_trains_saves_registers_and_reloads(tmp_path, method, model, lr):
+def test_method_trains_saves_registers_and_reloads(tmp_path, child_env, method, model, lr):
     from promptyard.registry.api import Registry
 
     data = write_toy_sentiment(tmp_path / "toy.jsonl")
@@ -68,9 +65,8 @@ def test_method_trains_saves_registers_and_reloads(tmp_path, method, model, lr):
     here = logits_of(load_adapted(registry.adapter_path(version.ref)), TEXTS)
     base = logits_of(base_model(model), TEXTS)
     assert here != base  # the adapter changes the model
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(HERE.parents[1] / "src"), str(HERE.parents[1])])}
-    out = subprocess.run([sys.executable, str(HERE / "reload_logits.py"), str(registry.path), version.ref,
-                          json.dumps(TEXTS)], capture_output=True, text=True, env=env, timeout=300)
+    out = subprocess.run([sys.executable, "-m", "tests.tuning.reload_logits", str(registry.path), version.ref,
+                          json.dumps(TEXTS)], capture_output=True, text=True, env=child_env, timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
     fresh = json.loads(out.stdout.strip().splitlines()[-1])
     flat = lambda rows: [x for row in rows for x in row]  # noqa: E731

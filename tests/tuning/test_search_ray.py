@@ -2,29 +2,18 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+from tests.tuning.toydata import write_toy_sentiment
 
-from ray_fixtures import module_ray  # noqa: E402
-
-from tests.tuning.toydata import write_toy_sentiment  # noqa: E402
-
-pytestmark = [pytest.mark.ray, pytest.mark.slow]
+pytestmark = [pytest.mark.ray, pytest.mark.slow, pytest.mark.usefixtures("local_ray")]
 
 PROMPT = {"kind": "single", "text": "Review: {{ text }}\nSentiment:"}
 # a short, real training run: 12 optimizer steps, an evaluation every 3 (reports at steps 0, 3, 6, 9, 12)
 LOOP = {"max_steps": 12, "eval_every": 3, "epochs": 20, "patience": 0, "batch_size": 4, "train_sample": 48,
         "val_sample": 16}
-
-
-@pytest.fixture(scope="module", autouse=True)
-def ray_instance(tmp_path_factory, _shared_model_cache):
-    with module_ray(tmp_path_factory.mktemp("ray"), model_cache=_shared_model_cache):
-        yield
 
 
 @pytest.fixture
@@ -138,7 +127,7 @@ def test_trial_that_fails_once_is_retried_from_its_checkpoint(setup, tmp_path):
 
     _, train_spec = setup
     spec = _search(train_spec, {"lr": 0.02, "r": 4}, trials=1, scheduler="fifo", max_failures=1,
-                   trainer="flaky_trainer:train")
+                   trainer="tests.tuning.flaky_trainer:train")
     result = run_search(spec, RayTarget())
     (trial,) = result.trials
     assert trial.status == "completed", trial.error

@@ -1,4 +1,7 @@
-"""Child process for the kill test: register adapter versions in a loop until killed."""
+"""Child process for the kill test: register adapter versions in a loop until killed, reporting each one.
+
+``python -m tests.registry.register_loop REGISTRY_FILE ADAPTER_DIR WORK_DIR``
+"""
 
 from __future__ import annotations
 
@@ -22,8 +25,11 @@ def main() -> None:
     while True:
         folder = work / f"adapter-{i}"
         shutil.copytree(source, folder)
-        (folder / "note.txt").write_text(f"run {i}")  # new bytes: every registration is a new version
+        # new bytes (this child's work folder and run): every registration is a new version, across children too
+        (folder / "note.txt").write_text(f"{work.name} run {i}")
         registry.register_adapter("killed", folder, {"run": i}, message=f"run {i}")
+        sys.stdout.write(f"registered {i}\n")  # recorded: the parent counts these
+        sys.stdout.flush()
         i += 1
 
 

@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import os
 import random
 import signal
 import subprocess
 import sys
-import time
-from pathlib import Path
 
 import pytest
 
-HERE = Path(__file__).parent
+from promptyard.registry.store import ArtifactStore
 
 
 @pytest.fixture
@@ -33,23 +30,31 @@ def tiny_adapter(tmp_path):
 
 
 @pytest.mark.slow
-def test_sigkill_while_registering_leaves_no_partial_record(tmp_path, tiny_adapter):
+def test_sigkill_while_registering_leaves_no_partial_record(tmp_path, tiny_adapter, child_env, wait_for):
     from promptyard.registry.api import Registry
 
     registry = Registry.open(create=True)
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(HERE.parents[1] / "src"), str(HERE.parents[1])])}
+    store = ArtifactStore(registry.artifacts_dir)
     rng = random.Random(0)
-    completed, leftovers = 0, []
+    reported, leftovers = 0, []
     for attempt in range(20):
         work = tmp_path / f"work-{attempt}"
         work.mkdir()
-        child = subprocess.Popen([sys.executable, str(HERE / "register_loop.py"), str(registry.path),
+        child = subprocess.Popen([sys.executable, "-m", "tests.registry.register_loop", str(registry.path),
                                   str(tiny_adapter), str(work)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                 env=env, text=True)
+                                 env=child_env, text=True)
         assert child.stdout.readline().strip() == "ready"
         child.stdin.write("go\n")
         child.stdin.flush()
-        time.sleep(rng.uniform(0.0, 0.3))
+        for _ in range(rng.randint(1, 3)):  # registrations that complete before this kill
+            assert child.stdout.readline().startswith("registered"), "the child died"
+            reported += 1
+        # Where the kill lands: every other time while a registration's copy is in the store's temp folder
+        # (mid-registration); otherwise just after a registration was recorded, as the next one begins.
+        if attempt % 2:
+            earlier = set(store.leftovers())
+            wait_for(lambda earlier=earlier: set(store.leftovers()) - earlier, 60,
+                     "a registration to be copying into the store", interval=0.001)
         child.send_signal(signal.SIGKILL)
         child.wait(timeout=30)
         assert child.returncode == -signal.SIGKILL
@@ -65,7 +70,7 @@ def test_sigkill_while_registering_leaves_no_partial_record(tmp_path, tiny_adapt
             assert [v.number for v in versions] == list(range(1, len(versions) + 1))
             leftovers.append(len(report["orphans"]))
             completed = len(versions)
-    assert completed >= 20  # registrations did complete between the kills
+    assert completed >= reported  # every registration the child reported is recorded (one more may be)
     assert any(leftovers)  # and some kills landed mid-registration (an unfinished temp copy was left)
     with Registry.open(registry.path) as reg:
         reg.check_integrity(remove_orphans=True)  # `promptyard doctor --remove-orphans`
