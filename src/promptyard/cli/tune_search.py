@@ -11,6 +11,7 @@ from typing import Any, Optional
 
 import typer
 
+from promptyard.cli import progress
 from promptyard.cli.app import app as root_app
 from promptyard.cli.output import console, print_json, table
 from promptyard.cli.state import state
@@ -48,13 +49,13 @@ def _parse_sets(values: list[str]) -> dict[str, Any]:
 
 def build_train_spec(*, prompt: str, model: str, data: str, method: str, overrides: dict[str, Any],
                      seed: int, registry: str | None) -> Any:
-    """The TrainSpec ``tune run`` builds for these options; trials train quietly (Tune shows progress)."""
+    """The TrainSpec ``tune run`` builds for these options (Tune's callback reports the search's progress)."""
     from promptyard.tuning.spec import TrainSpec
 
     # Trials run in Tune's trial folders, maybe on other nodes: local files must be absolute paths.
     data, prompt, model = (str(Path(v).resolve()) if Path(v).exists() else v for v in (data, prompt, model))
     return TrainSpec(model=model, data=data, method=method, prompt=prompt, config=dict(overrides), seed=seed,
-                     registry=registry, quiet=True)
+                     registry=registry)
 
 
 def resolve_space(method: str, space_file: Path | None) -> dict[str, Any]:
@@ -70,7 +71,7 @@ def resolve_space(method: str, space_file: Path | None) -> dict[str, Any]:
 
 
 def _show(result: Any, as_json: bool) -> None:
-    from promptyard.tuning.search_results import render_table
+    from promptyard.tuning.search_results import trial_rows
 
     best = result.best
     if as_json:
@@ -79,7 +80,8 @@ def _show(result: Any, as_json: bool) -> None:
                     "plot": str(result.plot_path), "trials": [t.to_dict() for t in result.trials]})
         return
     if not state.quiet:
-        console.print(render_table(result.trials, result.metric, best.trial_id if best else None))
+        table(f"trials ({result.metric})", *trial_rows(result.trials, result.metric, best.trial_id if best else None),
+              fold=True)
     if best is None:
         from promptyard.core.errors import TuningError
 
@@ -117,7 +119,8 @@ def search(
     label: Optional[str] = typer.Option(None, "--label", help="Label the best adapter (e.g. staging)."),  # noqa: UP045
     ray: bool = RAY_OPT,
     ray_address: Optional[str] = ADDRESS_OPT,  # noqa: UP045
-    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON.",
+                                 callback=progress.silence_for_json),
 ) -> None:
     """Search hyper-parameters with Ray Tune; register the best trial's adapter."""
     from promptyard.core.paths import registry_path
@@ -138,7 +141,7 @@ def search(
     registry = _registry()  # opened (and created) only once every argument has been checked
     if not (state.quiet or as_json):
         console.print(f"search {spec.search_id}: {trials} trials on {target.describe()}")
-    result = run_search(spec, target, registry=registry, console=None if (state.quiet or as_json) else console)
+    result = run_search(spec, target, registry=registry)
     _show(result, as_json)
 
 
@@ -147,15 +150,15 @@ def resume(
     search_id: str = typer.Argument(..., help="The search to finish (see `tune searches`)."),
     ray: bool = RAY_OPT,
     ray_address: Optional[str] = ADDRESS_OPT,  # noqa: UP045
-    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON.",
+                                 callback=progress.silence_for_json),
 ) -> None:
     """Finish an interrupted search; finished trials are not run again."""
     from promptyard.runtime.ray_session import choose_executor
     from promptyard.tuning.search_driver import resume_search
 
     target = choose_executor(True, ray_address)
-    result = resume_search(search_id, target, registry=_registry(create=False),
-                           console=None if (state.quiet or as_json) else console)
+    result = resume_search(search_id, target, registry=_registry(create=False))
     _show(result, as_json)
 
 

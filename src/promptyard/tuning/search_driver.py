@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from promptyard.core import events
 from promptyard.core.paths import work_dir
 from promptyard.runtime.ray_session import RayTarget, ray_session, tune_storage_dir
 from promptyard.tuning.resume import RESUME_DIR
@@ -162,17 +163,21 @@ def record_start(spec: SearchSpec, registry: Any | None) -> None:
                  storage_path=str(tune_storage_dir() / spec.search_id))
 
 
-def run_search(spec: SearchSpec, target: RayTarget, *, registry: Any | None = None, console: Any = None,
+def _callbacks(spec: SearchSpec) -> list[Any] | None:
+    """The search's progress as events, when someone listens (the CLI); none otherwise."""
+    return [progress_callback(spec.trials, spec.metric, spec.mode)] if events.listened() else None
+
+
+def run_search(spec: SearchSpec, target: RayTarget, *, registry: Any | None = None,
                num_cpus: int | None = None) -> SearchResult:
     """Run a search on Ray (local or a cluster) and record it; ``registry=None`` records nothing."""
     record_start(spec, registry)
     with ray_session(target, num_cpus=num_cpus):
-        callbacks = [progress_callback(spec.trials, spec.metric, spec.mode, console)] if console else None
-        grid = fit(spec, callbacks=callbacks)
+        grid = fit(spec, callbacks=_callbacks(spec))
         return finalize(spec, grid, registry)
 
 
-def resume_search(search_id: str, target: RayTarget, *, registry: Any | None = None, console: Any = None,
+def resume_search(search_id: str, target: RayTarget, *, registry: Any | None = None,
                   num_cpus: int | None = None) -> SearchResult:
     """Finish an interrupted search from Tune's saved state; finished trials are not run again."""
     spec = load_spec(search_id)
@@ -181,6 +186,5 @@ def resume_search(search_id: str, target: RayTarget, *, registry: Any | None = N
 
         mark_resumed(registry, search_id)
     with ray_session(target, num_cpus=num_cpus):
-        callbacks = [progress_callback(spec.trials, spec.metric, spec.mode, console)] if console else None
-        grid = fit(spec, resume=True, callbacks=callbacks)
+        grid = fit(spec, resume=True, callbacks=_callbacks(spec))
         return finalize(spec, grid, registry)

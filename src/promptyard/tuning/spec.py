@@ -76,6 +76,8 @@ class TrainSpec:
     task_options: dict[str, Any] = field(default_factory=dict)
     split_fractions: tuple[float, float, float] = (0.8, 0.1, 0.1)
     registry: str | None = None  # registry file, for resolving prompt references
+    #: deprecated and ignored: the loop reports progress as :mod:`promptyard.core.events`, which only a
+    #: listener (the CLI, unless ``--quiet``) draws; kept so that existing callers keep working
     quiet: bool = False
     run_dir: str | None = None  # where curves and checkpoints go; default: a new folder in the work dir
 
