@@ -15,7 +15,6 @@ from promptyard.cli import progress
 from promptyard.cli.app import app as root_app
 from promptyard.cli.output import console, print_json, table
 from promptyard.cli.state import state
-from promptyard.core.errors import UsageError
 
 try:
     from promptyard.cli.tune import app
@@ -32,19 +31,6 @@ def _registry(create: bool = True) -> Any:
     from promptyard.registry.api import Registry
 
     return Registry.open(state.registry, create=create)
-
-
-def _parse_sets(values: list[str]) -> dict[str, Any]:
-    """``--set key=value`` pairs; values parsed as YAML scalars (``3e-4`` -> float, ``true`` -> bool)."""
-    import yaml
-
-    out: dict[str, Any] = {}
-    for item in values:
-        key, sep, raw = item.partition("=")
-        if not sep or not key.strip():
-            raise UsageError(f"expected key=value, got '{item}'", where="--set")
-        out[key.strip()] = yaml.safe_load(raw) if raw.strip() else ""
-    return out
 
 
 def build_train_spec(*, prompt: str, model: str, data: str, method: str, overrides: dict[str, Any],
@@ -127,10 +113,11 @@ def search(
     from promptyard.runtime.ray_session import choose_executor
     from promptyard.tuning.search import SearchSpec
     from promptyard.tuning.search_driver import run_search
+    from promptyard.tuning.spec import parse_sets
 
     space_dict = resolve_space(method, space)
     train_spec = build_train_spec(prompt=prompt, model=model, data=data, method=method,
-                                  overrides=_parse_sets(sets), seed=seed,
+                                  overrides=parse_sets(sets), seed=seed,
                                   registry=str(registry_path(state.registry)))
     spec = SearchSpec(train_spec=train_spec, space=space_dict, trials=trials, scheduler=scheduler,
                       search_alg=search_alg, concurrent=concurrent, cpus_per_trial=cpus_per_trial,

@@ -151,7 +151,8 @@ def search(registry: Any, prompt_ref: str, base_cell: CellSpec, *, metric: str, 
            cache: Any = "default") -> SearchResult:
     """Search variants of ``prompt_ref`` on ``base_cell``'s data (validation split) and commit the best."""
     from promptyard.core.host import registered
-    from promptyard.evals.cells import cell_indices, resolve_prompt
+    from promptyard.evals.cells import cell_indices
+    from promptyard.runtime.prompts import resolve_prompt
 
     if not variants_file and not generate:
         raise ValidationError("give a variants file or ask to generate variants", where="eval search",

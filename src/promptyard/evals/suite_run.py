@@ -9,12 +9,13 @@ from typing import Any
 from promptyard.core import events
 from promptyard.core.host import get_host
 from promptyard.evals.cache import ResponseCache
-from promptyard.evals.cells import package_versions, prepare_cell
+from promptyard.evals.cells import prepare_cell
 from promptyard.evals.modelpool import ModelPool
 from promptyard.evals.results import CellResult
 from promptyard.evals.runner import DEFAULT, Progress, open_cache, run_prepared
 from promptyard.evals.suite import CellSpec, Suite
 from promptyard.registry.evals_store import load_run, store_run
+from promptyard.runtime.lineage import package_versions
 
 
 @dataclass

@@ -11,6 +11,7 @@ from typing import Any
 
 from promptyard.core import events
 from promptyard.core.paths import work_dir
+from promptyard.runtime.adapter_loading import default_adapter_name
 from promptyard.runtime.ray_session import RayTarget, ray_session, tune_storage_dir
 from promptyard.tuning.resume import RESUME_DIR
 from promptyard.tuning.search import (
@@ -62,13 +63,11 @@ def _method_of(spec: SearchSpec) -> str:
     return str(getattr(spec.train_spec, "method", "") or "")
 
 
-def default_adapter_name(spec: SearchSpec) -> str:
-    """``--name`` when given, else ``<prompt>-<method>-search`` (a valid registry name)."""
+def adapter_name(spec: SearchSpec) -> str:
+    """``--name`` when given, else the default name of a search's best adapter (``<prompt>-<method>-search``)."""
     if spec.name:
         return spec.name
-    prompt = str(getattr(spec.train_spec, "prompt", "") or "search").split("@")[0]
-    method = _method_of(spec) or "adapter"
-    return f"{prompt}-{method}-search".replace(" ", "-")
+    return default_adapter_name(getattr(spec.train_spec, "prompt", None), _method_of(spec), searched=True)
 
 
 def _clean_adapter(checkpoint: str, dest: Path) -> Path:
@@ -136,7 +135,7 @@ def finalize_records(spec: SearchSpec, records: list[TrialRecord], registry: Any
     if best is not None:
         adapter_dir = _clean_adapter(best.checkpoint, out / "best-adapter")
         version = registry.register_adapter(
-            default_adapter_name(spec), adapter_dir, lineage=_lineage(spec, best),
+            adapter_name(spec), adapter_dir, lineage=_lineage(spec, best),
             message=(f"best of search {spec.search_id} "
                      f"(trial {best.trial_id}, {spec.metric}={best.best_metric:.4g})"))
         if spec.label:
@@ -157,7 +156,7 @@ def record_start(spec: SearchSpec, registry: Any | None) -> None:
         return
     from promptyard.registry.search_records import start_search
 
-    start_search(registry, spec.search_id, method=_method_of(spec), adapter_name=default_adapter_name(spec),
+    start_search(registry, spec.search_id, method=_method_of(spec), adapter_name=adapter_name(spec),
                  scheduler=spec.scheduler, search_alg=spec.search_alg, metric=spec.metric, mode=spec.mode,
                  trials=spec.trials, spec=describe_spec(spec),
                  storage_path=str(tune_storage_dir() / spec.search_id))
