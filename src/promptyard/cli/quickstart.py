@@ -52,12 +52,13 @@ def quickstart(
     Commits a sentiment prompt in all four kinds, evaluates them with SmolLM2 on Rotten Tomatoes, searches
     prompt-tuning and LoRA adapters (ASHA), gates the best against production, rolls back, writes a report.
     """
+    from promptyard.quickstart.reporter import SilentReporter
     from promptyard.quickstart.run import QuickstartSettings, run_quickstart
 
     if quiet:  # the same as the root --quiet
         apply_quiet(True)
-    settings = QuickstartSettings.for_run(directory, fast=fast, use_ray=not no_ray,
-                                          quiet=state.quiet or as_json)
-    summary = run_quickstart(settings, reporter=RichReporter())
+    settings = QuickstartSettings.for_run(directory, fast=fast, use_ray=not no_ray)
+    reporter = SilentReporter() if state.quiet or as_json else RichReporter()
+    summary = run_quickstart(settings, reporter=reporter)
     if as_json:
         print_json(summary)

@@ -47,6 +47,7 @@ class QuickstartSettings:
     max_length: int = 96
     max_drop: float = 0.02
     use_ray: bool = True
+    #: report nothing, whatever reporter is given (for library callers; the CLI picks its reporter)
     quiet: bool = False
     seed: int = 0
 
