@@ -15,7 +15,7 @@ BASE = ["tune", "search", "--prompt", "sent@1", "--model", "tiny-causal", "--dat
     ("lr: {uniform: [0.1, 0.2]}\n", ["--scheduler", "hyperband"], "unknown scheduler 'hyperband'"),
     ("lr: {uniform: [0.1, 0.2]}\n", ["--scheduler", "pbt", "--search-alg", "optuna"], "PBT mutates"),
     ("lr: {uniform: [0.1, 0.2]}\n", ["--trials", "0"], "--trials"),
-    ("lr: {uniform: [0.1, 0.2]}\n", ["--set", "novalue"], "expected key=value"),
+    ("lr: {uniform: [0.1, 0.2]}\n", ["--set", "novalue"], "--set expects key=value"),
     ("lr: {uniform: [0.1, 0.2]}\n", ["--mode", "up"], "mode must be max, min or auto"),
     ("r: {choice: [4, 8]}\n", ["--scheduler", "pbt"], "PBT needs a searched key it can change"),
 ])

@@ -152,3 +152,20 @@ def test_run_suite_stores_the_run_and_tells_observers(registry, reviews):
     assert [e["index"] for e in stored["cells"][0]["examples"]] == [e.index for e in done.results[0].examples]
     assert stored["cells"][0]["metrics"][0]["value"] == done.results[0].metric("accuracy").value
     assert list_runs(registry)[0] == {**list_runs(registry)[0], "id": done.run_id, "cells": 2, "name": "obs"}
+
+
+def test_each_cell_is_a_progress_task_and_its_lineage_records_the_shared_package_versions(registry, reviews):
+    from promptyard.core import events
+    from promptyard.evals.suite import parse_suite
+    from promptyard.evals.suite_run import run_suite
+    from promptyard.runtime.lineage import package_versions
+
+    suite = parse_suite({"name": "bars", "data": [{"ref": reviews, "split": "all", "sample": 5}],
+                         "prompts": ["sent@1", "sent@2"], "models": ["tiny-causal"], "metrics": ["accuracy"]})
+    seen: list[events.ProgressEvent] = []
+    with events.listening(seen.append):
+        done = run_suite(suite, registry=registry, cache=None)
+    ended = [e for e in seen if e.done and e.description in {c.label() for c in suite.cells}]
+    assert sorted(e.description for e in ended) == sorted(c.label() for c in suite.cells)
+    assert all((e.completed, e.total) == (5, 5) and not e.transient for e in ended)
+    assert all(r.lineage["packages"] == package_versions() for r in done.results)

@@ -6,9 +6,8 @@ import pytest
 
 from promptyard.core.errors import DataError, UsageError
 from promptyard.core.host import lookup, registered
-from promptyard.core.template import Part, Template
 from promptyard.plugins.model_loaders import load_model
-from promptyard.plugins.tasks.base import IGNORE_INDEX, causal_features, render_prompt
+from promptyard.plugins.tasks.base import IGNORE_INDEX, causal_features
 
 
 def test_task_types_are_registered():
@@ -35,22 +34,6 @@ def test_classification_needs_a_label_set_and_known_labels():
         task.row_to_example({"text": "a", "label": "x"})
     with pytest.raises(DataError, match="not one of"):
         task.row_to_example({"text": "a", "label": "x"}, options={"labels": ["y", "z"]})
-
-
-@pytest.mark.parametrize("template, expected", [
-    (Template(kind="single", text="Review: {{ text }}\nSentiment:"), "Review: fine\nSentiment:"),
-    (Template(kind="multi", parts=[Part("system", "Rate it."), Part("user", "{{ text }}")]),
-     "<|system|> Rate it.\n<|user|> fine\n<|assistant|> "),
-    (Template(kind="structured", sections={"task": "Rate.", "input": "{{ text }}", "output_format": "JSON"}),
-     "fine"),
-    (Template(kind="dynamic",
-              text="{% for e in examples %}{{ e.text }}={{ e.label }}\n{% endfor %}{{ text }}=",
-              examples=[{"text": "ok", "label": "positive"}], k=1), "ok=positive\nfine="),
-], ids=["single", "multi", "structured", "dynamic"])
-def test_render_prompt_for_every_kind(template, expected):
-    tok = load_model("tiny-causal").tokenizer
-    text = render_prompt(template, {"text": "fine", "movie": "ignored"}, tok, seed=0)
-    assert expected in text
 
 
 def test_causal_features_mask_the_prompt():

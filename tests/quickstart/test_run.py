@@ -101,15 +101,17 @@ def test_quickstart_fast_on_ray_through_the_python_api(tmp_path):
 
     from rich.console import Console
 
+    from promptyard.cli.quickstart import RichReporter
     from promptyard.quickstart.run import QuickstartSettings, run_quickstart
 
     shown = io.StringIO()
     settings = QuickstartSettings.for_run(tmp_path / "qs", fast=True, use_ray=True)
-    summary = json.loads(json.dumps(run_quickstart(settings, console=Console(file=shown, width=120)), default=str))
+    reporter = RichReporter(Console(file=shown, width=120))
+    summary = json.loads(json.dumps(run_quickstart(settings, reporter=reporter), default=str))
     assert summary["ray"] is True
     _check_registry(summary)
     _check_report(summary)
-    text = shown.getvalue()  # every step narrated, the search's live progress included
+    text = shown.getvalue()  # every step narrated, each search's trials table included
     for needle in ("Step 1/5", "Step 5/5", "local Ray instance", "search ", "PASS" if summary["gate"]["passed"]
                    else "FAIL", "rollback:", "next, try:"):
         assert needle in text

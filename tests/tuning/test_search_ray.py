@@ -95,9 +95,10 @@ def test_single_trial_on_ray_equals_in_process_run(setup, tmp_path):
 def test_trial_that_raises_is_reported_and_search_goes_on(setup):
     from rich.console import Console
 
+    from promptyard.cli.output import table
     from promptyard.runtime.ray_session import RayTarget
     from promptyard.tuning.search_driver import run_search
-    from promptyard.tuning.search_results import render_table
+    from promptyard.tuning.search_results import trial_rows
 
     _, train_spec = setup
     # r=0 is not a valid LoRA rank: those trials raise TuningError inside the loop; the others finish
@@ -113,7 +114,7 @@ def test_trial_that_raises_is_reported_and_search_goes_on(setup):
     assert result.best.params["r"] == 4
 
     console = Console(width=250, record=True)
-    console.print(render_table(result.trials, "val_metric", result.best.trial_id))
+    table("trials", *trial_rows(result.trials, "val_metric", result.best.trial_id), fold=True, to=console)
     text = console.export_text()
     assert text.count("TuningError") == len(errored)
 

@@ -30,6 +30,11 @@ def root(
 ) -> None:
     state.registry = registry
     state.debug = debug or state.debug
+    apply_quiet(quiet)
+
+
+def apply_quiet(quiet: bool) -> None:
+    """Where ``--quiet`` takes effect, the one way: no progress display, library messages from WARNING up."""
     state.quiet = quiet
     progress.quiet = quiet
     progress.install()

@@ -7,6 +7,7 @@ from typing import Any, Optional
 
 import typer
 
+from promptyard.cli import progress
 from promptyard.cli.app import app as root_app
 from promptyard.cli.output import console, print_json, table
 from promptyard.cli.state import state
@@ -18,7 +19,7 @@ root_app.add_typer(app, name="eval")
 cache_app = typer.Typer(help="The response cache of evaluations.", no_args_is_help=True)
 root_app.add_typer(cache_app, name="cache")
 
-JSON = typer.Option(False, "--json", help="Print JSON for scripts.")
+JSON = typer.Option(False, "--json", help="Print JSON for scripts.", callback=progress.silence_for_json)
 # typer needs Optional[...] on Python 3.11 for options that default to None
 OptStr = Optional[str]  # noqa: UP045
 OptInt = Optional[int]  # noqa: UP045
@@ -118,10 +119,9 @@ def run(
         from promptyard.evals.distributed import run_suite_distributed
 
         result = run_suite_distributed(suite, target, registry=registry, cache=None if no_cache else "default",
-                                       shard_size=shard_size, progress=not (as_json or state.quiet))
+                                       shard_size=shard_size)
     else:
-        result = run_suite(suite, registry=registry, cache=None if no_cache else "default",
-                           progress=not (as_json or state.quiet))
+        result = run_suite(suite, registry=registry, cache=None if no_cache else "default")
     if as_json:
         print_json(result.to_dict())
         return
@@ -201,8 +201,7 @@ def compare(
         cells = [_cell_options(ref, model, data, adapter, split, sample, metric, seed, None, None, None, None,
                                None, False).cells[0] for ref in (a, b)]
         done = run_suite(Suite(name=f"compare {a} {b}", cells=cells, seed=seed, raw={"compare": [a, b]}),
-                         registry=registry, cache=None if no_cache else "default",
-                         progress=not (as_json or state.quiet), kind="compare")
+                         registry=registry, cache=None if no_cache else "default", kind="compare")
         stored = load_run(registry, done.run_id)
         comparisons = [compare_cells(stored["cells"][0], stored["cells"][1], metrics=metric)]
     if as_json:
@@ -230,10 +229,9 @@ def gate(
     """Exit 0 when the candidate is not worse than the baseline by more than --max-drop; exit 3 when it is."""
     from dataclasses import replace
 
-    from promptyard.evals.compare import gate as run_gate
     from promptyard.evals.compare import raise_if_failed
-    from promptyard.evals.suite import Suite, load_suite
-    from promptyard.evals.suite_run import run_suite
+    from promptyard.evals.gate_run import run_gate
+    from promptyard.evals.suite import load_suite
 
     if suite_file:
         base = load_suite(suite_file).cells[0]
@@ -241,18 +239,10 @@ def gate(
         base = _cell_options(baseline, model, data, adapter, split, sample, [metric], seed, None, None, None, None,
                              None, False).cells[0]
     metrics = tuple(dict.fromkeys((*base.metrics, metric)))
-    cells = [replace(base, prompt=baseline, metrics=metrics), replace(base, prompt=candidate, metrics=metrics)]
-    registry = _registry()
-    done = run_suite(Suite(name=f"gate {candidate} vs {baseline}", cells=cells, seed=base.seed,
-                           raw={"gate": {"candidate": candidate, "baseline": baseline, "metric": metric,
-                                         "max_drop": max_drop}}),
-                     registry=registry, cache=None if no_cache else "default",
-                     progress=not (as_json or state.quiet), kind="gate")
-    from promptyard.registry.evals_store import load_run
-
-    stored = load_run(registry, done.run_id)
-    result = run_gate(stored["cells"][0], stored["cells"][1], metric=metric, max_drop=max_drop, seed=base.seed)
-    result.run_id = done.run_id
+    result = run_gate(_registry(), replace(base, prompt=baseline, metrics=metrics),
+                      replace(base, prompt=candidate, metrics=metrics), metric=metric, max_drop=max_drop,
+                      baseline_name=baseline, candidate_name=candidate, seed=base.seed,
+                      cache=None if no_cache else "default")
     if as_json:
         print_json(result.to_dict())
     else:
@@ -299,7 +289,7 @@ def search(
                          None, False).cells[0]
     result = run_search(_registry(), prompt, base, metric=metric, variants_file=variants, generate=generate,
                         min_examples=min_examples, eta=eta, commit=not no_commit,
-                        cache=None if no_cache else "default", progress=not (as_json or state.quiet))
+                        cache=None if no_cache else "default")
     if as_json:
         print_json(result.to_dict())
         return
@@ -318,7 +308,7 @@ def reproduce(run_id: str = typer.Argument(..., metavar="RUN"),
     from promptyard.core.errors import EvalError
     from promptyard.evals.reproduce import reproduce as run_reproduce
 
-    result = run_reproduce(_registry(), run_id, use_cache=use_cache, progress=not (as_json or state.quiet))
+    result = run_reproduce(_registry(), run_id, use_cache=use_cache)
     if as_json:
         print_json(result.to_dict())
     else:

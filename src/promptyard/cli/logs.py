@@ -32,3 +32,13 @@ def install(*, quiet: bool = False) -> None:
         _handler = _Stderr()
         logger.addHandler(_handler)
     logger.setLevel(logging.WARNING if quiet else logging.INFO)
+
+
+def uninstall() -> None:
+    """Stop showing library messages (what :func:`install` set up is undone)."""
+    global _handler
+    logger = logging.getLogger("promptyard")
+    if _handler is not None:
+        logger.removeHandler(_handler)
+        _handler = None
+    logger.setLevel(logging.NOTSET)

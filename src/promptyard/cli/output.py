@@ -30,12 +30,17 @@ def print_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, indent=2, default=str, ensure_ascii=False) + "\n")
 
 
-def table(title: str | None, columns: list[str], rows: list[list[Any]]) -> None:
+def table(title: str | None, columns: list[str], rows: list[list[Any]], *, fold: bool = False,
+          to: Console | None = None) -> None:
+    """The one table helper: ``rows`` of plain values under ``columns``, printed to ``to`` (default: stdout).
+
+    ``fold`` wraps a long value (a path, an error, a hash) onto more lines instead of cutting it short.
+    """
     from rich.table import Table
 
     t = Table(title=title)
     for col in columns:
-        t.add_column(col)
+        t.add_column(col, overflow="fold" if fold else "ellipsis")
     for row in rows:
         t.add_row(*["" if v is None else str(v) for v in row])
-    console.print(t)
+    (to or console).print(t)

@@ -84,6 +84,13 @@ def install(console: Console | None = None) -> None:
         _remove = events.add_listener(RichProgress(console))
 
 
+def silence_for_json(as_json: bool) -> bool:
+    """The ``--json`` option's callback: a script reading the result wants no bars either (as ``--quiet``)."""
+    if as_json:
+        uninstall()
+    return as_json
+
+
 def uninstall() -> None:
     global _remove
     if _remove is not None:

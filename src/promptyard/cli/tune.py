@@ -7,6 +7,7 @@ from typing import Optional
 
 import typer
 
+from promptyard.cli import progress
 from promptyard.cli.app import app as root_app
 from promptyard.cli.output import console, print_json, table
 from promptyard.cli.state import state
@@ -39,7 +40,8 @@ def run(
     register: bool = typer.Option(True, "--register/--no-register", help="Register the adapter."),
     resume: Optional[Path] = typer.Option(  # noqa: UP045
         None, "--resume", help="Continue the interrupted run in this run dir (give the same options again)."),
-    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON.",
+                                 callback=progress.silence_for_json),
 ) -> None:
     """Train an adapter: split the data, train with early stopping, keep the best, register it."""
     from promptyard.cli.data import data_options
@@ -61,7 +63,7 @@ def run(
         config["epochs"] = epochs
     spec = TrainSpec(model=model, data=data, method=method, prompt=prompt, task=task, config=config, seed=seed,
                      data_options=data_options(text_column, label_column, target_column, skip_bad_rows),
-                     registry=state.registry, quiet=state.quiet or as_json, run_dir=str(run_dir))
+                     registry=state.registry, run_dir=str(run_dir))
     adapter_name = name or default_adapter_name(prompt, method)
     registry = None
     if register:

@@ -11,10 +11,10 @@ from typing import Any, Optional
 
 import typer
 
+from promptyard.cli import progress
 from promptyard.cli.app import app as root_app
 from promptyard.cli.output import console, print_json, table
 from promptyard.cli.state import state
-from promptyard.core.errors import UsageError
 
 try:
     from promptyard.cli.tune import app
@@ -33,28 +33,15 @@ def _registry(create: bool = True) -> Any:
     return Registry.open(state.registry, create=create)
 
 
-def _parse_sets(values: list[str]) -> dict[str, Any]:
-    """``--set key=value`` pairs; values parsed as YAML scalars (``3e-4`` -> float, ``true`` -> bool)."""
-    import yaml
-
-    out: dict[str, Any] = {}
-    for item in values:
-        key, sep, raw = item.partition("=")
-        if not sep or not key.strip():
-            raise UsageError(f"expected key=value, got '{item}'", where="--set")
-        out[key.strip()] = yaml.safe_load(raw) if raw.strip() else ""
-    return out
-
-
 def build_train_spec(*, prompt: str, model: str, data: str, method: str, overrides: dict[str, Any],
                      seed: int, registry: str | None) -> Any:
-    """The TrainSpec ``tune run`` builds for these options; trials train quietly (Tune shows progress)."""
+    """The TrainSpec ``tune run`` builds for these options (Tune's callback reports the search's progress)."""
     from promptyard.tuning.spec import TrainSpec
 
     # Trials run in Tune's trial folders, maybe on other nodes: local files must be absolute paths.
     data, prompt, model = (str(Path(v).resolve()) if Path(v).exists() else v for v in (data, prompt, model))
     return TrainSpec(model=model, data=data, method=method, prompt=prompt, config=dict(overrides), seed=seed,
-                     registry=registry, quiet=True)
+                     registry=registry)
 
 
 def resolve_space(method: str, space_file: Path | None) -> dict[str, Any]:
@@ -70,7 +57,7 @@ def resolve_space(method: str, space_file: Path | None) -> dict[str, Any]:
 
 
 def _show(result: Any, as_json: bool) -> None:
-    from promptyard.tuning.search_results import render_table
+    from promptyard.tuning.search_results import trial_rows
 
     best = result.best
     if as_json:
@@ -79,7 +66,8 @@ def _show(result: Any, as_json: bool) -> None:
                     "plot": str(result.plot_path), "trials": [t.to_dict() for t in result.trials]})
         return
     if not state.quiet:
-        console.print(render_table(result.trials, result.metric, best.trial_id if best else None))
+        table(f"trials ({result.metric})", *trial_rows(result.trials, result.metric, best.trial_id if best else None),
+              fold=True)
     if best is None:
         from promptyard.core.errors import TuningError
 
@@ -117,17 +105,19 @@ def search(
     label: Optional[str] = typer.Option(None, "--label", help="Label the best adapter (e.g. staging)."),  # noqa: UP045
     ray: bool = RAY_OPT,
     ray_address: Optional[str] = ADDRESS_OPT,  # noqa: UP045
-    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON.",
+                                 callback=progress.silence_for_json),
 ) -> None:
     """Search hyper-parameters with Ray Tune; register the best trial's adapter."""
     from promptyard.core.paths import registry_path
     from promptyard.runtime.ray_session import choose_executor
     from promptyard.tuning.search import SearchSpec
     from promptyard.tuning.search_driver import run_search
+    from promptyard.tuning.spec import parse_sets
 
     space_dict = resolve_space(method, space)
     train_spec = build_train_spec(prompt=prompt, model=model, data=data, method=method,
-                                  overrides=_parse_sets(sets), seed=seed,
+                                  overrides=parse_sets(sets), seed=seed,
                                   registry=str(registry_path(state.registry)))
     spec = SearchSpec(train_spec=train_spec, space=space_dict, trials=trials, scheduler=scheduler,
                       search_alg=search_alg, concurrent=concurrent, cpus_per_trial=cpus_per_trial,
@@ -138,7 +128,7 @@ def search(
     registry = _registry()  # opened (and created) only once every argument has been checked
     if not (state.quiet or as_json):
         console.print(f"search {spec.search_id}: {trials} trials on {target.describe()}")
-    result = run_search(spec, target, registry=registry, console=None if (state.quiet or as_json) else console)
+    result = run_search(spec, target, registry=registry)
     _show(result, as_json)
 
 
@@ -147,15 +137,15 @@ def resume(
     search_id: str = typer.Argument(..., help="The search to finish (see `tune searches`)."),
     ray: bool = RAY_OPT,
     ray_address: Optional[str] = ADDRESS_OPT,  # noqa: UP045
-    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON.",
+                                 callback=progress.silence_for_json),
 ) -> None:
     """Finish an interrupted search; finished trials are not run again."""
     from promptyard.runtime.ray_session import choose_executor
     from promptyard.tuning.search_driver import resume_search
 
     target = choose_executor(True, ray_address)
-    result = resume_search(search_id, target, registry=_registry(create=False),
-                           console=None if (state.quiet or as_json) else console)
+    result = resume_search(search_id, target, registry=_registry(create=False))
     _show(result, as_json)
 
 

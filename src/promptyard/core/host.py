@@ -15,6 +15,7 @@ import hashlib
 import importlib
 import inspect
 import json
+import logging
 import os
 import sys
 import threading
@@ -37,6 +38,7 @@ __all__ = [
 ]
 
 ENTRY_POINT_GROUP = "promptyard"
+log = logging.getLogger(__name__)
 
 #: module names of the built-in plugins, registered in this order
 DEFAULT_PLUGINS: tuple[str, ...] = (
@@ -277,7 +279,7 @@ class PluginHost:
         return self.pm.hook
 
     def call_observers(self, hook_name: str, **kwargs: Any) -> list[LoadFailure]:
-        """Call an observer hook; an observer that raises is reported on stderr, never propagated."""
+        """Call an observer hook; an observer that raises is logged (a warning) and returned, never propagated."""
         failures = []
         for impl in getattr(self.pm.hook, hook_name).get_hookimpls():
             try:
@@ -288,7 +290,7 @@ class PluginHost:
                                       "".join(traceback.format_exception(exc)))
                 # Not kept in self.failures: those are start-up failures the CLI reports at every start.
                 failures.append(failure)
-                print(failure.message(), file=sys.stderr)
+                log.warning("%s", failure.message())
         return failures
 
     def call_each(self, hook_name: str, **kwargs: Any) -> Iterator[tuple[str, Any]]:

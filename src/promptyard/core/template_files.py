@@ -18,6 +18,8 @@ from promptyard.core.template import Template
 
 TEXT_SUFFIXES = (".j2", ".jinja", ".jinja2", ".txt")
 DATA_SUFFIXES = (".yaml", ".yml", ".json")
+#: every suffix a template file may have (compared in lower case); the one list training and evals use too
+TEMPLATE_SUFFIXES = TEXT_SUFFIXES + DATA_SUFFIXES
 META_KEYS = ("name", "description", "task_type", "tags")
 
 
@@ -149,13 +151,19 @@ def _child(node: Any, key: str) -> Any:
     return None
 
 
+def is_template_file(path: str | Path) -> bool:
+    """An existing file with a template suffix (any case): a prompt reference that names a file."""
+    path = Path(path)
+    return path.suffix.lower() in TEMPLATE_SUFFIXES and path.is_file()
+
+
 def load_template_file(path: str | Path) -> tuple[Template, dict[str, Any]]:
     """(Template, meta) from a template file; ValidationError naming the file (and line) if it is bad."""
     path = Path(path)
     suffix = path.suffix.lower()
-    if suffix not in TEXT_SUFFIXES + DATA_SUFFIXES:
+    if suffix not in TEMPLATE_SUFFIXES:
         raise ValidationError(f"unknown template file type {suffix or '(none)'!r}", where=str(path),
-                              hint=f"use one of {', '.join(TEXT_SUFFIXES + DATA_SUFFIXES)}")
+                              hint=f"use one of {', '.join(TEMPLATE_SUFFIXES)}")
     text = _read(path)
     if suffix in TEXT_SUFFIXES:
         return _checked(Template(kind="single", text=text), str(path), text_file=True), {}
@@ -163,4 +171,5 @@ def load_template_file(path: str | Path) -> tuple[Template, dict[str, Any]]:
     return template_from_data(_parse_data(path, text), where=str(path), yaml_text=text if is_yaml else None)
 
 
-__all__ = ["DATA_SUFFIXES", "META_KEYS", "TEXT_SUFFIXES", "load_template_file", "template_from_data"]
+__all__ = ["DATA_SUFFIXES", "META_KEYS", "TEMPLATE_SUFFIXES", "TEXT_SUFFIXES", "is_template_file", "load_template_file",
+           "template_from_data"]

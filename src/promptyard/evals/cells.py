@@ -6,43 +6,19 @@ import hashlib
 import json
 import random
 from dataclasses import dataclass, field
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from promptyard.core.errors import EvalError, PromptyardError
+from promptyard.core.errors import EvalError
+from promptyard.core.template_files import is_template_file
 from promptyard.evals.suite import CellSpec
-
-TEMPLATE_SUFFIXES = (".j2", ".jinja", ".txt", ".yaml", ".yml", ".json")
-PACKAGES = ("promptyard", "torch", "transformers", "peft", "evaluate", "numpy", "scikit-learn", "sacrebleu",
-            "rouge_score")
+from promptyard.runtime.lineage import package_versions
+from promptyard.runtime.prompts import ResolvedPrompt, resolve_prompt
 
 
 def sha256_json(value: Any) -> str:
     text = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
-def package_versions() -> dict[str, str]:
-    out = {}
-    for name in PACKAGES:
-        try:
-            out[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            continue
-    return out
-
-
-@dataclass
-class ResolvedPrompt:
-    """A prompt reference made concrete: template, exact version, hash, task type."""
-
-    ref: str
-    template: Any
-    content_hash: str
-    resolved: str  # name@N, or the file path
-    version_id: int | None = None
-    task_type: str | None = None
 
 
 @dataclass
@@ -82,31 +58,6 @@ def open_registry(spec: CellSpec, registry: Any = None) -> Any:
     from promptyard.registry.api import Registry
 
     return Registry.open(spec.registry)
-
-
-def resolve_prompt(ref: str, registry: Any) -> ResolvedPrompt:
-    """A registry reference (``name@production``) or a template file path."""
-    path = Path(ref)
-    if path.suffix == ".json" and path.is_file():
-        # plain Template.to_dict() JSON (what prompt search writes for its variants)
-        from promptyard.core.template import Template
-
-        data = json.loads(path.read_text(encoding="utf-8"))
-        template = Template.from_dict(data.get("template", data), where=str(path))
-        return ResolvedPrompt(ref, template, template.content_hash(), str(path.resolve()),
-                              task_type=data.get("task_type"))
-    if path.suffix in TEMPLATE_SUFFIXES and path.is_file():
-        from promptyard.core.template_files import load_template_file
-
-        template, meta = load_template_file(path)
-        return ResolvedPrompt(ref, template, template.content_hash(), str(path.resolve()),
-                              task_type=meta.get("task_type"))
-    info = registry.resolve(ref)
-    try:
-        task_type = registry.item(info.name).task_type
-    except PromptyardError:
-        task_type = None
-    return ResolvedPrompt(ref, registry.get_template(info.ref), info.content_hash, info.ref, info.id, task_type)
 
 
 def resolve_adapter(ref: str, registry: Any) -> ResolvedAdapter:
@@ -182,7 +133,7 @@ def prepare_cell(spec: CellSpec, *, indices: list[int] | None = None, registry: 
     from promptyard.core.host import lookup
     from promptyard.core.render import render
 
-    reg = open_registry(spec, registry) if not _is_file_ref(spec.prompt) or spec.adapter else registry
+    reg = open_registry(spec, registry) if not is_template_file(spec.prompt) or spec.adapter else registry
     prompt = resolve_prompt(spec.prompt, reg)
     adapter = resolve_adapter(spec.adapter, reg) if spec.adapter else None
     data = load_split(spec)
@@ -249,7 +200,3 @@ def prepare_cell(spec: CellSpec, *, indices: list[int] | None = None, registry: 
     }
     return prepared
 
-
-def _is_file_ref(ref: str) -> bool:
-    path = Path(ref)
-    return path.suffix in TEMPLATE_SUFFIXES and path.is_file()

@@ -16,9 +16,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from promptyard.core import events
 from promptyard.core.errors import EvalError
 from promptyard.evals.results import CellResult, ExampleResult, merge_shards
 from promptyard.evals.suite import CellSpec, Suite
+from promptyard.evals.suite_run import SuiteRun, store_suite_run
+from promptyard.runtime.ray_session import ray_session
 
 
 @dataclass
@@ -245,60 +248,28 @@ def _accept(shard: Shard, result: CellResult, responses: dict[str, Any], accepte
 
 def run_suite_distributed(suite: Suite, target: Any, *, registry: Any, cache: Any = "default",
                           shard_size: int = 16, actors_per_model: int | None = None, store: bool = True,
-                          progress: bool = False, on_shard: Callable[..., None] | None = None) -> Any:
-    """``eval run --ray``: the suite on Ray, stored like an in-process run (same ``SuiteRun``)."""
-    from promptyard.evals.suite_run import SuiteRun
-    from promptyard.runtime.ray_session import ray_session
+                          on_shard: Callable[..., None] | None = None) -> SuiteRun:
+    """``eval run --ray``: the suite on Ray, stored like an in-process run (same ``SuiteRun``).
 
+    The shards are reported as one :class:`~promptyard.core.events.Task` ("ray shards", with the nodes used
+    and the shards resubmitted); ``on_shard(done, total, stats)`` is called too when given.
+    """
     stats = DistributedStats()
     t0 = time.perf_counter()
-    with ray_session(target), _progress(progress, on_shard) as callback:
+    with ray_session(target), events.Task("ray shards", total=None, transient=False) as task:
+        def update(done: int, total: int, stats: DistributedStats) -> None:
+            task.update(completed=done, total=total, nodes=len(stats.nodes), resubmitted=stats.resubmitted)
+            if on_shard is not None:
+                on_shard(done, total, stats)
+
         results = run_cells_distributed(suite.cells, registry=registry, cache=cache, shard_size=shard_size,
-                                        actors_per_model=actors_per_model, on_shard=callback, stats=stats)
+                                        actors_per_model=actors_per_model, on_shard=update, stats=stats)
     duration = time.perf_counter() - t0
     run_id = None
     if store:
-        from promptyard.core.host import get_host
-        from promptyard.evals.cells import package_versions
-        from promptyard.registry.evals_store import load_run, store_run
-
         note = (f"ray: {stats.shards} shards on {len(stats.nodes)} node(s), "
                 f"{stats.resubmitted} resubmitted after losses")
-        run_id = store_run(registry, results, name=suite.name, kind="run", suite=suite.raw,
-                           suite_path=suite.path or "", seed=suite.seed, duration_s=duration, note=note,
-                           packages=package_versions())
-        get_host().call_observers("on_eval_finished", run=load_run(registry, run_id, with_examples=False))
+        run_id = store_suite_run(registry, suite, results, duration_s=duration, note=note)
     run = SuiteRun(run_id, suite.name, results, duration)
     run.stats = stats  # type: ignore[attr-defined]
     return run
-
-
-class _progress:
-    """A rich bar over shards (or only the caller's callback)."""
-
-    def __init__(self, enabled: bool, extra: Callable[..., None] | None):
-        self.enabled, self.extra, self.bars, self.task = enabled, extra, None, None
-
-    def __enter__(self) -> Callable[[int, int, DistributedStats], None]:
-        if self.enabled:
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-            from promptyard.cli.output import err_console
-
-            self.bars = Progress(TextColumn("ray shards"), BarColumn(), MofNCompleteColumn(),
-                                 TextColumn("{task.description}"), TimeElapsedColumn(), console=err_console)
-            self.bars.start()
-            self.task = self.bars.add_task("", total=None)
-
-        def update(done: int, total: int, stats: DistributedStats) -> None:
-            if self.bars is not None:
-                self.bars.update(self.task, completed=done, total=total,
-                                 description=f"{len(stats.nodes)} node(s), {stats.resubmitted} resubmitted")
-            if self.extra is not None:
-                self.extra(done, total, stats)
-
-        return update
-
-    def __exit__(self, *exc: object) -> None:
-        if self.bars is not None:
-            self.bars.stop()

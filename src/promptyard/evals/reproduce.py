@@ -45,8 +45,7 @@ def _same(a: float | None, b: float | None) -> bool:
     return abs(a - b) <= TOLERANCE * max(1.0, abs(a))
 
 
-def reproduce(registry: Any, run_id: int | str, *, use_cache: bool = False, progress: bool = False,
-              store: bool = True) -> Reproduction:
+def reproduce(registry: Any, run_id: int | str, *, use_cache: bool = False, store: bool = True) -> Reproduction:
     """Re-run every cell of ``run_id`` at its pinned versions (no cache by default) and compare metrics."""
     from promptyard.evals.suite_run import run_suite
     from promptyard.registry.evals_store import load_run
@@ -55,8 +54,8 @@ def reproduce(registry: Any, run_id: int | str, *, use_cache: bool = False, prog
     specs = [pinned_spec(c, str(registry.path)) for c in stored["cells"]]
     suite = Suite(name=f"reproduce-{stored['id']}", cells=specs, seed=stored["seed"],
                   raw={"reproduces": stored["id"]})
-    result = run_suite(suite, registry=registry, cache="default" if use_cache else None, progress=progress,
-                       store=store, kind="reproduce", note=f"reproduces run {stored['id']}")
+    result = run_suite(suite, registry=registry, cache="default" if use_cache else None, store=store,
+                       kind="reproduce", note=f"reproduces run {stored['id']}")
     out = Reproduction(int(stored["id"]), result.run_id)
     for cell, fresh in zip(stored["cells"], result.results, strict=True):
         old = cell["lineage"]

@@ -19,6 +19,7 @@ from promptyard.evals.cells import PreparedCell, prepare_cell, sha256_json
 from promptyard.evals.modelpool import ModelPool
 from promptyard.evals.results import CellResult, ExampleResult, compute_cell_metrics
 from promptyard.evals.suite import CellSpec
+from promptyard.runtime.model_text import model_text
 
 DEFAULT = "default"
 #: examples per timed chunk: big enough that length-sorted batches stay full, small enough for progress
@@ -43,14 +44,8 @@ def format_prompts(prepared: PreparedCell, tokenizer: Any) -> list[str]:
     """
     chat = bool(prepared.spec.decoding.get("chat", False))
     prefix = reply_prefix(prepared)
-    out = []
-    for text, messages in zip(prepared.texts, prepared.messages, strict=True):
-        if (messages or chat) and getattr(tokenizer, "chat_template", None):
-            msgs = messages or [{"role": "user", "content": text}]
-            out.append(tokenizer.apply_chat_template(msgs, tokenize=False, add_generation_prompt=True) + prefix)
-        else:
-            out.append(text + prefix)
-    return out
+    return [model_text(text, messages, tokenizer, chat=chat, reply_prefix=prefix)
+            for text, messages in zip(prepared.texts, prepared.messages, strict=True)]
 
 
 def reply_prefix(prepared: PreparedCell) -> str:

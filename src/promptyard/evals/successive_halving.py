@@ -117,7 +117,7 @@ def _write(variant: Variant, task_type: str | None) -> str:
 
 def successive_halving(variants: list[Variant], base_cell: CellSpec, *, metric: str, registry: Any,
                        n_available: int, min_examples: int = 16, eta: int = 2, cache: Any = "default",
-                       progress: bool = False, task_type: str | None = None) -> tuple[Variant, list[dict]]:
+                       task_type: str | None = None) -> tuple[Variant, list[dict]]:
     """Keep the best ``1/eta`` each round while the examples per variant grow by ``eta``."""
     from promptyard.evals.metrics import get_metric
     from promptyard.evals.suite_run import run_cells
@@ -129,7 +129,7 @@ def successive_halving(variants: list[Variant], base_cell: CellSpec, *, metric: 
     r = 0
     while True:
         cells = [replace(base_cell, prompt=_write(v, task_type), sample=examples, metrics=(metric,)) for v in alive]
-        results = run_cells(cells, registry=registry, cache=cache, progress=progress)
+        results = run_cells(cells, registry=registry, cache=cache)
         for v, res in zip(alive, results, strict=True):
             v.scores[examples] = res.metric(metric).value
         rounds.append({"round": r, "examples": examples, "scores": {v.name: v.scores[examples] for v in alive}})
@@ -148,10 +148,11 @@ def successive_halving(variants: list[Variant], base_cell: CellSpec, *, metric: 
 
 def search(registry: Any, prompt_ref: str, base_cell: CellSpec, *, metric: str, variants_file: str | None = None,
            generate: bool = False, min_examples: int = 16, eta: int = 2, commit: bool = True,
-           cache: Any = "default", progress: bool = False) -> SearchResult:
+           cache: Any = "default") -> SearchResult:
     """Search variants of ``prompt_ref`` on ``base_cell``'s data (validation split) and commit the best."""
     from promptyard.core.host import registered
-    from promptyard.evals.cells import cell_indices, resolve_prompt
+    from promptyard.evals.cells import cell_indices
+    from promptyard.runtime.prompts import resolve_prompt
 
     if not variants_file and not generate:
         raise ValidationError("give a variants file or ask to generate variants", where="eval search",
@@ -162,8 +163,7 @@ def search(registry: Any, prompt_ref: str, base_cell: CellSpec, *, metric: str, 
     cell = replace(base_cell, split=base_cell.split if base_cell.split != "test" else "validation", sample=None)
     n_available = len(cell_indices(cell))
     best, rounds = successive_halving(variants, cell, metric=metric, registry=registry, n_available=n_available,
-                                      min_examples=min_examples, eta=eta, cache=cache, progress=progress,
-                                      task_type=prompt.task_type)
+                                      min_examples=min_examples, eta=eta, cache=cache, task_type=prompt.task_type)
     result = SearchResult(prompt_ref, metric, variants, rounds, best)
     if commit and prompt.version_id is not None:
         name = prompt.resolved.split("@")[0]

@@ -1,19 +1,21 @@
-"""Run a whole suite: every cell, each base model loaded once, rich progress, results stored in the registry."""
+"""Run a whole suite: every cell, each base model loaded once, progress as events, results stored in the registry."""
 
 from __future__ import annotations
 
-import contextlib
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from promptyard.core import events
+from promptyard.core.host import get_host
 from promptyard.evals.cache import ResponseCache
-from promptyard.evals.cells import package_versions, prepare_cell
+from promptyard.evals.cells import prepare_cell
 from promptyard.evals.modelpool import ModelPool
 from promptyard.evals.results import CellResult
 from promptyard.evals.runner import DEFAULT, Progress, open_cache, run_prepared
 from promptyard.evals.suite import CellSpec, Suite
+from promptyard.registry.evals_store import load_run, store_run
+from promptyard.runtime.lineage import package_versions
 
 
 @dataclass
@@ -30,42 +32,22 @@ class SuiteRun:
                 "cells": [r.to_dict(with_examples=with_examples) for r in self.results]}
 
 
-@contextlib.contextmanager
-def cell_progress(enabled: bool) -> Iterator[Any]:
-    """A rich progress display with one bar per cell (a no-op when disabled)."""
-    if not enabled:
-        yield None
-        return
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
-
-    from promptyard.cli.output import err_console
-
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  TimeRemainingColumn(), console=err_console, transient=False) as bars:
-        yield bars
-
-
-def _callback(bars: Any, label: str) -> Progress | None:
-    if bars is None:
-        return None
-    task = bars.add_task(label, total=None)
+def _cell_task(label: str) -> tuple[events.Task, Progress]:
+    """A task per cell (a bar in the CLI) and the runner callback that moves it."""
+    task = events.Task(label, total=None, transient=False)
 
     def update(done: int, total: int) -> None:
-        bars.update(task, completed=done, total=total)
+        task.update(completed=done, total=total)
 
-    return update
+    return task, update
 
 
 def run_cells(cells: list[CellSpec], *, registry: Any = None, cache: ResponseCache | str | None = DEFAULT,
-              pool: ModelPool | None = None, progress: bool = False) -> list[CellResult]:
-    """Run cells grouped by base model (adapters switched on one loaded base); results in input order."""
+              pool: ModelPool | None = None) -> list[CellResult]:
+    """Run cells grouped by base model (adapters switched on one loaded base); results in input order.
+
+    Each cell reports its progress as a :class:`~promptyard.core.events.Task` named by its label.
+    """
     from promptyard.evals.metrics import get_metric
 
     for cell in cells:  # fail on a misspelt metric before any model is loaded
@@ -75,29 +57,30 @@ def run_cells(cells: list[CellSpec], *, registry: Any = None, cache: ResponseCac
     store = open_cache(cache)
     order = sorted(range(len(cells)), key=lambda i: (cells[i].model, cells[i].adapter or ""))
     results: dict[int, CellResult] = {}
-    with cell_progress(progress) as bars:
-        for i in order:
-            cell = cells[i]
-            prepared = prepare_cell(cell, registry=registry)
-            with pool.use(cell.model, prepared.adapter) as loaded:
-                results[i] = run_prepared(prepared, loaded, cache=store, progress=_callback(bars, cell.label()))
+    for i in order:
+        cell = cells[i]
+        prepared = prepare_cell(cell, registry=registry)
+        with pool.use(cell.model, prepared.adapter) as loaded:
+            task, update = _cell_task(cell.label())
+            with task:
+                results[i] = run_prepared(prepared, loaded, cache=store, progress=update)
     return [results[i] for i in range(len(cells))]
 
 
 def run_suite(suite: Suite, *, registry: Any, cache: ResponseCache | str | None = DEFAULT,
-              pool: ModelPool | None = None, progress: bool = False, store: bool = True,
-              kind: str = "run", note: str = "") -> SuiteRun:
+              pool: ModelPool | None = None, store: bool = True, kind: str = "run", note: str = "") -> SuiteRun:
     """Run every cell of ``suite``; store the run (and tell ``on_eval_finished`` observers) unless told not to."""
     t0 = time.perf_counter()
-    results = run_cells(suite.cells, registry=registry, cache=cache, pool=pool, progress=progress)
+    results = run_cells(suite.cells, registry=registry, cache=cache, pool=pool)
     duration = time.perf_counter() - t0
-    run_id = None
-    if store:
-        from promptyard.core.host import get_host
-        from promptyard.registry.evals_store import load_run, store_run
-
-        run_id = store_run(registry, results, name=suite.name, kind=kind, suite=suite.raw,
-                           suite_path=suite.path or "", seed=suite.seed, duration_s=duration, note=note,
-                           packages=package_versions())
-        get_host().call_observers("on_eval_finished", run=load_run(registry, run_id, with_examples=False))
+    run_id = store_suite_run(registry, suite, results, duration_s=duration, kind=kind, note=note) if store else None
     return SuiteRun(run_id, suite.name, results, duration)
+
+
+def store_suite_run(registry: Any, suite: Suite, results: list[CellResult], *, duration_s: float,
+                    kind: str = "run", note: str = "") -> int:
+    """Store a finished run with its package versions, then tell the ``on_eval_finished`` observers; its id."""
+    run_id = store_run(registry, results, name=suite.name, kind=kind, suite=suite.raw, suite_path=suite.path or "",
+                       seed=suite.seed, duration_s=duration_s, note=note, packages=package_versions())
+    get_host().call_observers("on_eval_finished", run=load_run(registry, run_id, with_examples=False))
+    return run_id

@@ -9,11 +9,13 @@ from __future__ import annotations
 import contextlib
 import os
 import time
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from promptyard.evals.gate_run import run_gate
 from promptyard.quickstart.prompts import (
     ADAPTER_NAME,
     PROMPT_NAME,
@@ -21,6 +23,9 @@ from promptyard.quickstart.prompts import (
     TASK,
     VERSIONS,
 )
+from promptyard.quickstart.reporter import Narrator, Reporter, SilentReporter, TextReporter
+from promptyard.registry.evals_store import load_run
+from promptyard.tuning.search_results import trial_rows
 
 DATA = "rotten_tomatoes"
 METRIC = "accuracy"
@@ -42,6 +47,7 @@ class QuickstartSettings:
     max_length: int = 96
     max_drop: float = 0.02
     use_ray: bool = True
+    #: report nothing, whatever reporter is given (for library callers; the CLI picks its reporter)
     quiet: bool = False
     seed: int = 0
 
@@ -106,36 +112,6 @@ def quickstart_environment(directory: Path) -> Iterator[Path]:
                 os.environ[key] = value
 
 
-class Narrator:
-    """Prints the steps (rich), or nothing when quiet."""
-
-    def __init__(self, console: Any, quiet: bool):
-        from rich.console import Console
-
-        self.console = Console(quiet=True) if quiet or console is None else console
-        self.quiet = quiet
-        self.started = time.perf_counter()
-        self.timings: dict[str, float] = {}
-        self._step: tuple[str, float] | None = None
-
-    def step(self, number: int, title: str, what: str) -> None:
-        self._close()
-        self._step = (f"{number}. {title}", time.perf_counter())
-        self.console.rule(f"[bold]Step {number}/5 · {title}")
-        self.console.print(what)
-
-    def _close(self) -> None:
-        if self._step is not None:
-            name, t0 = self._step
-            self.timings[name] = round(time.perf_counter() - t0, 1)
-            self.console.print(f"[dim]({self.timings[name]:.1f}s)[/dim]")
-            self._step = None
-
-    def finish(self) -> float:
-        self._close()
-        return round(time.perf_counter() - self.started, 1)
-
-
 def _ci(m: dict[str, Any]) -> str:
     return f"{m['value']:.3f} [{m['low']:.3f}, {m['high']:.3f}]"
 
@@ -153,21 +129,10 @@ def commit_prompts(registry: Any, n: Narrator) -> list[dict[str, Any]]:
         out.append({"version": info.number, "ref": info.ref, "kind": kind, "hash": info.content_hash,
                     "message": message})
     registry.label(f"{PROMPT_NAME}@1", "production", force=True, reason="quickstart: first release")
-    n.console.print(_table("prompt versions", ["ref", "kind", "hash", "message"],
-                           [[p["ref"], p["kind"], p["hash"][:12], p["message"]] for p in out]))
-    n.console.print(f"labelled [bold]{PROMPT_NAME}@1[/bold] (single) as [bold]production[/bold]")
+    n.table("prompt versions", ["ref", "kind", "hash", "message"],
+            [[p["ref"], p["kind"], p["hash"][:12], p["message"]] for p in out])
+    n.say(f"labelled {PROMPT_NAME}@1 (single) as production")
     return out
-
-
-def _table(title: str | None, columns: list[str], rows: list[list[Any]]) -> Any:
-    from rich.table import Table
-
-    t = Table(title=title)
-    for c in columns:
-        t.add_column(c, overflow="fold")
-    for row in rows:
-        t.add_row(*["" if v is None else str(v) for v in row])
-    return t
 
 
 def _cell(s: QuickstartSettings, registry_path: Path, prompt: str, kind: str, adapter: str | None = None) -> Any:
@@ -178,11 +143,11 @@ def _cell(s: QuickstartSettings, registry_path: Path, prompt: str, kind: str, ad
                     decoding=dict(STRUCTURED_DECODING) if kind == "structured" else {})
 
 
-def _comparison_table(c: Any) -> Any:
-    return _table(f"{c.a}  ->  {c.b}  ({c.n} paired examples)",
-                  ["metric", "A", "B", "delta", "95% CI of delta", "test", "p"],
-                  [[m.name, f"{m.a:.3f}", f"{m.b:.3f}", f"{m.delta:+.3f}", f"[{m.low:+.3f}, {m.high:+.3f}]",
-                    m.test.test, f"{m.test.p_value:.3g}"] for m in c.metrics])
+def _comparison_table(n: Narrator, c: Any) -> None:
+    n.table(f"{c.a}  ->  {c.b}  ({c.n} paired examples)",
+            ["metric", "A", "B", "delta", "95% CI of delta", "test", "p"],
+            [[m.name, f"{m.a:.3f}", f"{m.b:.3f}", f"{m.delta:+.3f}", f"[{m.low:+.3f}, {m.high:+.3f}]",
+              m.test.test, f"{m.test.p_value:.3g}"] for m in c.metrics])
 
 
 def evaluate_prompts(registry: Any, registry_path: Path, s: QuickstartSettings, prompts: list[dict[str, Any]],
@@ -191,27 +156,23 @@ def evaluate_prompts(registry: Any, registry_path: Path, s: QuickstartSettings, 
     from promptyard.evals.compare import compare_cells
     from promptyard.evals.suite import Suite
     from promptyard.evals.suite_run import run_suite
-    from promptyard.registry.evals_store import load_run
 
     cells = [_cell(s, registry_path, p["ref"], p["kind"]) for p in prompts]
-    done = run_suite(Suite(name="quickstart: four prompt kinds", cells=cells, seed=s.seed), registry=registry,
-                     progress=not n.quiet)
+    done = run_suite(Suite(name="quickstart: four prompt kinds", cells=cells, seed=s.seed), registry=registry)
     run = load_run(registry, done.run_id)
     scores = []
     for p, cell in zip(prompts, run["cells"], strict=True):
         m = next(x for x in cell["metrics"] if x["name"] == METRIC)
         p[METRIC] = m["value"]
         scores.append([p["ref"], p["kind"], cell["n_examples"], _ci(m)])
-    n.console.print(_table(f"eval run {done.run_id}: {METRIC} with 95% bootstrap CI", ["prompt", "kind", "n",
-                                                                                      METRIC], scores))
+    n.table(f"eval run {done.run_id}: {METRIC} with 95% bootstrap CI", ["prompt", "kind", "n", METRIC], scores)
     comparisons = [compare_cells(run["cells"][0], cell, seed=s.seed) for cell in run["cells"][1:]]
     for c in comparisons:
-        n.console.print(_comparison_table(c))
+        _comparison_table(n, c)
     # a structured prompt is trained on plain label words it would not produce: tune from the best of the rest
     trainable = [p for p in prompts if p["kind"] != "structured"]
     best = max(trainable, key=lambda p: (p[METRIC], -p["version"]))
-    n.console.print(f"best prompt to tune from: [bold]{best['ref']}[/bold] ({best['kind']}, {METRIC} "
-                    f"{best[METRIC]:.3f})")
+    n.say(f"best prompt to tune from: {best['ref']} ({best['kind']}, {METRIC} {best[METRIC]:.3f})")
     return {"run_id": done.run_id, "run": run, "best": best,
             "comparisons": [c.to_dict() for c in comparisons]}
 
@@ -231,18 +192,18 @@ def search_adapters(registry: Any, registry_path: Path, s: QuickstartSettings, b
     specs = []
     for method, trials in s.trials.items():
         train = TrainSpec(model=s.model, data=DATA, method=method, prompt=best["ref"], task=TASK,
-                          config=s.train_config(method), seed=s.seed, registry=str(registry_path),
-                          quiet=s.quiet or s.use_ray)
+                          config=s.train_config(method), seed=s.seed, registry=str(registry_path))
         specs.append(SearchSpec(train_spec=train, space=s.search_space(method), trials=trials, scheduler="asha",
                                 name=ADAPTER_NAME, seed=s.seed, max_reports=s.max_steps // s.eval_every + 1))
     use_ray = s.use_ray and _ray_usable()
     if s.use_ray and not use_ray:
-        n.console.print("[yellow]Ray is not installed: running the trials in this process[/yellow]")
+        n.say("Ray is not installed: running the trials in this process", "warn")
     results = _run_searches(specs, registry, n) if use_ray else _run_searches_here(specs, registry, n)
     searches = []
     for spec, r in zip(specs, results, strict=True):
         method = spec.train_spec.method
-        n.console.print(_trials_table(r, method))
+        n.table(f"search {r.search_id} ({method})",
+                *trial_rows(r.trials, r.metric, r.best.trial_id if r.best else None))
         searches.append({"id": r.search_id, "method": method, "trials": len(r.trials),
                          "best_metric": r.best.best_metric if r.best else None,
                          "best_params": r.best.params if r.best else None,
@@ -255,17 +216,9 @@ def search_adapters(registry: Any, registry_path: Path, s: QuickstartSettings, b
         raise TuningError("no trial of the search produced an adapter", where="quickstart step 3",
                           hint="run `promptyard tune searches` to see each trial's error")
     winner = max(registered, key=lambda x: x["best_metric"])
-    n.console.print(f"registered {', '.join(x['adapter'] for x in registered)}; best: [bold]{winner['adapter']}"
-                    f"[/bold] ({winner['method']}, validation {METRIC} {winner['best_metric']:.3f})")
+    n.say(f"registered {', '.join(x['adapter'] for x in registered)}; best: {winner['adapter']} "
+          f"({winner['method']}, validation {METRIC} {winner['best_metric']:.3f})")
     return {"ray": use_ray, "searches": searches, "candidate": winner}
-
-
-def _trials_table(result: Any, method: str) -> Any:
-    from promptyard.tuning.search_results import render_table
-
-    table = render_table(result.trials, result.metric, result.best.trial_id if result.best else None)
-    table.title = f"search {result.search_id} ({method})"
-    return table
 
 
 def _run_searches(specs: list[Any], registry: Any, n: Narrator) -> list[Any]:
@@ -274,22 +227,21 @@ def _run_searches(specs: list[Any], registry: Any, n: Narrator) -> list[Any]:
     from promptyard.tuning.search_driver import run_search
 
     target = RayTarget(None)
-    n.console.print(f"starting a {target.describe()} (trials run in parallel, one CPU each)")
-    console = None if n.quiet else n.console
+    n.say(f"starting a {target.describe()} (trials run in parallel, one CPU each)")
     with ray_session(target):
-        return [run_search(spec, target, registry=registry, console=console) for spec in specs]
+        return [run_search(spec, target, registry=registry) for spec in specs]
 
 
 def _run_searches_here(specs: list[Any], registry: Any, n: Narrator) -> list[Any]:
     from promptyard.tuning.search_local import run_search_local
 
-    n.console.print("running the trials one after another in this process (--no-ray)")
+    n.say("running the trials one after another in this process (--no-ray)")
     out = []
     for spec in specs:
         def done(i: int, record: Any, spec: Any = spec) -> None:
             metric = "-" if record.best_metric is None else f"{record.best_metric:.3f}"
-            n.console.print(f"  {spec.train_spec.method} trial {i + 1}/{spec.trials}: {record.status}, "
-                            f"best {METRIC} {metric} {record.params}")
+            n.say(f"  {spec.train_spec.method} trial {i + 1}/{spec.trials}: {record.status}, "
+                  f"best {METRIC} {metric} {record.params}")
 
         out.append(run_search_local(spec, registry=registry, on_trial=done))
     return out
@@ -298,47 +250,38 @@ def _run_searches_here(specs: list[Any], registry: Any, n: Narrator) -> list[Any
 def gate_and_rollback(registry: Any, registry_path: Path, s: QuickstartSettings, best: dict[str, Any],
                       tuned: dict[str, Any], n: Narrator) -> dict[str, Any]:
     """Step 4: the gate (adapter + best prompt vs the production prompt); on pass, production; then rollback."""
-    from promptyard.evals.compare import gate
-    from promptyard.evals.suite import Suite
-    from promptyard.evals.suite_run import run_suite
-    from promptyard.registry.evals_store import load_run
-
     candidate = tuned["candidate"]["adapter"]
-    baseline_cell = _cell(s, registry_path, f"{PROMPT_NAME}@production", "single")
-    candidate_cell = replace(_cell(s, registry_path, best["ref"], best["kind"]), adapter=candidate)
-    done = run_suite(Suite(name=f"gate {candidate} vs {PROMPT_NAME}@production",
-                           cells=[baseline_cell, candidate_cell], seed=s.seed,
-                           raw={"gate": {"candidate": candidate, "baseline": f"{PROMPT_NAME}@production",
-                                         "metric": METRIC, "max_drop": s.max_drop}}),
-                     registry=registry, progress=not n.quiet, kind="gate")
-    run = load_run(registry, done.run_id)
-    result = gate(run["cells"][0], run["cells"][1], metric=METRIC, max_drop=s.max_drop, seed=s.seed)
-    result.run_id = done.run_id
-    n.console.print(_comparison_table(result.comparison))
-    n.console.print(("[green]" if result.passed else "[red]") + result.summary())
-    out: dict[str, Any] = {"run_id": done.run_id, "run": run, "passed": result.passed,
+    baseline = f"{PROMPT_NAME}@production"
+    result = run_gate(registry, _cell(s, registry_path, baseline, "single"),
+                      replace(_cell(s, registry_path, best["ref"], best["kind"]), adapter=candidate),
+                      metric=METRIC, max_drop=s.max_drop, baseline_name=baseline, candidate_name=candidate,
+                      seed=s.seed)
+    run = load_run(registry, result.run_id)
+    _comparison_table(n, result.comparison)
+    n.say(result.summary(), "good" if result.passed else "bad")
+    out: dict[str, Any] = {"run_id": result.run_id, "run": run, "passed": result.passed,
                            "summary": result.summary(), "gate": result.to_dict(), "candidate": candidate}
     if result.passed:
         registry.label_adapter(candidate, "production", force=True, reason=f"eval gate: {result.summary()}")
-        n.console.print(f"gate passed: labelled [bold]{candidate}[/bold] production")
+        n.say(f"gate passed: labelled {candidate} production")
         others = [x["adapter"] for x in tuned["searches"] if x["adapter"] and x["adapter"] != candidate]
         if others:
             registry.label_adapter(others[0], "production", force=True,
                                    reason="quickstart: a hand promotion that skipped the gate")
-            n.console.print(f"someone promotes [bold]{others[0]}[/bold] by hand, without the gate ...")
+            n.say(f"someone promotes {others[0]} by hand, without the gate ...")
         move = registry.rollback_adapter(ADAPTER_NAME, reason="quickstart: back to the gated version")
         kind, name = "adapter", ADAPTER_NAME
     else:
-        n.console.print("gate failed: the adapter stays out of production")
+        n.say("gate failed: the adapter stays out of production")
         other = best["ref"] if best["version"] != 1 else f"{PROMPT_NAME}@2"
         registry.label(other, "production", force=True, reason="quickstart: a hand promotion that skipped the gate")
-        n.console.print(f"someone promotes [bold]{other}[/bold] by hand, without the gate ...")
+        n.say(f"someone promotes {other} by hand, without the gate ...")
         move = registry.rollback(PROMPT_NAME, reason="quickstart: back to the released version")
         kind, name = "prompt", PROMPT_NAME
-    n.console.print(f"rollback: {name}@production {move.from_number} -> {move.to_number}")
+    n.say(f"rollback: {name}@production {move.from_number} -> {move.to_number}")
     history = registry.label_history(name, "production", kind=kind)
-    n.console.print(_table(f"{kind} {name}: production label history", ["from", "to", "action", "reason"],
-                           [[m.from_number, m.to_number, m.action, m.reason] for m in history]))
+    n.table(f"{kind} {name}: production label history", ["from", "to", "action", "reason"],
+            [[m.from_number, m.to_number, m.action, m.reason] for m in history])
     out["rollback"] = {"kind": kind, "name": name, "from": move.from_number, "to": move.to_number,
                        "history": [m.to_dict() for m in history]}
     return out
@@ -370,8 +313,22 @@ def set_aside_previous(registry_path: Path) -> Path | None:
     return kept
 
 
-def run_quickstart(settings: QuickstartSettings, *, console: Any = None) -> dict[str, Any]:
-    """Run the five steps in ``settings.directory``; return the summary (what ``--json`` prints)."""
+def _reporter(s: QuickstartSettings, reporter: Reporter | None, console: Any) -> Reporter:
+    if s.quiet:
+        return SilentReporter()
+    if console is not None:
+        warnings.warn("run_quickstart(console=...) is deprecated and ignored: pass reporter=... (the CLI's is "
+                      "promptyard.cli.quickstart.RichReporter)", DeprecationWarning, stacklevel=3)
+    return reporter or TextReporter()
+
+
+def run_quickstart(settings: QuickstartSettings, *, reporter: Reporter | None = None,
+                   console: Any = None) -> dict[str, Any]:
+    """Run the five steps in ``settings.directory``; return the summary (what ``--json`` prints).
+
+    ``reporter`` is told the steps, messages and tables (default: :class:`TextReporter` log lines; nothing
+    with ``settings.quiet``). ``console`` is deprecated and ignored.
+    """
     from promptyard.quickstart.report import write_quickstart_report
     from promptyard.registry.api import Registry
 
@@ -382,11 +339,11 @@ def run_quickstart(settings: QuickstartSettings, *, console: Any = None) -> dict
 
         raise UsageError(f"{directory} exists and is not a folder", where="--dir",
                          hint="give a new or existing folder for the quickstart's files")
-    n = Narrator(console, s.quiet)
+    n = Narrator(_reporter(s, reporter, console))
     with quickstart_environment(directory) as registry_path:
         kept = set_aside_previous(registry_path)
         if kept is not None:
-            n.console.print(f"(kept the previous quickstart registry as {kept})")
+            n.say(f"(kept the previous quickstart registry as {kept})")
         n.step(1, "registry", f"create a registry in {directory} and commit a sentiment prompt in all four kinds")
         registry = Registry.open(registry_path, create=True)
         prompts = commit_prompts(registry, n)
@@ -402,14 +359,14 @@ def run_quickstart(settings: QuickstartSettings, *, console: Any = None) -> dict
         n.step(5, "report", "one self-contained HTML report")
         report = write_quickstart_report(directory / "report.html", settings=s, prompts=prompts, evals=evals,
                                          tuned=tuned, gated=gated)
-        n.console.print(f"report: [bold]{report}[/bold]")
+        n.say(f"report: {report}")
         commands = next_commands(registry_path, directory, report, evals["run_id"])
-        n.console.print("next, try:")
+        n.say("next, try:")
         for c in commands:
-            n.console.print(f"  {c}", markup=False, highlight=False, soft_wrap=True)
+            n.say(f"  {c}", "code")
         adapter = registry.resolve_adapter(tuned["candidate"]["adapter"])
     elapsed = n.finish()
-    n.console.print(f"quickstart done in {elapsed:.0f}s")
+    n.say(f"quickstart done in {elapsed:.0f}s")
     return {
         "directory": str(directory), "registry": str(registry_path), "report": str(report),
         "model": s.model, "ray": tuned["ray"], "prompts": prompts, "production_prompt": 1,

@@ -12,10 +12,15 @@ from promptyard.plugins.tuning.base import ADAPTER_META, load_adapter, read_meta
 PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".pkl", ".pickle", ".ckpt")
 
 
-def default_adapter_name(prompt: Any, method: str) -> str:
-    """``team/sentiment@3`` + lora -> ``team/sentiment-lora``; no prompt reference -> ``adapter-lora``."""
-    suffix = method.replace("_", "-")
-    if isinstance(prompt, str) and prompt and not Path(prompt).suffix:
+def default_adapter_name(prompt: Any, method: str, *, searched: bool = False) -> str:
+    """The adapter name when none is given, for ``tune run`` and (with ``searched``) ``tune search``.
+
+    ``team/sentiment@3`` + lora -> ``team/sentiment-lora`` (``team/sentiment-lora-search`` for a search's best);
+    a prompt that is no registry reference (a file, a Template, none) -> ``adapter-lora``. Underscores of the
+    method become dashes: ``prompt_tuning`` -> ``...-prompt-tuning``.
+    """
+    suffix = (method or "adapter").replace("_", "-") + ("-search" if searched else "")
+    if isinstance(prompt, str) and prompt and not Path(prompt).suffix and not Path(prompt).is_absolute():
         return f"{prompt.split('@', 1)[0]}-{suffix}"
     return f"adapter-{suffix}"
 

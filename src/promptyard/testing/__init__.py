@@ -37,6 +37,7 @@ def invoke(args: list[str], *, input: str | None = None,
     """
     import sys
 
+    from promptyard.cli import logs, progress
     from promptyard.cli.main import main
     from promptyard.cli.state import state
 
@@ -56,6 +57,9 @@ def invoke(args: list[str], *, input: str | None = None,
     finally:
         sys.stdin = old_stdin
         state.registry, state.debug, state.quiet = saved
+        # the root command installed the progress display and the log handler: leave the process as it was
+        progress.uninstall()
+        logs.uninstall()
     return CliResult(code, out.getvalue(), err.getvalue())
 
 

@@ -10,9 +10,9 @@ function of a picklable spec, so Ray Tune can run it in a worker and receive ``r
 from __future__ import annotations
 
 import json
+import logging
 import math
 import random
-import sys
 import time
 import uuid
 from collections.abc import Callable
@@ -21,8 +21,10 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from promptyard.core import events
 from promptyard.core.errors import TuningError
 from promptyard.core.paths import work_dir
+from promptyard.runtime.lineage import package_versions
 from promptyard.tuning.batching import batch_loss, collate, length_grouped_batches
 from promptyard.tuning.plan import Prepared, plan_run, prepare
 from promptyard.tuning.resume import (
@@ -38,6 +40,8 @@ from promptyard.tuning.resume import save_state as save_resume_state
 from promptyard.tuning.spec import TrainResult, TrainSpec
 
 Report = Callable[[dict[str, Any]], None]
+
+log = logging.getLogger(__name__)
 
 
 def seed_everything(seed: int) -> None:
@@ -119,17 +123,6 @@ def _save_best(method: Any, model: Any, run_dir: Path, meta: dict[str, Any]) -> 
     return replace_dir(tmp, run_dir / "best", aside=".old-")
 
 
-def _progress(total: int, quiet: bool) -> Any:
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-    console = Console(stderr=True)
-    disable = quiet or not console.is_terminal
-    return Progress(TextColumn("[bold]training"), BarColumn(), MofNCompleteColumn(),
-                    TextColumn("loss {task.fields[loss]:.4f}"), TextColumn("{task.fields[tps]:.0f} tok/s"),
-                    TimeRemainingColumn(), console=console, disable=disable, transient=False)
-
-
 def new_run_dir() -> Path:
     """A fresh folder name for a run under the work dir (not created)."""
     return work_dir() / "runs" / f"{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
@@ -145,8 +138,6 @@ def train(spec: TrainSpec, *, report: Report | None = None,
     from it (no step-0 evaluation again) and ends as the uninterrupted run would.
     """
     import torch
-
-    from promptyard.runtime.lineage import package_versions
 
     started = time.time()
     plan = plan_run(spec)  # every bad name or value fails here, before anything is loaded or written
@@ -194,7 +185,7 @@ def train(spec: TrainSpec, *, report: Report | None = None,
         # last: it restores the RNG states, and nothing random may happen between here and the loop
         resumed = load_state(found, saved, model=model, optimizer=optimizer, scheduler=scheduler,
                              scaler=scaler, changed=changed, settings=settings, lr=plan.lr)
-        print(f"promptyard: resuming from step {resumed.step} ({found})", file=sys.stderr)
+        log.info("resuming from step %d (%s)", resumed.step, found)
     step, micro = resumed.step, 0
     real_tokens, padded_tokens, train_time = resumed.real_tokens, resumed.padded_tokens, resumed.train_time
     steps_log: list[dict[str, Any]] = resumed.steps_log
@@ -244,8 +235,7 @@ def train(spec: TrainSpec, *, report: Report | None = None,
         do_eval(0, 0)
     # a finished state stays finished unless only patience ended it and patience has since grown (PBT, user)
     stop = resumed.done and ended(resumed.step, resumed.epoch, resumed.consumed, resumed.bad_evals)
-    with _progress(total_steps, spec.quiet) as progress:
-        bar = progress.add_task("train", total=total_steps, loss=float("nan"), tps=0.0, completed=step)
+    with events.Task("training", total=total_steps, completed=step, loss=float("nan"), **{"tok/s": 0.0}) as bar:
         for epoch in range(resumed.epoch, settings.epochs):
             if stop:
                 break
@@ -276,7 +266,7 @@ def train(spec: TrainSpec, *, report: Report | None = None,
                     step += 1
                     train_time += time.perf_counter() - t0
                     steps_log.append({"step": step, "loss": loss_value})
-                    progress.update(bar, advance=1, loss=loss_value, tps=real_tokens / max(train_time, 1e-9))
+                    bar.advance(1, loss=loss_value, **{"tok/s": round(real_tokens / max(train_time, 1e-9))})
                     if settings.eval_every and step % settings.eval_every == 0:
                         stop = do_eval(epoch, micro)
                         running, running_n = 0.0, 0
@@ -314,13 +304,11 @@ def _curves(run_dir: Path, steps: list, history: list, metric_name: str) -> tupl
     try:
         return save_curves(run_dir, steps, history, metric_name)
     except Exception as exc:  # a plotting failure must not lose a finished training run
-        print(f"promptyard: could not save training curves: {exc}", file=sys.stderr)
+        log.warning("could not save training curves: %s", exc)
         return None, None
 
 
 def _lineage(prep: Prepared, metrics: dict[str, Any], elapsed: float, device: Any) -> dict[str, Any]:
-    from promptyard.runtime.lineage import package_versions
-
     plan, spec = prep.plan, prep.plan.spec
     return {
         "base_model": {"ref": spec.model, "hash": prep.loaded.content_hash, "kind": plan.model_kind},

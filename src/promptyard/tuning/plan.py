@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from promptyard.core.errors import DataError, TuningError
 from promptyard.core.template import Template
+from promptyard.runtime.model_text import accepted_variables, render_model_text
+from promptyard.runtime.prompts import resolve_prompt
 from promptyard.tuning.spec import TrainingSettings, TrainSpec, split_overrides, training_settings
 
 #: prompts used when a run names none (a user normally passes --prompt)
@@ -22,7 +23,6 @@ DEFAULT_PROMPTS = {
     "topic": "Article: {{ text }}\nTopic:",
 }
 DEFAULT_GENERATION_PROMPT = "{{ text }}\n"
-TEMPLATE_SUFFIXES = (".j2", ".jinja", ".txt", ".yaml", ".yml", ".json")
 
 
 @dataclass
@@ -70,20 +70,8 @@ def _resolve_prompt(spec: TrainSpec, task_hint: str | None) -> tuple[Template, d
                                    DEFAULT_PROMPTS["classification"])
         template = Template(kind="single", text=text)
         return template, {"ref": None, "resolved": "default", "hash": template.content_hash()}, None
-    path = Path(str(prompt))
-    if path.suffix in TEMPLATE_SUFFIXES and path.is_file():
-        from promptyard.core.template_files import load_template_file
-
-        template, meta = load_template_file(path)
-        return template, {"ref": str(path), "resolved": str(path.resolve()),
-                          "hash": template.content_hash()}, (meta or {}).get("task_type")
-    from promptyard.registry.api import Registry
-
-    with Registry.open(spec.registry) as registry:
-        info = registry.resolve(str(prompt))
-        template = registry.get_template(info.ref)
-        task_type = registry.item(info.name).task_type
-    return template, {"ref": str(prompt), "resolved": info.ref, "hash": info.content_hash}, task_type
+    resolved = resolve_prompt(str(prompt), registry_path=spec.registry)
+    return resolved.template, resolved.identity(), resolved.task_type
 
 
 def plan_run(spec: TrainSpec) -> Plan:
@@ -142,12 +130,7 @@ def prepare(plan: Plan) -> Prepared:
     """Load model and data, split, and render every row into training features."""
     from promptyard.plugins.data_loaders import load_dataset
     from promptyard.plugins.model_loaders import load_model
-    from promptyard.plugins.tasks.base import (
-        causal_features,
-        contract_names,
-        encoder_features,
-        render_prompt,
-    )
+    from promptyard.plugins.tasks.base import causal_features, encoder_features
 
     spec, settings, task = plan.spec, plan.settings, plan.task
     data = load_dataset(spec.data, **spec.data_options)
@@ -162,7 +145,7 @@ def prepare(plan: Plan) -> Prepared:
                         "rows", where=spec.data, hint="use more rows or other split fractions")
     classification = getattr(task, "kind", "") == "classification"
     options = dict(spec.task_options)
-    names = contract_names(plan.template)
+    names = accepted_variables(plan.template)
     options.setdefault("variables", names)
     labels: list[str] = []
     choices: list[str] = []
@@ -180,7 +163,7 @@ def prepare(plan: Plan) -> Prepared:
             if example.target is None:
                 raise DataError("a training row has no label/target", where=f"{spec.data}: row {i + 1}",
                                 hint="map the column with --label-column / --target-column")
-            prompt = render_prompt(plan.template, example.variables, tok, seed=spec.seed + offset + i,
+            prompt = render_model_text(plan.template, example.variables, tok, seed=spec.seed + offset + i,
                                    names=names)
             if plan.model_kind == "encoder":
                 feats.append(encoder_features(tok, prompt, labels.index(example.target),

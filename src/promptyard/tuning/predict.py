@@ -8,18 +8,18 @@ from typing import Any
 
 from promptyard.core.template import Template
 from promptyard.plugins.tuning.base import read_meta
+from promptyard.runtime.model_text import render_model_text
 
 
 def predict(adapter_dir: str | Path, texts: list[str], *, max_new_tokens: int = 32) -> list[dict[str, Any]]:
     """One result per text: ``{"prediction", "scores"}`` (classification) or ``{"prediction"}``."""
-    from promptyard.plugins.tasks.base import render_prompt
     from promptyard.runtime.adapter_loading import load_adapted
     from promptyard.runtime.inference import generate, score_choices
 
     meta = read_meta(adapter_dir)
     loaded = load_adapted(adapter_dir)
     template = Template.from_dict(meta["prompt"]["template"], where=f"{adapter_dir}: prompt")
-    prompts = [render_prompt(template, {"text": t}, loaded.tokenizer, seed=0) for t in texts]
+    prompts = [render_model_text(template, {"text": t}, loaded.tokenizer, seed=0) for t in texts]
     labels = meta.get("labels") or []
     if labels:
         scores = score_choices(loaded, prompts, meta.get("choices") or labels)

@@ -15,10 +15,10 @@ Never pickle: tensors go to safetensors, everything else to JSON.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import random
 import shutil
-import sys
 import uuid
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -35,6 +35,8 @@ FORMAT = 1
 #: settings a resumed run may change (PBT mutates them): applied to the restored optimizer and loop.
 #: Anything else that differs would change the weights' shapes, the data or the batch order.
 MUTABLE = ("lr", "weight_decay", "max_grad_norm", "patience")
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -245,4 +247,4 @@ def _apply_mutations(optimizer: Any, scheduler: Any, changed: dict[str, tuple], 
         group["weight_decay"] = settings.weight_decay
     scheduler._last_lr = [group["lr"] for group in optimizer.param_groups]
     described = ", ".join(f"{k} {old} -> {new}" for k, (old, new) in changed.items())
-    print(f"promptyard: resuming with changed settings: {described}", file=sys.stderr)
+    log.info("resuming with changed settings: %s", described)

@@ -9,7 +9,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from promptyard.core import events
 from promptyard.core.paths import work_dir
+from promptyard.runtime.adapter_loading import default_adapter_name
 from promptyard.runtime.ray_session import RayTarget, ray_session, tune_storage_dir
 from promptyard.tuning.resume import RESUME_DIR
 from promptyard.tuning.search import (
@@ -61,13 +63,11 @@ def _method_of(spec: SearchSpec) -> str:
     return str(getattr(spec.train_spec, "method", "") or "")
 
 
-def default_adapter_name(spec: SearchSpec) -> str:
-    """``--name`` when given, else ``<prompt>-<method>-search`` (a valid registry name)."""
+def adapter_name(spec: SearchSpec) -> str:
+    """``--name`` when given, else the default name of a search's best adapter (``<prompt>-<method>-search``)."""
     if spec.name:
         return spec.name
-    prompt = str(getattr(spec.train_spec, "prompt", "") or "search").split("@")[0]
-    method = _method_of(spec) or "adapter"
-    return f"{prompt}-{method}-search".replace(" ", "-")
+    return default_adapter_name(getattr(spec.train_spec, "prompt", None), _method_of(spec), searched=True)
 
 
 def _clean_adapter(checkpoint: str, dest: Path) -> Path:
@@ -135,7 +135,7 @@ def finalize_records(spec: SearchSpec, records: list[TrialRecord], registry: Any
     if best is not None:
         adapter_dir = _clean_adapter(best.checkpoint, out / "best-adapter")
         version = registry.register_adapter(
-            default_adapter_name(spec), adapter_dir, lineage=_lineage(spec, best),
+            adapter_name(spec), adapter_dir, lineage=_lineage(spec, best),
             message=(f"best of search {spec.search_id} "
                      f"(trial {best.trial_id}, {spec.metric}={best.best_metric:.4g})"))
         if spec.label:
@@ -156,23 +156,27 @@ def record_start(spec: SearchSpec, registry: Any | None) -> None:
         return
     from promptyard.registry.search_records import start_search
 
-    start_search(registry, spec.search_id, method=_method_of(spec), adapter_name=default_adapter_name(spec),
+    start_search(registry, spec.search_id, method=_method_of(spec), adapter_name=adapter_name(spec),
                  scheduler=spec.scheduler, search_alg=spec.search_alg, metric=spec.metric, mode=spec.mode,
                  trials=spec.trials, spec=describe_spec(spec),
                  storage_path=str(tune_storage_dir() / spec.search_id))
 
 
-def run_search(spec: SearchSpec, target: RayTarget, *, registry: Any | None = None, console: Any = None,
+def _callbacks(spec: SearchSpec) -> list[Any] | None:
+    """The search's progress as events, when someone listens (the CLI); none otherwise."""
+    return [progress_callback(spec.trials, spec.metric, spec.mode)] if events.listened() else None
+
+
+def run_search(spec: SearchSpec, target: RayTarget, *, registry: Any | None = None,
                num_cpus: int | None = None) -> SearchResult:
     """Run a search on Ray (local or a cluster) and record it; ``registry=None`` records nothing."""
     record_start(spec, registry)
     with ray_session(target, num_cpus=num_cpus):
-        callbacks = [progress_callback(spec.trials, spec.metric, spec.mode, console)] if console else None
-        grid = fit(spec, callbacks=callbacks)
+        grid = fit(spec, callbacks=_callbacks(spec))
         return finalize(spec, grid, registry)
 
 
-def resume_search(search_id: str, target: RayTarget, *, registry: Any | None = None, console: Any = None,
+def resume_search(search_id: str, target: RayTarget, *, registry: Any | None = None,
                   num_cpus: int | None = None) -> SearchResult:
     """Finish an interrupted search from Tune's saved state; finished trials are not run again."""
     spec = load_spec(search_id)
@@ -181,6 +185,5 @@ def resume_search(search_id: str, target: RayTarget, *, registry: Any | None = N
 
         mark_resumed(registry, search_id)
     with ray_session(target, num_cpus=num_cpus):
-        callbacks = [progress_callback(spec.trials, spec.metric, spec.mode, console)] if console else None
-        grid = fit(spec, resume=True, callbacks=callbacks)
+        grid = fit(spec, resume=True, callbacks=_callbacks(spec))
         return finalize(spec, grid, registry)

@@ -1,4 +1,4 @@
-"""What a search produced: one record per trial, the best trial, live progress, a table and a plot."""
+"""What a search produced: one record per trial, the best trial, live progress events, table rows and a plot."""
 
 from __future__ import annotations
 
@@ -6,6 +6,8 @@ import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
+
+from promptyard.core import events
 
 HISTORY_KEYS = ("training_iteration", "step", "epoch", "train_loss", "val_loss", "val_metric")
 
@@ -92,20 +94,17 @@ def best_trial(records: list[TrialRecord], mode: str) -> TrialRecord | None:
     return min(candidates, key=lambda r: (sign * r.best_metric, r.trial_id))
 
 
-def render_table(records: list[TrialRecord], metric: str, best_id: str | None = None) -> Any:
-    """A rich table: one row per trial with its params, status, evaluations, metric and error."""
-    from rich.table import Table
-
+def trial_rows(records: list[TrialRecord], metric: str, best_id: str | None = None
+               ) -> tuple[list[str], list[list[str]]]:
+    """The trials as a table's columns and rows: params, status, evaluations, metric, error (best marked ``*``)."""
     keys = sorted({k for r in records for k in r.params})
-    table = Table(title=f"trials ({metric})")
-    for col in ("trial", *keys, "status", "evals", f"best {metric}", "error"):
-        table.add_column(col, overflow="fold")
+    columns = ["trial", *keys, "status", "evals", f"best {metric}", "error"]
+    rows = []
     for r in records:
-        params = [_fmt(r.params.get(k)) for k in keys]
         mark = " *" if r.trial_id == best_id else ""
-        table.add_row(r.trial_id + mark, *params, r.status, str(r.iterations), _fmt(r.best_metric),
-                      r.error or "")
-    return table
+        rows.append([r.trial_id + mark, *[_fmt(r.params.get(k)) for k in keys], r.status, str(r.iterations),
+                     _fmt(r.best_metric), r.error or ""])
+    return columns, rows
 
 
 def _fmt(value: Any) -> str:
@@ -145,39 +144,29 @@ def plot_trials(records: list[TrialRecord], metric: str, path: Path, title: str 
     return path
 
 
-def progress_callback(total: int, metric: str, mode: str, console: Any) -> Any:
-    """A Tune callback (driver side) that shows trials running/terminated/errored and the best so far."""
+def progress_callback(total: int, metric: str, mode: str) -> Any:
+    """A Tune callback (driver side) that reports the search as one :class:`~promptyard.core.events.Task`:
+    trials done out of ``total``, with running / terminated / errored counts and the best metric so far."""
     from ray.tune import Callback
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
     class SearchProgress(Callback):
-        def __init__(self, console: Any) -> None:
-            self.console = console  # an argument, not a closure cell: Tune pickles this class by value
-            self.progress: Any = None
-            self.task = None
+        def __init__(self) -> None:
+            self.task: events.Task | None = None
             self.done: set[str] = set()
             self.errored: set[str] = set()
             self.running: set[str] = set()
             self.best: float | None = None
 
         def __getstate__(self) -> dict[str, Any]:
-            # Tune pickles its callbacks with the experiment state; a live display (locks) cannot be.
-            return {**self.__dict__, "console": None, "progress": None, "task": None}
+            # Tune pickles its callbacks with the experiment state; the task belongs to this process
+            return {**self.__dict__, "task": None}
 
         def _refresh(self) -> None:
-            if self.console is None:
-                return
-            if self.progress is None:
-                self.progress = Progress(TextColumn("[bold]search"), BarColumn(),
-                                         TextColumn("{task.description}"), TimeElapsedColumn(),
-                                         TimeRemainingColumn(), console=self.console, transient=False)
             if self.task is None:
-                self.progress.start()
-                self.task = self.progress.add_task("", total=total)
+                self.task = events.Task("search", total=total)
             best = "-" if self.best is None else f"{self.best:.4g}"
-            self.progress.update(self.task, completed=len(self.done) + len(self.errored), description=(
-                f"running {len(self.running)} · terminated {len(self.done)} · errored {len(self.errored)}"
-                f" · best {metric} {best}"))
+            self.task.update(completed=len(self.done) + len(self.errored), running=len(self.running),
+                             terminated=len(self.done), errored=len(self.errored), **{f"best {metric}": best})
 
         def on_trial_start(self, iteration, trials, trial, **info):
             self.running.add(trial.trial_id)
@@ -201,7 +190,7 @@ def progress_callback(total: int, metric: str, mode: str, console: Any) -> Any:
             self._refresh()
 
         def on_experiment_end(self, trials, **info):
-            if self.task is not None and self.progress is not None:  # started: stop it
-                self.progress.stop()
+            if self.task is not None:
+                self.task.close()
 
-    return SearchProgress(console)
+    return SearchProgress()

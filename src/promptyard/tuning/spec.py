@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from promptyard.core.errors import TuningError
+from promptyard.core.errors import TuningError, UsageError
 from promptyard.plugins.tuning.base import invalid
 
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
@@ -76,6 +76,8 @@ class TrainSpec:
     task_options: dict[str, Any] = field(default_factory=dict)
     split_fractions: tuple[float, float, float] = (0.8, 0.1, 0.1)
     registry: str | None = None  # registry file, for resolving prompt references
+    #: deprecated and ignored: the loop reports progress as :mod:`promptyard.core.events`, which only a
+    #: listener (the CLI, unless ``--quiet``) draws; kept so that existing callers keep working
     quiet: bool = False
     run_dir: str | None = None  # where curves and checkpoints go; default: a new folder in the work dir
 
@@ -124,11 +126,16 @@ def training_settings(overrides: dict[str, Any]) -> TrainingSettings:
 
 
 def parse_sets(pairs: list[str]) -> dict[str, str]:
-    """``["lr=3e-4", "r=8"]`` -> ``{"lr": "3e-4", "r": "8"}``."""
+    """``["lr=3e-4", "r=8"]`` -> ``{"lr": "3e-4", "r": "8"}``: ``--set`` of ``tune run`` and ``tune search``.
+
+    Values stay text; each is converted to its setting's type (from the method's or the loop's config
+    dataclass) when the run is planned, so ``3e-4``, ``true`` and ``a,b`` mean the same everywhere.
+    """
     out = {}
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep or not key.strip():
-            raise TuningError(f"--set expects key=value, got {pair!r}", hint="e.g. --set lr=3e-4 --set r=8")
+            raise UsageError(f"--set expects key=value, got {pair!r}", where="--set",
+                             hint="e.g. --set lr=3e-4 --set r=8")
         out[key.strip()] = value.strip()
     return out
