@@ -6,9 +6,10 @@ import pytest
 
 from promptyard.core.errors import DataError, UsageError
 from promptyard.core.host import lookup, registered
+from promptyard.core.lookups import load_model
 from promptyard.core.template import Part, Template
-from promptyard.plugins.model_loaders import load_model
-from promptyard.plugins.tasks.base import IGNORE_INDEX, causal_features, render_prompt
+from promptyard.runtime.prompt_text import render_prompt
+from promptyard.tuning.features import IGNORE_INDEX, causal_features
 
 
 def test_task_types_are_registered():

@@ -11,6 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from promptyard.core.errors import EvalError, PromptyardError
+from promptyard.core.lookups import ADAPTER_META, load_dataset
+from promptyard.core.protocols import member
 from promptyard.evals.suite import CellSpec
 
 TEMPLATE_SUFFIXES = (".j2", ".jinja", ".txt", ".yaml", ".yml", ".json")
@@ -110,9 +112,9 @@ def resolve_prompt(ref: str, registry: Any) -> ResolvedPrompt:
 
 
 def resolve_adapter(ref: str, registry: Any) -> ResolvedAdapter:
-    """A registry adapter reference, or a local PEFT adapter folder."""
+    """A registry adapter reference, or a local adapter folder (PEFT's, or one promptyard trained)."""
     path = Path(ref)
-    if (path / "adapter_config.json").is_file():
+    if (path / "adapter_config.json").is_file() or (path / ADAPTER_META).is_file():
         from promptyard.core.hashing import files_sha256
 
         files = sorted(p for p in path.rglob("*") if p.is_file())
@@ -136,8 +138,6 @@ def select_indices(n_rows: int, sample: int | None, seed: int) -> list[int]:
 
 
 def load_split(spec: CellSpec) -> Any:
-    from promptyard.plugins.data_loaders import load_dataset
-
     data = load_dataset(spec.data, **spec.data_options)
     if spec.split == "all":
         return data
@@ -197,8 +197,8 @@ def prepare_cell(spec: CellSpec, *, indices: list[int] | None = None, registry: 
     task_name = _task_name(spec, prompt, data)
     task = lookup("task_types", task_name)
     # a classification task without labels of its own (any name, plugins too) takes the data's
-    fixed = getattr(task, "labels", None)
-    options = ({"labels": data.labels} if data.labels and getattr(task, "kind", "") == "classification"
+    fixed = member("task_types", task, "labels")
+    options = ({"labels": data.labels} if data.labels and task.kind == "classification"
                and not fixed else None)
     examples = [task.row_to_example(data.rows[i], options=options) for i in chosen]
     choices = list(spec.choices) if spec.choices else None
@@ -242,7 +242,7 @@ def prepare_cell(spec: CellSpec, *, indices: list[int] | None = None, registry: 
                                                  "version_id": adapter.version_id, "hash": adapter.content_hash},
         "data": {"ref": spec.data, "split": spec.split, "sample": spec.sample, "fingerprint": fingerprint,
                  "split_fingerprint": full_fingerprint, "n": len(sample), "options": spec.data_options},
-        "task": {"name": task_name, "version": str(getattr(task, "version", "1"))},
+        "task": {"name": task_name, "version": str(task.version)},
         "scoring": mode, "choices": choices, "labels": labels, "decoding": dict(spec.decoding), "seed": spec.seed,
         "output_schema": getattr(prompt.template, "output_schema", None) if structured else None,
         "packages": package_versions(),

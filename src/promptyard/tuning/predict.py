@@ -6,13 +6,13 @@ import math
 from pathlib import Path
 from typing import Any
 
+from promptyard.core.lookups import read_meta
 from promptyard.core.template import Template
-from promptyard.plugins.tuning.base import read_meta
+from promptyard.runtime.prompt_text import render_prompt
 
 
 def predict(adapter_dir: str | Path, texts: list[str], *, max_new_tokens: int = 32) -> list[dict[str, Any]]:
     """One result per text: ``{"prediction", "scores"}`` (classification) or ``{"prediction"}``."""
-    from promptyard.plugins.tasks.base import render_prompt
     from promptyard.runtime.adapter_loading import load_adapted
     from promptyard.runtime.inference import generate, score_choices
 
