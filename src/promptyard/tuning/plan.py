@@ -122,7 +122,10 @@ def plan_run(spec: TrainSpec) -> Plan:
         raise TuningError(f"an encoder ({spec.model}) can only be tuned for classification, "
                           f"not {task_name!r}",
                           hint="use a causal model such as smollm2-135m for generation tasks")
-    lr = settings.lr if settings.lr is not None else member("tuning_methods", method, "default_lr")
+    # --set lr= is the method config's when it has an `lr` field (the documented bias_only example does)
+    lr = settings.lr if settings.lr is not None else getattr(method_config, "lr", None)
+    if lr is None:
+        lr = member("tuning_methods", method, "default_lr")
     return Plan(spec, method, method_config, settings, task, task_name, kind, template, prompt, lr, family)
 
 
