@@ -106,7 +106,7 @@ def make_entry(table_name: str, plugin: str, args: tuple, options: dict[str, Any
 def check_members(table_name: str, name: str, value: Any, required: tuple[str, ...], plugin: str) -> None:
     """Every required member present; the optional ones given have the right shape."""
     what = f"{singular(table_name)} {name!r}"
-    hint = "see docs/plugin_hooks.md (the contracts) and promptyard.core.protocols"
+    hint = "see the contracts in docs/plugin_hooks.md"
     missing = [a for a in required if not hasattr(value, a)]
     if missing:
         raise PluginError(f"{what} lacks {', '.join(missing)}", where=f"plugin {plugin}", hint=hint)

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from promptyard.core import adapter_format
 from promptyard.core.dataset import Dataset
 from promptyard.core.errors import IntegrityError, PluginError, UnknownNameError, UsageError
 from promptyard.core.host import get_host
@@ -171,6 +172,16 @@ def save_adapter(method: Any, model: Any, folder: str | Path, meta: Mapping[str,
 
 
 def load_adapter(model: Any, folder: str | Path) -> Any:
-    """Put the adapter in ``folder`` on ``model`` with the ``load`` of the method that saved it."""
-    method = adapter_method(folder)
-    return member("tuning_methods", method, "load")(model, Path(folder))
+    """Put the adapter in ``folder`` on ``model`` with the ``load`` of the method that saved it.
+
+    A PEFT folder whose method is no longer installed still loads with the contract's default (PEFT's)
+    loader: its format is PEFT's whatever method wrote it.
+    """
+    folder = Path(folder)
+    try:
+        method = adapter_method(folder)
+    except UnknownNameError:
+        if (folder / adapter_format.PEFT_CONFIG).is_file():
+            return adapter_format.load_default(model, folder)
+        raise
+    return member("tuning_methods", method, "load")(model, folder)

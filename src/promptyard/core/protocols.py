@@ -153,7 +153,7 @@ class TuningMethodDefaults:
     model_kinds: tuple[str, ...] = MODEL_FAMILIES
     #: task type names it supports; ``None`` means every task type
     supported_tasks: tuple[str, ...] | None = None
-    #: the learning rate when ``--set lr=`` is not given
+    #: the learning rate when neither ``--set lr=`` nor a config field named ``lr`` gives one
     default_lr: float = 1e-3
     #: why a model kind is unsupported, added to that error and to ``tune methods``
     unsupported_note: str = ""

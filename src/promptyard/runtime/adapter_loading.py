@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from promptyard.core.adapter_format import PEFT_CONFIG
-from promptyard.core.errors import IntegrityError, TuningError
+from promptyard.core.errors import IntegrityError, TuningError, UnknownNameError
 from promptyard.core.lookups import ADAPTER_META, adapter_method, load_adapter, load_model, read_meta, runs_as
 from promptyard.core.protocols import LoadedModel, TuningMethodDefaults
 
@@ -78,5 +78,9 @@ def peft_loadable(folder: str | Path) -> bool:
         return False
     if not read_meta(folder):
         return True  # a plain PEFT folder (not trained by promptyard): PEFT's loader is all there is
-    own = inspect.getattr_static(adapter_method(folder), "load", None)
+    try:
+        method = adapter_method(folder)
+    except UnknownNameError:
+        return True  # its method is not installed: PEFT's loader is what loads a PEFT folder then
+    own = inspect.getattr_static(method, "load", None)
     return own is None or own is TuningMethodDefaults.load
