@@ -67,7 +67,7 @@ class PreparedCell:
     task_name: str
     mode: str  # "choices" | "generate"
     indices: list[int]
-    examples: list[Any]  # core.interfaces.Example, aligned with indices
+    examples: list[Any]  # core.protocols.Example, aligned with indices
     texts: list[str]  # rendered prompts (raw text, or messages to be chat-formatted)
     messages: list[list[dict[str, str]] | None]
     records: list[dict[str, Any]]
