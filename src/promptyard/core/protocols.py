@@ -22,9 +22,9 @@ from promptyard.core.dataset import Dataset
 from promptyard.core.errors import UsageError
 
 __all__ = [
-    "DEFAULTS", "DataLoaderDefaults", "Dataset", "DatasetLoader", "Example", "LoadedModel", "Metric",
-    "MetricDefaults", "ModelLoader", "ModelLoaderDefaults", "TaskType", "TaskTypeDefaults", "TuningMethod",
-    "TuningMethodDefaults", "member", "optional_members",
+    "DEFAULTS", "DataLoaderDefaults", "Dataset", "DatasetLoader", "Example", "ExampleSelector", "LoadedModel",
+    "Metric", "MetricDefaults", "ModelLoader", "ModelLoaderDefaults", "TaskType", "TaskTypeDefaults",
+    "TemplateFilter", "TuningMethod", "TuningMethodDefaults", "ValueProvider", "member", "optional_members",
 ]
 
 #: the two ways promptyard runs a model; a model loader may name kinds of its own that run as one of them
@@ -273,6 +273,34 @@ class DataLoaderDefaults:
     description: str = ""
     #: named data sets it provides, name -> one line (``promptyard data list`` shows them)
     catalog: Mapping[str, str] = {}  # noqa: RUF012 - read-only default, never mutated
+
+
+# -- plain callables: selectors, value providers, template filters ---------------------------------
+# Registered as ``register(name, fn)``; registration checks that the host can call them this way
+# (``CALL_SHAPES`` in core/contributions.py).
+
+
+@runtime_checkable
+class ExampleSelector(Protocol):
+    """Picks few-shot examples for a *dynamic* template; deterministic for a seed."""
+
+    def __call__(self, pool: list[dict[str, Any]], variables: dict[str, Any], k: int, seed: int) -> list[int]:
+        """Indices into ``pool`` of the chosen examples, in the order they appear."""
+        ...
+
+
+@runtime_checkable
+class ValueProvider(Protocol):
+    """A value a *dynamic* template computes from the render's variables (recorded for replay)."""
+
+    def __call__(self, variables: dict[str, Any]) -> Any: ...
+
+
+@runtime_checkable
+class TemplateFilter(Protocol):
+    """A Jinja filter, ``{{ value | name(*args) }}`` (a ``@pass_context`` filter gets the context first)."""
+
+    def __call__(self, value: Any, *args: Any) -> Any: ...
 
 
 # -- filling in defaults ---------------------------------------------------------------------------
