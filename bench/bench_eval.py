@@ -33,8 +33,8 @@ LMEVAL_PYTHON = "/work/bench-venv-lmeval/bin/python"
 
 
 def examples(n: int, seed: int = 0) -> list[dict]:
+    from promptyard.core.lookups import load_dataset
     from promptyard.evals.cells import select_indices
-    from promptyard.plugins.data_loaders import load_dataset
 
     rows = load_dataset("rotten_tomatoes").split(seed=seed)["test"].rows
     return [rows[i] for i in select_indices(len(rows), n, seed)]
@@ -106,12 +106,13 @@ def lm_eval_harness(folder: str, rows, python: str) -> tuple[float, float] | Non
 
 
 def bench_classify(n: int, skip_lmeval: bool, lmeval_python: str) -> None:
+    from promptyard.core.lookups import load_model
     from promptyard.evals.cells import prepare_cell
     from promptyard.evals.modelpool import ModelPool
     from promptyard.evals.runner import run_prepared
     from promptyard.evals.suite import CellSpec
     from promptyard.plugins.metrics import load_module
-    from promptyard.plugins.model_loaders import load_model, smollm2_folder
+    from promptyard.plugins.model_loaders import smollm2_folder
 
     rows = examples(n)
     loaded = load_model("smollm2-135m")
@@ -167,11 +168,10 @@ def bench_adapters(n: int, k: int) -> None:
     import torch
     from peft import LoraConfig, get_peft_model
 
+    from promptyard.core.lookups import load_dataset, load_model
     from promptyard.evals.suite import parse_suite
     from promptyard.evals.suite_run import run_cells
-    from promptyard.plugins.data_loaders import load_dataset
     from promptyard.plugins.metrics import load_module
-    from promptyard.plugins.model_loaders import load_model
     from promptyard.registry.api import Registry
 
     with tempfile.TemporaryDirectory() as tmp:

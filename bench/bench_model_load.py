@@ -19,7 +19,8 @@ CACHE = """
 import json, time, torch, transformers
 from transformers import AutoTokenizer, LlamaForCausalLM
 from promptyard.core.host import get_host
-from promptyard.plugins.model_loaders import load_model, smollm2_folder
+from promptyard.core.lookups import load_model
+from promptyard.plugins.model_loaders import smollm2_folder
 smollm2_folder(); get_host()
 t = time.perf_counter(); load_model("smollm2-135m"); print(json.dumps({"s": time.perf_counter() - t}))
 """

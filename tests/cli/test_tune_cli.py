@@ -62,7 +62,7 @@ def test_tune_label_rollback_export_predict_doctor(tmp_path, prompt_ref):
     assert invoke(["adapter", "export", "sent-lora@production", str(out)]).exit_code == 0
     from peft import PeftModel
 
-    from promptyard.plugins.model_loaders import load_model
+    from promptyard.core.lookups import load_model
 
     peft_model = PeftModel.from_pretrained(load_model("tiny-causal").model, str(out))
     assert "default" in peft_model.peft_config

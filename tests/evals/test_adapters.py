@@ -14,7 +14,7 @@ def make_lora(folder, seed, r=4):
     import torch
     from peft import LoraConfig, get_peft_model
 
-    from promptyard.plugins.model_loaders import load_model
+    from promptyard.core.lookups import load_model
 
     base = load_model("tiny-causal").model
     model = get_peft_model(base, LoraConfig(r=r, lora_alpha=2 * r, target_modules=["q_proj", "v_proj"]))

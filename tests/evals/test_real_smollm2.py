@@ -11,10 +11,10 @@ SCHEMA = {"type": "object", "properties": {"sentiment": {"enum": ["positive", "n
 
 
 def test_three_prompt_kinds_differ_and_compare(capsys):
+    from promptyard.core.lookups import load_dataset
     from promptyard.evals.compare import compare_cells
     from promptyard.evals.suite import parse_suite
     from promptyard.evals.suite_run import run_suite
-    from promptyard.plugins.data_loaders import load_dataset
     from promptyard.registry.api import Registry
     from promptyard.registry.evals_store import load_run
 

@@ -6,9 +6,10 @@ import json
 
 import pytest
 
+from promptyard.core.dataset import Dataset
 from promptyard.core.errors import DataError, UnknownNameError, UsageError
 from promptyard.core.host import registered
-from promptyard.plugins.data_loaders import Dataset, load_dataset
+from promptyard.core.lookups import load_dataset
 
 
 def write(path, text):

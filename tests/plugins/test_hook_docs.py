@@ -19,7 +19,9 @@ from promptyard.core.protocols import TaskType, TuningMethod
 from promptyard.testing import plugin_registered
 
 ROOT = Path(__file__).resolve().parents[2]
-DOCS = (ROOT / "docs" / "plugins.md").read_text()
+DOCS = (ROOT / "docs" / "plugin_hooks.md").read_text()  # the hook reference
+TUTORIAL = (ROOT / "docs" / "writing_plugins.md").read_text()  # the worked examples
+PLUGIN_PAGES = ["plugins.md", "writing_plugins.md", "plugin_hooks.md", "testing_plugins.md", "plugin_api.md"]
 HOOK_TESTS = ROOT / "tests" / "plugins" / "test_hooks.py"
 HOOKS = sorted(name for name in vars(PluginHost(load_external=False, default_plugins=()).pm.hook)
                if not name.startswith("_"))
@@ -33,7 +35,7 @@ def test_there_are_hooks():
 def test_hook_is_documented_with_its_exact_signature(hook):
     signature = hook_signature(hook)  # from inspect.signature of the hookspec
     assert f"#### {hook}\n\n```python\n{signature}\n```" in DOCS, (
-        f"docs/plugins.md must have a '#### {hook}' section starting with {signature!r}")
+        f"docs/plugin_hooks.md must have a '#### {hook}' section starting with {signature!r}")
 
 
 def test_docs_document_no_hook_that_does_not_exist():
@@ -60,8 +62,8 @@ def test_every_contribution_hook_fills_a_table():
 
 
 def _example(tag: str) -> str:
-    match = re.search(rf"<!-- example: {tag} -->\n```python\n(.*?)```", DOCS, flags=re.S)
-    assert match, f"docs/plugins.md lost its '{tag}' example"
+    match = re.search(rf"<!-- example: {tag} -->\n```python\n(.*?)```", TUTORIAL, flags=re.S)
+    assert match, f"docs/writing_plugins.md lost its '{tag}' example"
     return match.group(1)
 
 
@@ -69,7 +71,7 @@ def _load(source: str, name: str, monkeypatch):
     """The example as a module (in sys.modules for the test: dataclasses look their module up)."""
     module = types.ModuleType(name)
     monkeypatch.setitem(sys.modules, name, module)
-    exec(compile(source, f"docs/plugins.md:{name}", "exec"), module.__dict__)
+    exec(compile(source, f"docs/writing_plugins.md:{name}", "exec"), module.__dict__)
     return module
 
 
@@ -96,7 +98,9 @@ def test_docs_tuning_example_works(monkeypatch):
         assert set(method.default_search_space()) <= set(method.config_class.__dataclass_fields__)
 
 
-def test_every_python_block_in_the_docs_parses():
-    for block in re.findall(r"```python\n(.*?)```", DOCS, flags=re.S):
+@pytest.mark.parametrize("page", PLUGIN_PAGES)
+def test_every_python_block_in_the_docs_parses(page):
+    text = (ROOT / "docs" / page).read_text()
+    for block in re.findall(r"```python\n(.*?)```", text, flags=re.S):
         if not re.match(r"^\w+\(.*\) -> ", block):  # hook signatures are not statements
             ast.parse(block)

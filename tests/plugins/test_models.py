@@ -9,8 +9,8 @@ import pytest
 from promptyard.core.errors import OfflineError, UnknownNameError, UsageError
 from promptyard.core.hashing import file_sha256, model_content_hash
 from promptyard.core.host import registered
+from promptyard.core.lookups import load_model
 from promptyard.plugins import model_loaders as models
-from promptyard.plugins.model_loaders import load_model
 
 
 def test_loaders_are_registered_through_the_hook():

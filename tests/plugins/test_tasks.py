@@ -6,8 +6,8 @@ import pytest
 
 from promptyard.core.errors import DataError, UsageError
 from promptyard.core.host import lookup, registered
-from promptyard.plugins.model_loaders import load_model
-from promptyard.plugins.tasks.base import IGNORE_INDEX, causal_features
+from promptyard.core.lookups import load_model
+from promptyard.tuning.features import IGNORE_INDEX, causal_features
 
 
 def test_task_types_are_registered():

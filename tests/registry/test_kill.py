@@ -19,7 +19,7 @@ def tiny_adapter(tmp_path):
 
     from peft import LoraConfig, get_peft_model
 
-    from promptyard.plugins.model_loaders import load_model
+    from promptyard.core.lookups import load_model
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

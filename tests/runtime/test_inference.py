@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from promptyard.plugins.model_loaders import load_model
+from promptyard.core.lookups import load_model
 from promptyard.runtime.inference import generate, join_choice, score_choices
 
 PROMPTS = ["the film was", "a long and tedious story about nothing at all, I thought it",

@@ -6,11 +6,11 @@ import json
 
 import pytest
 
+from promptyard.core.lookups import load_model
 from promptyard.core.template import Part, Template
 from promptyard.evals.cells import prepare_cell
 from promptyard.evals.runner import format_prompts
 from promptyard.evals.suite import CellSpec
-from promptyard.plugins.model_loaders import load_model
 from promptyard.runtime.model_text import model_text, render_model_text
 
 

@@ -74,13 +74,13 @@ def test_method_trains_saves_registers_and_reloads(tmp_path, child_env, method, 
 
 
 def lookup_hash(model: str) -> str:
-    from promptyard.plugins.model_loaders import load_model
+    from promptyard.core.lookups import load_model
 
     return load_model(model, num_labels=2).content_hash
 
 
 def base_model(model: str):
-    from promptyard.plugins.model_loaders import load_model
+    from promptyard.core.lookups import load_model
 
     return load_model(model, num_labels=2)
 

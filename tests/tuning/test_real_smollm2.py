@@ -17,7 +17,7 @@ CASES = [
 
 def zero_shot_accuracy(prep) -> float:
     """The registered prompt alone, on the untouched base model, over the same validation rows."""
-    from promptyard.plugins.model_loaders import load_model
+    from promptyard.core.lookups import load_model
     from promptyard.runtime.inference import score_choices
 
     base = load_model("smollm2-135m")

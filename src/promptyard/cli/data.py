@@ -8,6 +8,9 @@ import typer
 
 from promptyard.cli.app import app as root_app
 from promptyard.cli.output import console, print_json, table
+from promptyard.core.host import get_host
+from promptyard.core.lookups import load_dataset
+from promptyard.core.protocols import member
 
 app = typer.Typer(help="Look at data sets: embedded ones (rotten_tomatoes, bbc_news), JSONL and CSV files.",
                   no_args_is_help=True)
@@ -35,8 +38,6 @@ def show(
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Print a data set's size, labels, fingerprint and a few rows."""
-    from promptyard.plugins.data_loaders import load_dataset
-
     data = load_dataset(name, **data_options(text_column, label_column, target_column, skip_bad_rows))
     info = {"name": data.name, "source": data.source, "size": len(data), "skipped": data.skipped,
             "labels": data.label_counts(), "fingerprint": data.fingerprint, "rows": data.rows[:rows]}
@@ -57,12 +58,12 @@ def show(
 
 @app.command("list")
 def list_data(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
-    """List the embedded data sets and the file formats that load."""
-    from promptyard.plugins.data_loaders import EMBEDDED
-
-    items = [{"name": k, "description": v[1]} for k, v in EMBEDDED.items()]
-    items += [{"name": "*.jsonl", "description": "one JSON object per line"},
-              {"name": "*.csv / *.tsv", "description": "header row, then one row per line"}]
+    """List the named data sets the loaders provide, then the loaders that take files or references."""
+    loaders = get_host().table("dataset_loaders").values()
+    items = [{"name": name, "description": about, "loader": loader.name} for loader in loaders
+             for name, about in member("dataset_loaders", loader, "catalog").items()]
+    items += [{"name": loader.name, "description": member("dataset_loaders", loader, "description"),
+               "loader": loader.name} for loader in loaders if not member("dataset_loaders", loader, "catalog")]
     if as_json:
         print_json(items)
     else:

@@ -106,14 +106,17 @@ def methods(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -
     import dataclasses
 
     from promptyard.core.host import get_host
+    from promptyard.core.protocols import member
 
     rows = []
     for m in get_host().table("tuning_methods").values():
         fields = [{"name": f.name, "default": f.default, "help": f.metadata.get("help", "")}
                   for f in dataclasses.fields(m.config_class)]
-        rows.append({"name": m.name, "description": m.description, "model_kinds": list(m.model_kinds),
-                     "supported_tasks": m.supported_tasks, "settings": fields,
-                     "search_space": m.default_search_space(), "note": getattr(m, "unsupported_note", "")})
+        rows.append({"name": m.name, "description": member("tuning_methods", m, "description"),
+                     "model_kinds": list(member("tuning_methods", m, "model_kinds")),
+                     "supported_tasks": member("tuning_methods", m, "supported_tasks"), "settings": fields,
+                     "search_space": m.default_search_space(),
+                     "note": member("tuning_methods", m, "unsupported_note")})
     if as_json:
         print_json(rows)
         return

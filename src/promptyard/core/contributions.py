@@ -1,16 +1,20 @@
 """The contribution tables: what plugins register through the ``register_*`` hooks, and the checks at
-the edge (a name, the attributes of the contract, a duplicate name naming both plugins)."""
+the edge (a name, the members of the contract, a duplicate name naming both plugins)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import inspect
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from promptyard.core import protocols
 from promptyard.core.errors import PluginError, UnknownNameError
+from promptyard.core.protocols import DEFAULTS, MODEL_FAMILIES, optional_members
 
-#: what a registered object must have, per table (the Protocols in ``core/interfaces.py``);
-#: tables not listed take plain callables
+#: what a registered object must have, per table: the members of the Protocols in ``core/protocols.py``
+#: (their optional members, with defaults, are in the ``…Defaults`` classes there); tables not listed
+#: take plain callables, checked against :data:`CALL_SHAPES`
 REQUIRED_ATTRIBUTES: dict[str, tuple[str, ...]] = {
     "task_types": ("name", "required_variables", "default_metrics", "kind", "version", "row_to_example",
                    "predict"),
@@ -18,6 +22,13 @@ REQUIRED_ATTRIBUTES: dict[str, tuple[str, ...]] = {
     "metrics": ("name", "higher_is_better", "compute"),
     "model_loaders": ("name", "can_load", "load"),
     "dataset_loaders": ("name", "can_load", "load"),
+}
+
+#: how the host calls a plain callable of these tables: the positional arguments it passes
+CALL_SHAPES: dict[str, tuple[str, ...]] = {
+    "example_selectors": ("pool", "variables", "k", "seed"),
+    "value_providers": ("variables",),
+    "template_filters": ("value",),
 }
 
 
@@ -86,14 +97,78 @@ def make_entry(table_name: str, plugin: str, args: tuple, options: dict[str, Any
                           f"got {args!r}", where=f"plugin {plugin}")
     required = REQUIRED_ATTRIBUTES.get(table_name)
     if required is not None:
-        missing = [a for a in required if not hasattr(entry.value, a)]
-        if missing:
-            raise PluginError(f"{singular(table_name)} {entry.name!r} lacks {', '.join(missing)}",
-                              where=f"plugin {plugin}",
-                              hint="see promptyard.core.protocols and docs/plugins.md")
-    elif not callable(entry.value) and options.get("kind") != "global":
-        raise PluginError(f"{singular(table_name)} {entry.name!r} is not callable", where=f"plugin {plugin}")
+        check_members(table_name, entry.name, entry.value, required, plugin)
+    elif options.get("kind") != "global":
+        check_callable(table_name, entry.name, entry.value, plugin)
     return entry
+
+
+def check_members(table_name: str, name: str, value: Any, required: tuple[str, ...], plugin: str) -> None:
+    """Every required member present; the optional ones given have the right shape."""
+    what = f"{singular(table_name)} {name!r}"
+    hint = "see the contracts in docs/plugin_hooks.md"
+    missing = [a for a in required if not hasattr(value, a)]
+    if missing:
+        raise PluginError(f"{what} lacks {', '.join(missing)}", where=f"plugin {plugin}", hint=hint)
+    not_callable = [a for a in required if a != "name" and inspect.isfunction(getattr(_protocol(table_name), a, None))
+                    and not callable(getattr(value, a))]
+    defaults = DEFAULTS.get(table_name)
+    for attr in optional_members(table_name):
+        default = inspect.getattr_static(defaults, attr)
+        given = getattr(value, attr, None)
+        if inspect.isfunction(default) and hasattr(value, attr) and not callable(given):
+            not_callable.append(attr)
+    if not_callable:
+        raise PluginError(f"{what}: {', '.join(not_callable)} must be callable", where=f"plugin {plugin}",
+                          hint=hint)
+    if table_name == "model_loaders" and hasattr(value, "kinds"):
+        problem = kinds_problem(value.kinds)
+        if problem:
+            raise PluginError(f"{what}: kinds {problem}", where=f"plugin {plugin}", hint=hint)
+
+
+def kinds_problem(kinds: Any) -> str:
+    """What is wrong with a model loader's ``kinds`` ("" when nothing is)."""
+    if isinstance(kinds, Mapping):
+        bad = [f"{k!r}: {v!r}" for k, v in kinds.items() if not isinstance(k, str) or v not in MODEL_FAMILIES]
+        if bad or not kinds:
+            return (f"maps {', '.join(bad)}; each kind must map to one of {', '.join(MODEL_FAMILIES)}" if bad
+                    else "is empty")
+        return ""
+    if isinstance(kinds, str) or not isinstance(kinds, tuple | list) or not kinds:
+        return f"must be a non-empty tuple of kind names or a mapping kind -> {'/'.join(MODEL_FAMILIES)}"
+    own = [k for k in kinds if k not in MODEL_FAMILIES]
+    if own:
+        return (f"names {', '.join(map(repr, own))}: a kind of the loader's own must say how it runs, "
+                f"e.g. kinds = {{{own[0]!r}: 'causal'}}")
+    return ""
+
+
+def _protocol(table_name: str) -> Any:
+    return {"task_types": protocols.TaskType, "tuning_methods": protocols.TuningMethod,
+            "metrics": protocols.Metric, "model_loaders": protocols.ModelLoader,
+            "dataset_loaders": protocols.DatasetLoader}[table_name]
+
+
+def check_callable(table_name: str, name: str, value: Any, plugin: str) -> None:
+    """A plain callable that the host can call with the arguments of :data:`CALL_SHAPES`."""
+    what = f"{singular(table_name)} {name!r}"
+    if not callable(value):
+        raise PluginError(f"{what} is not callable", where=f"plugin {plugin}")
+    shape = CALL_SHAPES.get(table_name)
+    if shape is None:
+        return
+    if hasattr(value, "jinja_pass_arg"):  # @pass_context / @pass_environment filters get that first
+        shape = ("context", *shape)
+    try:
+        signature = inspect.signature(value)
+    except (TypeError, ValueError):  # builtins without a signature: nothing to check
+        return
+    try:
+        signature.bind(*shape)
+    except TypeError:
+        raise PluginError(f"{what} cannot be called as {name}({', '.join(shape)})", where=f"plugin {plugin}",
+                          hint="see docs/plugin_hooks.md for the arguments the host passes") from None
 
 
 def singular(table_name: str) -> str:

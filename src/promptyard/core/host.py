@@ -5,7 +5,10 @@ Third-party plugins are found through the ``promptyard`` entry-point group. ``PR
 is an allow-list of external plugin names (comma separated, entry-point or distribution names);
 ``PROMPTYARD_PLUGINS=none`` (or an empty value) loads no external plugin. A plugin that fails to
 import, register or validate is recorded in :attr:`PluginHost.failures` and skipped; two plugins
-contributing the same name is a :class:`PluginError` naming both.
+contributing the same name is a :class:`PluginError` naming both. What each table's entries must
+provide is checked at registration (:mod:`promptyard.core.contributions`, against the contracts in
+:mod:`promptyard.core.protocols`); the lookups over the tables — which loader loads a model, which method
+loads an adapter — are in :mod:`promptyard.core.lookups`.
 """
 
 from __future__ import annotations

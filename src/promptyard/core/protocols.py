@@ -1,14 +1,34 @@
 """The contracts plugins implement: task types, tuning methods, metrics, model and data set loaders.
 
-These are Protocols: a plugin's class need not inherit from them, only have the attributes. The
-details of each (and a worked example) are in ``docs/plugins.md``.
+Each contract has two halves. The Protocol (``TaskType``, ``TuningMethod`` …) lists the *required*
+members: a plugin's class need not inherit from it, only have them, and registration reports a missing
+one by name. The ``…Defaults`` class beside it lists the *optional* members with the default the host
+uses when a plugin leaves one out (:func:`member`); a plugin may inherit from it to say so explicitly.
+Members added to a contract later are always optional, so a plugin written against an older contract
+keeps working. The reference for plugin authors is ``docs/plugin_hooks.md``.
 """
 
 from __future__ import annotations
 
+import inspect
+import types
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
+
+from promptyard.core import adapter_format
+from promptyard.core.dataset import Dataset
+from promptyard.core.errors import UsageError
+
+__all__ = [
+    "DEFAULTS", "DataLoaderDefaults", "Dataset", "DatasetLoader", "Example", "ExampleSelector", "LoadedModel",
+    "Metric", "MetricDefaults", "ModelLoader", "ModelLoaderDefaults", "TaskType", "TaskTypeDefaults",
+    "TemplateFilter", "TuningMethod", "TuningMethodDefaults", "ValueProvider", "member", "optional_members",
+]
+
+#: the two ways promptyard runs a model; a model loader may name kinds of its own that run as one of them
+MODEL_FAMILIES = ("causal", "encoder")
 
 
 @dataclass
@@ -26,14 +46,18 @@ class Example:
     meta: dict[str, Any] = field(default_factory=dict)
 
 
+# -- task types ------------------------------------------------------------------------------------
+
+
 @runtime_checkable
 class TaskType(Protocol):
-    """What a kind of task needs from templates and data, and how a model output becomes a prediction."""
+    """What a kind of task needs from templates and data, and how a model output becomes a prediction.
+
+    Optional members and their defaults: :class:`TaskTypeDefaults`.
+    """
 
     #: the key in the ``task_types`` table and a prompt's ``task_type`` (``sentiment``)
     name: str
-    #: one line for ``plugins list`` and the docs
-    description: str
     #: template variables every prompt for this task must accept (e.g. ``("text",)``)
     required_variables: tuple[str, ...]
     #: metric names computed when a suite names none; the first is the headline metric
@@ -56,26 +80,51 @@ class TaskType(Protocol):
     def predict(self, output: Any, options: Mapping[str, Any] | None = None) -> Any:
         """Turn a model output into a prediction comparable with ``Example.target``.
 
-        ``output`` is a list of floats, one per ``Example.choices`` (log-likelihoods or logits), for
-        ``kind == "classification"``, and the generated text for ``kind == "generation"``.
+        ``output`` is a list of floats, one per ``Example.choices`` (log-likelihoods or logits), when
+        choices are scored, and the generated text when a ``generation`` task generates.
         """
         ...
 
 
+class TaskTypeDefaults:
+    """The optional members of a task type, as the host fills them in when a task leaves them out."""
+
+    #: one line for ``plugins list`` and the docs
+    description: str = ""
+    #: fixed label names of a classification task; ``None``: the labels come from the data
+    labels: tuple[str, ...] | None = None
+
+    def label_names(self, options: Mapping[str, Any] | None = None) -> list[str]:
+        """The label names in order: ``options["labels"]``, else the task's ``labels``."""
+        labels = (options or {}).get("labels") or member("task_types", self, "labels")
+        if not labels:
+            raise UsageError(f"task {getattr(self, 'name', '?')!r} needs its label set",
+                             hint="give the data a label column, or give the task fixed labels")
+        return [str(x) for x in labels]
+
+    def choices(self, options: Mapping[str, Any] | None = None) -> list[str]:
+        """The text each label is scored (and trained) as, in label order: ``options["verbalizers"]``
+        maps a label to its words; a label without one is its own text."""
+        verbalizers = (options or {}).get("verbalizers") or {}
+        names = member("task_types", self, "label_names")(options)
+        return [str(verbalizers.get(label, label)) for label in names]
+
+
+# -- tuning methods --------------------------------------------------------------------------------
+
+
 @runtime_checkable
 class TuningMethod(Protocol):
-    """A way to adapt a base model: a PEFT method or (full / last-N-layers) fine-tuning."""
+    """A way to adapt a base model: a PEFT method or (full / last-N-layers) fine-tuning.
+
+    Optional members and their defaults: :class:`TuningMethodDefaults`.
+    """
 
     #: the key in the ``tuning_methods`` table and the ``--method`` value (``lora``)
     name: str
-    description: str
     #: a dataclass whose fields all have defaults and carry ``metadata={"help": ...}``; its
     #: ``__post_init__`` raises :class:`~promptyard.core.errors.ValidationError` naming a bad field
     config_class: type
-    #: model kinds it works on: ``"causal"``, ``"encoder"``
-    model_kinds: tuple[str, ...]
-    #: task type names it supports; ``None`` means every task type
-    supported_tasks: tuple[str, ...] | None
 
     def default_search_space(self) -> dict[str, Any]:
         """The space searched when the user gives none; keys are ``config_class`` field names.
@@ -89,15 +138,49 @@ class TuningMethod(Protocol):
         """Return the trainable model (a ``PeftModel``, or ``model`` with only some parameters trainable).
 
         ``config`` is a ``config_class`` instance. ``context`` may carry ``kind`` (``"causal"`` or
-        ``"encoder"``), ``tokenizer``, ``task_type`` and ``prompt_text`` (the rendered prompt, for
-        initialising a soft prompt); accept ``**context`` and ignore what you do not use.
+        ``"encoder"``: how the model runs), ``model_kind`` (the loader's own name for it), ``tokenizer``,
+        ``task_type`` and ``prompt_text``/``init_text`` (the prompt's words, for initialising a soft
+        prompt); accept ``**context`` and ignore what you do not use.
         """
         ...
 
 
+class TuningMethodDefaults:
+    """The optional members of a tuning method, as the host fills them in when a method leaves them out."""
+
+    description: str = ""
+    #: model kinds it works on (``"causal"``, ``"encoder"``, or a model loader's own kind name)
+    model_kinds: tuple[str, ...] = MODEL_FAMILIES
+    #: task type names it supports; ``None`` means every task type
+    supported_tasks: tuple[str, ...] | None = None
+    #: the learning rate when neither ``--set lr=`` nor a config field named ``lr`` gives one
+    default_lr: float = 1e-3
+    #: why a model kind is unsupported, added to that error and to ``tune methods``
+    unsupported_note: str = ""
+
+    def save(self, model: Any, folder: Path) -> None:
+        """Write the trained adapter into ``folder`` (which exists and is empty).
+
+        Default: PEFT's ``save_pretrained`` (safetensors) for a ``PeftModel``; for a model returned by
+        ``wrap`` itself, its trainable parameters as ``trained_parameters.safetensors``.
+        """
+        adapter_format.save_default(model, folder)
+
+    def load(self, model: Any, folder: Path) -> Any:
+        """Put the adapter saved by :meth:`save` in ``folder`` on the base ``model``; return the model to run.
+
+        Default: PEFT's ``PeftModel.from_pretrained`` for a PEFT folder; otherwise the saved
+        ``trained_parameters.safetensors`` copied into the model.
+        """
+        return adapter_format.load_default(model, folder)
+
+
+# -- metrics ---------------------------------------------------------------------------------------
+
+
 @runtime_checkable
 class Metric(Protocol):
-    """A metric: predictions and references in, named scores out."""
+    """A metric: predictions and references in, named scores out. Optional members: :class:`MetricDefaults`."""
 
     name: str
     higher_is_better: bool
@@ -109,6 +192,24 @@ class Metric(Protocol):
         ...
 
 
+class MetricDefaults:
+    """The optional members of a metric, as the host fills them in when a metric leaves them out."""
+
+    description: str = ""
+    #: what it is computed from: ``"prediction"`` (against the reference), ``"reply"`` (the raw model
+    #: output, with ``schema=`` for structured prompts), ``"latency"`` (seconds) or ``"tokens"``
+    inputs: str = "prediction"
+    #: ``per_example(predictions, references, **kwargs) -> list[float] | None``: scores whose mean is the
+    #: headline. Default none: the bootstrap re-runs ``compute`` on each resample (slower)
+    per_example: Any = None
+    #: ``resampler(predictions, references, **kwargs) -> (idx[n_boot, n] -> values[n_boot])``: a vectorised
+    #: recompute of the headline over resampled indices. Default none
+    resampler: Any = None
+
+
+# -- model loaders ---------------------------------------------------------------------------------
+
+
 @dataclass
 class LoadedModel:
     """A model and tokenizer with what lineage needs to know about them."""
@@ -116,14 +217,17 @@ class LoadedModel:
     model: Any
     tokenizer: Any
     ref: str
-    kind: str  # "causal" or "encoder"
+    kind: str  # "causal", "encoder", or a kind the loader declares in ``kinds``
     content_hash: str  # sha256 of the weight files
     path: str | None = None
 
 
 @runtime_checkable
 class ModelLoader(Protocol):
-    """Turns a model reference (``smollm2-135m``, a local directory, a hub id) into a :class:`LoadedModel`."""
+    """Turns a model reference (``smollm2-135m``, a local directory, a hub id) into a :class:`LoadedModel`.
+
+    Optional members and their defaults: :class:`ModelLoaderDefaults`.
+    """
 
     name: str
 
@@ -132,12 +236,106 @@ class ModelLoader(Protocol):
     def load(self, ref: str, *, kind: str = "causal", num_labels: int | None = None) -> LoadedModel: ...
 
 
+class ModelLoaderDefaults:
+    """The optional members of a model loader, as the host fills them in when a loader leaves them out."""
+
+    description: str = ""
+    #: the kinds of model it loads, its natural kind first: ``("causal",)``, ``("causal", "encoder")``,
+    #: or kinds of its own mapped to how promptyard runs them: ``{"inhouse-lm": "causal"}``
+    kinds: tuple[str, ...] | Mapping[str, str] = ("causal",)
+
+    def kind_of(self, ref: str) -> str:
+        """The natural kind of ``ref`` without loading it. Default: the first of ``kinds``."""
+        return next(iter(member("model_loaders", self, "kinds")))
+
+
+# -- data set loaders ------------------------------------------------------------------------------
+
+
 @runtime_checkable
 class DatasetLoader(Protocol):
-    """Turns a data set reference (``rotten_tomatoes``, ``file.jsonl``, ``file.csv``) into rows."""
+    """Turns a data set reference (``rotten_tomatoes``, ``file.jsonl``, ``file.csv``) into a :class:`Dataset`.
+
+    ``load`` returns a :class:`~promptyard.core.dataset.Dataset`, or rows (an iterable of dicts), which
+    the host wraps in one named after the reference. Optional members: :class:`DataLoaderDefaults`.
+    """
 
     name: str
 
     def can_load(self, ref: str) -> bool: ...
 
-    def load(self, ref: str, **options: Any) -> Any: ...
+    def load(self, ref: str, **options: Any) -> Dataset | Any: ...
+
+
+class DataLoaderDefaults:
+    """The optional members of a data set loader, as the host fills them in when a loader leaves them out."""
+
+    description: str = ""
+    #: named data sets it provides, name -> one line (``promptyard data list`` shows them)
+    catalog: Mapping[str, str] = {}  # noqa: RUF012 - read-only default, never mutated
+
+
+# -- plain callables: selectors, value providers, template filters ---------------------------------
+# Registered as ``register(name, fn)``; registration checks that the host can call them this way
+# (``CALL_SHAPES`` in core/contributions.py).
+
+
+@runtime_checkable
+class ExampleSelector(Protocol):
+    """Picks few-shot examples for a *dynamic* template; deterministic for a seed."""
+
+    def __call__(self, pool: list[dict[str, Any]], variables: dict[str, Any], k: int, seed: int) -> list[int]:
+        """Indices into ``pool`` of the chosen examples, in the order they appear."""
+        ...
+
+
+@runtime_checkable
+class ValueProvider(Protocol):
+    """A value a *dynamic* template computes from the render's variables (recorded for replay)."""
+
+    def __call__(self, variables: dict[str, Any]) -> Any: ...
+
+
+@runtime_checkable
+class TemplateFilter(Protocol):
+    """A Jinja filter, ``{{ value | name(*args) }}`` (a ``@pass_context`` filter gets the context first)."""
+
+    def __call__(self, value: Any, *args: Any) -> Any: ...
+
+
+# -- filling in defaults ---------------------------------------------------------------------------
+
+#: per contribution table, the class holding its optional members and their defaults
+DEFAULTS: dict[str, type] = {
+    "task_types": TaskTypeDefaults,
+    "tuning_methods": TuningMethodDefaults,
+    "metrics": MetricDefaults,
+    "model_loaders": ModelLoaderDefaults,
+    "dataset_loaders": DataLoaderDefaults,
+}
+
+
+def optional_members(table: str) -> list[str]:
+    """The names of the optional members of ``table``'s contract, in the order the class lists them."""
+    defaults = DEFAULTS.get(table)
+    if defaults is None:
+        return []
+    names = list(getattr(defaults, "__annotations__", {}))
+    names += [n for n, v in vars(defaults).items() if inspect.isfunction(v) and n not in names]
+    return [n for n in names if not n.startswith("_")]
+
+
+def member(table: str, obj: Any, name: str) -> Any:
+    """``obj.name``, or the contract's default for it when ``obj`` leaves that optional member out.
+
+    A default method is bound to ``obj``, so it sees the plugin's own members.
+    """
+    try:
+        return getattr(obj, name)
+    except AttributeError:
+        pass
+    defaults = DEFAULTS[table]
+    if name not in optional_members(table):
+        raise AttributeError(f"{name!r} is not an optional member of the {table} contract")
+    value = inspect.getattr_static(defaults, name)
+    return types.MethodType(value, obj) if inspect.isfunction(value) else value

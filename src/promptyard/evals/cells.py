@@ -10,6 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from promptyard.core.errors import EvalError
+from promptyard.core.lookups import ADAPTER_META, load_dataset
+from promptyard.core.protocols import member
 from promptyard.core.template_files import is_template_file
 from promptyard.evals.suite import CellSpec
 from promptyard.runtime.lineage import package_versions
@@ -41,7 +43,7 @@ class PreparedCell:
     task_name: str
     mode: str  # "choices" | "generate"
     indices: list[int]
-    examples: list[Any]  # core.interfaces.Example, aligned with indices
+    examples: list[Any]  # core.protocols.Example, aligned with indices
     texts: list[str]  # rendered prompts (raw text, or messages to be chat-formatted)
     messages: list[list[dict[str, str]] | None]
     records: list[dict[str, Any]]
@@ -61,9 +63,9 @@ def open_registry(spec: CellSpec, registry: Any = None) -> Any:
 
 
 def resolve_adapter(ref: str, registry: Any) -> ResolvedAdapter:
-    """A registry adapter reference, or a local PEFT adapter folder."""
+    """A registry adapter reference, or a local adapter folder (PEFT's, or one promptyard trained)."""
     path = Path(ref)
-    if (path / "adapter_config.json").is_file():
+    if (path / "adapter_config.json").is_file() or (path / ADAPTER_META).is_file():
         from promptyard.core.hashing import files_sha256
 
         files = sorted(p for p in path.rglob("*") if p.is_file())
@@ -87,8 +89,6 @@ def select_indices(n_rows: int, sample: int | None, seed: int) -> list[int]:
 
 
 def load_split(spec: CellSpec) -> Any:
-    from promptyard.plugins.data_loaders import load_dataset
-
     data = load_dataset(spec.data, **spec.data_options)
     if spec.split == "all":
         return data
@@ -148,8 +148,8 @@ def prepare_cell(spec: CellSpec, *, indices: list[int] | None = None, registry: 
     task_name = _task_name(spec, prompt, data)
     task = lookup("task_types", task_name)
     # a classification task without labels of its own (any name, plugins too) takes the data's
-    fixed = getattr(task, "labels", None)
-    options = ({"labels": data.labels} if data.labels and getattr(task, "kind", "") == "classification"
+    fixed = member("task_types", task, "labels")
+    options = ({"labels": data.labels} if data.labels and task.kind == "classification"
                and not fixed else None)
     examples = [task.row_to_example(data.rows[i], options=options) for i in chosen]
     choices = list(spec.choices) if spec.choices else None
@@ -193,7 +193,7 @@ def prepare_cell(spec: CellSpec, *, indices: list[int] | None = None, registry: 
                                                  "version_id": adapter.version_id, "hash": adapter.content_hash},
         "data": {"ref": spec.data, "split": spec.split, "sample": spec.sample, "fingerprint": fingerprint,
                  "split_fingerprint": full_fingerprint, "n": len(sample), "options": spec.data_options},
-        "task": {"name": task_name, "version": str(getattr(task, "version", "1"))},
+        "task": {"name": task_name, "version": str(task.version)},
         "scoring": mode, "choices": choices, "labels": labels, "decoding": dict(spec.decoding), "seed": spec.seed,
         "output_schema": getattr(prompt.template, "output_schema", None) if structured else None,
         "packages": package_versions(),

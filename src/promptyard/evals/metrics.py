@@ -12,6 +12,7 @@ import numpy as np
 from promptyard.core import stats
 from promptyard.core.errors import EvalError
 from promptyard.core.host import lookup
+from promptyard.core.protocols import member
 
 #: a metric without a vectorised recompute is recomputed this many times (one Python call each)
 GENERIC_N_BOOT = 200
@@ -43,14 +44,15 @@ def get_metric(name: str) -> Any:
 
 def metric_inputs(metric: Any) -> str:
     """What a metric is computed from: ``prediction`` (vs reference), ``reply``, ``latency`` or ``tokens``."""
-    return getattr(metric, "inputs", "prediction")
+    return member("metrics", metric, "inputs")
 
 
 def resampler_for(metric: Any, predictions: Sequence[Any], references: Sequence[Any] | None, **kwargs: Any):
     """A vectorised ``idx -> values`` recompute of the metric's headline; a plain loop for plugin metrics."""
-    if hasattr(metric, "resampler"):
-        return metric.resampler(predictions, references, **kwargs)
-    per_example = getattr(metric, "per_example", None)
+    resampler = member("metrics", metric, "resampler")
+    if resampler is not None:
+        return resampler(predictions, references, **kwargs)
+    per_example = member("metrics", metric, "per_example")
     if per_example is not None:
         scores = per_example(predictions, references, **kwargs)
         if scores is not None:
@@ -79,13 +81,14 @@ def compute_metric(name: str, predictions: Sequence[Any], references: Sequence[A
     scores = metric.compute(predictions, references, **kwargs) if n else {}
     value = float(next(iter(scores.values()))) if scores else math.nan
     per_example = None
-    if hasattr(metric, "per_example") and n:
-        per_example = metric.per_example(predictions, references, **kwargs)
+    per_example_of = member("metrics", metric, "per_example")
+    if per_example_of is not None and n:
+        per_example = per_example_of(predictions, references, **kwargs)
     if n == 0:
         return MetricResult(name, math.nan, math.nan, math.nan, bool(metric.higher_is_better), scores, None)
     resample = (stats.mean_resampler(per_example) if per_example is not None
                 else resampler_for(metric, predictions, references, **kwargs))
-    generic = not hasattr(metric, "resampler") and per_example is None
+    generic = member("metrics", metric, "resampler") is None and per_example is None
     ci = stats.bootstrap_ci(resample, n, n_boot=GENERIC_N_BOOT if generic else n_boot, seed=seed)
     return MetricResult(name, value, ci.low, ci.high, bool(metric.higher_is_better), scores, per_example)
 
@@ -123,7 +126,7 @@ def compare_metric(name: str, predictions_a: Sequence[Any], predictions_b: Seque
     ci, diffs = stats.paired_difference_ci(ra, rb, n, n_boot=n_boot, seed=seed)
     full = np.arange(n)[None, :]
     a, b = float(ra(full)[0]), float(rb(full)[0])
-    per = getattr(metric, "per_example", None)
+    per = member("metrics", metric, "per_example")
     scores_a = per(predictions_a, references, **kwargs) if per else None
     scores_b = per(predictions_b, references, **kwargs) if per else None
     if scores_a is not None and scores_b is not None:

@@ -1,10 +1,13 @@
-"""Models for evaluation: each base model loaded once, its adapters switched in place (peft).
+"""Models for evaluation: each base model loaded once, its PEFT adapters switched in place.
 
 Evaluating K adapters of one base loads the base once. The first adapter is attached with PEFT; a later
 adapter of the same shape (same PEFT config apart from bookkeeping fields, same tensor names and shapes)
 has its weights copied into that adapter slot (milliseconds) instead of PEFT's ``load_adapter``, which
 re-injects layers and grows slower with every adapter held. An adapter of another shape gets a slot of
-its own. The base itself is evaluated with the adapters disabled.
+its own. The base itself is evaluated with the adapters disabled. An adapter whose tuning method loads
+its own format (``full``, a plugin's method with its own ``load``) goes onto a freshly loaded base of its
+own through that method (:func:`promptyard.runtime.adapter_loading.load_adapted`): its load may change
+the base's weights, which a shared base must not see.
 """
 
 from __future__ import annotations
@@ -17,7 +20,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from promptyard.core.lookups import load_model
 from promptyard.core.protocols import LoadedModel
+from promptyard.runtime.adapter_loading import load_adapted, peft_loadable
 
 # PeftConfig fields that do not change what a loaded adapter computes
 _BOOKKEEPING = {"base_model_name_or_path", "revision", "inference_mode", "peft_version", "auto_mapping",
@@ -47,8 +52,6 @@ class ModelPool:
 
     def _base(self, ref: str) -> LoadedModel:
         if not self.reuse or ref not in self._bases:
-            from promptyard.plugins.model_loaders import load_model
-
             loaded = load_model(ref)
             loaded.model.eval()
             self.loads += 1
@@ -69,6 +72,11 @@ class ModelPool:
                     yield replace(base, model=model)
             else:
                 yield base
+            return
+        if not peft_loadable(adapter.path):
+            own = load_model(ref)
+            self.loads += 1
+            yield load_adapted(adapter.path, base=own)
             return
         slots = self._slots.setdefault(ref, _Slots())
         with warnings.catch_warnings():

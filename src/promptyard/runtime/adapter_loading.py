@@ -1,13 +1,20 @@
-"""Trained adapters as registry versions: register with lineage, load back onto their base model."""
+"""Trained adapters as registry versions: register with lineage, load back onto their base model.
+
+Loading dispatches to the tuning method recorded in the adapter's ``promptyard_adapter.json``
+(:func:`promptyard.core.lookups.load_adapter`): every method, built-in or not, loads its own format.
+"""
 
 from __future__ import annotations
 
+import inspect
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from promptyard.core.errors import IntegrityError, TuningError
-from promptyard.core.protocols import LoadedModel
-from promptyard.plugins.tuning.base import ADAPTER_META, load_adapter, read_meta
+from promptyard.core.adapter_format import PEFT_CONFIG
+from promptyard.core.errors import IntegrityError, TuningError, UnknownNameError
+from promptyard.core.lookups import ADAPTER_META, adapter_method, load_adapter, load_model, read_meta, runs_as
+from promptyard.core.protocols import LoadedModel, TuningMethodDefaults
 
 PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".pkl", ".pickle", ".ckpt")
 
@@ -47,10 +54,6 @@ def load_adapted(adapter_dir: str | Path, *, base: LoadedModel | None = None) ->
 
     The base model's content hash must match the one the adapter was trained on.
     """
-    from dataclasses import replace
-
-    from promptyard.plugins.model_loaders import load_model
-
     adapter_dir = Path(adapter_dir)
     meta = read_meta(adapter_dir)
     if not meta:
@@ -59,10 +62,30 @@ def load_adapted(adapter_dir: str | Path, *, base: LoadedModel | None = None) ->
     if base is None:
         labels = meta.get("labels") or []
         base = load_model(meta["base_model"], kind=meta.get("model_kind"),
-                          num_labels=len(labels) if meta.get("model_kind") == "encoder" else None)
+                          num_labels=len(labels) if runs_as(meta.get("model_kind") or "causal") == "encoder"
+                          else None)
     if meta.get("base_model_hash") and base.content_hash != meta["base_model_hash"]:
         raise IntegrityError("the base model's weights differ from the ones the adapter was trained on",
                              where=str(adapter_dir), hint=f"expected base {meta['base_model']} with hash "
                                                           f"{meta['base_model_hash'][:12]}")
     model = load_adapter(base.model, adapter_dir)
     return replace(base, model=model)
+
+
+def peft_loadable(folder: str | Path) -> bool:
+    """Whether the adapter in ``folder`` is a PEFT folder loaded with the contract's default (PEFT's) loader,
+    so that a model pool may attach it to a shared base as one more PEFT adapter.
+
+    An adapter whose method gives its own ``load`` is always loaded with it, onto a base of its own.
+    """
+    folder = Path(folder)
+    if not (folder / PEFT_CONFIG).is_file():
+        return False
+    if not read_meta(folder):
+        return True  # a plain PEFT folder (not trained by promptyard): PEFT's loader is all there is
+    try:
+        method = adapter_method(folder)
+    except UnknownNameError:
+        return True  # its method is not installed: PEFT's loader is what loads a PEFT folder then
+    own = inspect.getattr_static(method, "load", None)
+    return own is None or own is TuningMethodDefaults.load

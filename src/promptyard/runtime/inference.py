@@ -15,6 +15,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from promptyard.core.errors import EvalError
+from promptyard.core.lookups import runs_as
 
 
 def join_choice(prompt: str, choice: str) -> str:
@@ -124,7 +125,7 @@ def score_choices(loaded: Any, prompts: list[str], choices: list[str],
         return []
     if not choices:
         raise EvalError("score_choices needs at least one choice")
-    if loaded.kind == "encoder":
+    if runs_as(loaded.kind) == "encoder":
         return _score_encoder(loaded, prompts, choices, batch_size)
     tok = loaded.tokenizer
     prompt_ids = _encode(tok, prompts)
@@ -195,7 +196,7 @@ def generate(loaded: Any, prompts: list[str], max_new_tokens: int = 32, batch_si
     """Generate a continuation per prompt (batched, left-padded, length-sorted); only the new text."""
     import torch
 
-    if loaded.kind != "causal":
+    if runs_as(loaded.kind) != "causal":
         raise EvalError("generation needs a causal language model", where=loaded.ref,
                         hint="use a causal model such as smollm2-135m")
     tok = loaded.tokenizer

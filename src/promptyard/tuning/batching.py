@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from promptyard.plugins.tasks.base import IGNORE_INDEX
+from promptyard.tuning.features import IGNORE_INDEX
 
 #: a shuffle window of this many batches is sorted by length: little padding, still random order
 GROUP_BATCHES = 64

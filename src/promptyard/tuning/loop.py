@@ -23,6 +23,7 @@ from typing import Any
 
 from promptyard.core import events
 from promptyard.core.errors import TuningError
+from promptyard.core.lookups import save_adapter
 from promptyard.core.paths import work_dir
 from promptyard.runtime.lineage import package_versions
 from promptyard.tuning.batching import batch_loss, collate, length_grouped_batches
@@ -75,7 +76,7 @@ def evaluate(model: Any, prep: Prepared, device: Any, dtype: Any) -> dict[str, f
     from promptyard.runtime.inference import score_choices
 
     plan = prep.plan
-    causal = plan.model_kind == "causal"
+    causal = plan.runs_as == "causal"
     pad = prep.loaded.tokenizer.pad_token_id or 0
     model.eval()
     total, count, correct = 0.0, 0, 0
@@ -114,12 +115,9 @@ def _view(prep: Prepared, model: Any) -> Any:
 
 def _save_best(method: Any, model: Any, run_dir: Path, meta: dict[str, Any]) -> Path:
     """Save the adapter under a temporary name, then swap it in for the previous best."""
-    from promptyard.plugins.tuning.base import ADAPTER_META
-
     tmp = run_dir / f".best-{uuid.uuid4().hex[:8]}"
     tmp.mkdir(parents=True)
-    method.save(model, tmp)
-    (tmp / ADAPTER_META).write_text(json.dumps(meta, indent=1, sort_keys=True, default=str))
+    save_adapter(method, model, tmp, meta)
     return replace_dir(tmp, run_dir / "best", aside=".old-")
 
 
@@ -145,17 +143,23 @@ def train(spec: TrainSpec, *, report: Report | None = None,
     prep = prepare(plan)
     settings, method = plan.settings, plan.method
     loaded = prep.loaded
-    causal = plan.model_kind == "causal"
+    causal = plan.runs_as == "causal"
     run_dir = Path(checkpoint_dir or spec.run_dir or new_run_dir())
     run_dir.mkdir(parents=True, exist_ok=True)
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     dtype, scaler = _precision(settings.precision, device)
     seed_everything(spec.seed)  # the adapter's initial weights depend only on the seed
-    model = method.wrap(loaded.model, plan.method_config, kind=plan.model_kind, init_text=prep.init_text,
-                        model_path=loaded.path, tokenizer=loaded.tokenizer)
+    model = method.wrap(loaded.model, plan.method_config, kind=plan.runs_as, model_kind=plan.model_kind,
+                        init_text=prep.init_text, model_path=loaded.path, tokenizer=loaded.tokenizer,
+                        task_type=plan.task_name)
     model.to(device)
     model.train()
     params = [p for p in model.parameters() if p.requires_grad]
+    if not params:
+        raise TuningError(f"method {method.name!r} left no parameter of {spec.model} trainable",
+                          where=f"--method {method.name}",
+                          hint="its wrap() must return the model with some parameters requiring grad "
+                               "(this model may lack the parameters the method trains)")
     optimizer = torch.optim.AdamW(params, lr=plan.lr, weight_decay=settings.weight_decay)
     pad = loaded.tokenizer.pad_token_id or 0
     lengths = [len(f["input_ids"]) for f in prep.train]

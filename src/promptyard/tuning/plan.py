@@ -10,10 +10,15 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from promptyard.core.configs import build_config
 from promptyard.core.errors import DataError, TuningError
+from promptyard.core.host import lookup
+from promptyard.core.lookups import find_loader, load_dataset, load_model, model_kind, runs_as
+from promptyard.core.protocols import member
 from promptyard.core.template import Template
 from promptyard.runtime.model_text import accepted_variables, render_model_text
 from promptyard.runtime.prompts import resolve_prompt
+from promptyard.tuning.features import causal_features, encoder_features
 from promptyard.tuning.spec import TrainingSettings, TrainSpec, split_overrides, training_settings
 
 #: prompts used when a run names none (a user normally passes --prompt)
@@ -39,6 +44,8 @@ class Plan:
     template: Template
     prompt: dict[str, Any]  # ref, resolved, hash
     lr: float
+    #: how the model runs: "causal" or "encoder" (a loader's own kind maps to one of them)
+    runs_as: str = "causal"
 
 
 @dataclass
@@ -76,35 +83,37 @@ def _resolve_prompt(spec: TrainSpec, task_hint: str | None) -> tuple[Template, d
 
 def plan_run(spec: TrainSpec) -> Plan:
     """Check the method, its settings, the task and the model kind; resolve the prompt. Loads nothing."""
-    from promptyard.core.host import lookup
-    from promptyard.plugins.model_loaders import find_loader, model_kind
-    from promptyard.plugins.tuning.base import build_config
-
     method = lookup("tuning_methods", spec.method)
     method_part, train_part = split_overrides(method, dict(spec.config))
     method_config = build_config(method, method_part)
     settings = training_settings(train_part)
     find_loader(spec.model)  # unknown model: fail now, not after loading data
     kind = model_kind(spec.model)
+    family = runs_as(kind)
     template, prompt, prompt_task = _resolve_prompt(spec, spec.task)
     task_name = spec.task or prompt_task or None
     if task_name is None:
         task_name = "classification"
     task = lookup("task_types", task_name)
-    if kind not in method.model_kinds:
-        note = getattr(method, "unsupported_note", "")
+    model_kinds = member("tuning_methods", method, "model_kinds")
+    if kind not in model_kinds and family not in model_kinds:
+        note = member("tuning_methods", method, "unsupported_note")
         raise TuningError(f"method {method.name!r} does not support {kind} models"
                           + (f": {note}" if note else ""), where=spec.model,
-                          hint=f"{method.name} works on: {', '.join(method.model_kinds)}")
-    if method.supported_tasks is not None and task_name not in method.supported_tasks:
+                          hint=f"{method.name} works on: {', '.join(model_kinds)}")
+    supported_tasks = member("tuning_methods", method, "supported_tasks")
+    if supported_tasks is not None and task_name not in supported_tasks:
         raise TuningError(f"method {method.name!r} does not support task {task_name!r}",
-                          hint=f"it supports: {', '.join(method.supported_tasks)}")
-    if kind == "encoder" and getattr(task, "kind", "") != "classification":
+                          hint=f"it supports: {', '.join(supported_tasks)}")
+    if family == "encoder" and task.kind != "classification":
         raise TuningError(f"an encoder ({spec.model}) can only be tuned for classification, "
                           f"not {task_name!r}",
                           hint="use a causal model such as smollm2-135m for generation tasks")
-    lr = settings.lr if settings.lr is not None else method.default_lr
-    return Plan(spec, method, method_config, settings, task, task_name, kind, template, prompt, lr)
+    # --set lr= is the method config's when it has an `lr` field (the documented bias_only example does)
+    lr = settings.lr if settings.lr is not None else getattr(method_config, "lr", None)
+    if lr is None:
+        lr = member("tuning_methods", method, "default_lr")
+    return Plan(spec, method, method_config, settings, task, task_name, kind, template, prompt, lr, family)
 
 
 def prompt_init_text(template: Template) -> str:
@@ -128,10 +137,6 @@ def _init_text(plan: Plan) -> str | None:
 
 def prepare(plan: Plan) -> Prepared:
     """Load model and data, split, and render every row into training features."""
-    from promptyard.plugins.data_loaders import load_dataset
-    from promptyard.plugins.model_loaders import load_model
-    from promptyard.plugins.tasks.base import causal_features, encoder_features
-
     spec, settings, task = plan.spec, plan.settings, plan.task
     data = load_dataset(spec.data, **spec.data_options)
     parts = data.split(seed=spec.seed, fractions=spec.split_fractions)
@@ -143,16 +148,16 @@ def prepare(plan: Plan) -> Prepared:
     if not len(train) or not len(validation):
         raise DataError(f"too little data to train: {len(train)} training and {len(validation)} validation "
                         "rows", where=spec.data, hint="use more rows or other split fractions")
-    classification = getattr(task, "kind", "") == "classification"
+    classification = task.kind == "classification"
     options = dict(spec.task_options)
     names = accepted_variables(plan.template)
     options.setdefault("variables", names)
     labels: list[str] = []
     choices: list[str] = []
     if classification:
-        options.setdefault("labels", list(task.labels or data.labels))
-        labels = task.label_names(options)
-        choices = task.choices(options)
+        options.setdefault("labels", list(member("task_types", task, "labels") or data.labels))
+        labels = member("task_types", task, "label_names")(options)
+        choices = member("task_types", task, "choices")(options)
     loaded = load_model(spec.model, kind=plan.model_kind, num_labels=len(labels) if classification else None)
     tok = loaded.tokenizer
 
@@ -165,7 +170,7 @@ def prepare(plan: Plan) -> Prepared:
                                 hint="map the column with --label-column / --target-column")
             prompt = render_model_text(plan.template, example.variables, tok, seed=spec.seed + offset + i,
                                    names=names)
-            if plan.model_kind == "encoder":
+            if plan.runs_as == "encoder":
                 feats.append(encoder_features(tok, prompt, labels.index(example.target),
                                               max_length=settings.max_length))
             else:

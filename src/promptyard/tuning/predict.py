@@ -6,8 +6,8 @@ import math
 from pathlib import Path
 from typing import Any
 
+from promptyard.core.lookups import read_meta
 from promptyard.core.template import Template
-from promptyard.plugins.tuning.base import read_meta
 from promptyard.runtime.model_text import render_model_text
 
 

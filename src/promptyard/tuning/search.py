@@ -102,7 +102,7 @@ def default_mode(train_spec: Any, metric: str) -> str:
         return "max"
     from promptyard.tuning.plan import plan_run
 
-    kind = getattr(plan_run(train_spec).task, "kind", "classification")
+    kind = plan_run(train_spec).task.kind  # a required member of every task type
     return "max" if kind == "classification" else "min"
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from promptyard.core import events
+from promptyard.core.lookups import read_meta
 from promptyard.core.paths import work_dir
 from promptyard.runtime.adapter_loading import default_adapter_name
 from promptyard.runtime.ray_session import RayTarget, ray_session, tune_storage_dir
@@ -81,8 +82,6 @@ def _clean_adapter(checkpoint: str, dest: Path) -> Path:
 def _trained_lineage(best: TrialRecord) -> dict[str, Any]:
     """What the training loop saved with the best checkpoint (``promptyard_adapter.json``): base model and its
     content hash, prompt version and hash, data fingerprints, task, package versions."""
-    from promptyard.plugins.tuning.base import read_meta
-
     meta = read_meta(best.checkpoint) if best.checkpoint else {}
     if not meta:
         return {}

@@ -6,8 +6,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from promptyard.core.configs import build_config, invalid
 from promptyard.core.errors import TuningError, UsageError
-from promptyard.plugins.tuning.base import invalid
 
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 
@@ -116,8 +116,6 @@ def split_overrides(method: Any, overrides: dict[str, Any]) -> tuple[dict[str, A
 
 
 def training_settings(overrides: dict[str, Any]) -> TrainingSettings:
-    from promptyard.plugins.tuning.base import build_config
-
     class _Training:
         name = "training"
         config_class = TrainingSettings

@@ -1,7 +1,7 @@
 """Full fine-tuning, or only the last N transformer layers (plus the head), for small models.
 
 Saved as ``full_state.safetensors`` (only the trained parameters) plus ``promptyard_full.json``;
-not a PEFT folder, so ``PeftModel.from_pretrained`` does not apply: :func:`load_full` does.
+not a PEFT folder, so the method loads it itself (:meth:`FullMethod.load`).
 """
 
 from __future__ import annotations
@@ -11,8 +11,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from promptyard.core.adapter_format import apply_state
+from promptyard.core.configs import invalid
 from promptyard.core.errors import IntegrityError, TuningError
-from promptyard.plugins.tuning.base import PeftMethod, invalid
+from promptyard.plugins.tuning.base import PeftMethod
 
 STATE_FILE = "full_state.safetensors"
 META_FILE = "promptyard_full.json"
@@ -83,23 +85,14 @@ class FullMethod(PeftMethod):
         save_file(state, str(Path(folder) / STATE_FILE))
         (Path(folder) / META_FILE).write_text(json.dumps({"method": "full", "parameters": sorted(state)}))
 
+    def load(self, model: Any, folder: Path) -> Any:
+        """Apply a saved ``full`` state to a base model (every saved name must exist in the model)."""
+        from safetensors.torch import load_file
 
-def load_full(model: Any, folder: str | Path) -> Any:
-    """Apply a saved ``full`` state to a base model (every saved name must exist in the model)."""
-    from safetensors.torch import load_file
-
-    path = Path(folder) / STATE_FILE
-    if not path.exists():
-        raise IntegrityError("not an adapter folder: no adapter_config.json and no full_state.safetensors",
-                             where=str(folder))
-    state = load_file(str(path))
-    missing = sorted(set(state) - set(dict(model.named_parameters())))
-    if missing:
-        raise IntegrityError(f"saved parameters not in the base model: {', '.join(missing[:3])}",
-                             where=str(folder), hint="load it on the base model it was trained from")
-    model.load_state_dict(state, strict=False)
-    model.eval()
-    return model
+        path = Path(folder) / STATE_FILE
+        if not path.exists():
+            raise IntegrityError(f"not a full fine-tuning adapter: no {STATE_FILE}", where=str(folder))
+        return apply_state(model, load_file(str(path)), folder)
 
 
 METHOD = FullMethod()

@@ -5,7 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from promptyard.plugins.tuning.base import PeftMethod, invalid, task_type
+from promptyard.core.adapter_format import task_type
+from promptyard.core.configs import invalid
+from promptyard.plugins.tuning.base import PeftMethod
 
 
 @dataclass

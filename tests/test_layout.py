@@ -1,0 +1,210 @@
+"""The house's layers, read from the AST of every module in src/promptyard (function-level imports count).
+
+The rule (docs/architecture.md): arrows only go down —
+
+    cli, server  >  quickstart  >  tuning | evals  >  runtime  >  registry | remote  >  core;  plugins -> core
+
+— the two wings never import each other, built-in plugins import core only, nothing below the CLI and the
+server imports them, there is no import cycle, and promptyard's own modules are imported at the top of a
+file (the few exceptions below say why).
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1] / "src" / "promptyard"
+
+#: which top-level packages each layer may import (itself included)
+ALLOWED: dict[str, set[str]] = {
+    "core": {"core"},
+    "plugins": {"core", "plugins"},
+    "registry": {"core", "registry"},
+    "remote": {"core", "remote"},
+    "runtime": {"core", "registry", "runtime"},
+    "tuning": {"core", "registry", "runtime", "tuning"},
+    "evals": {"core", "registry", "runtime", "evals"},
+    "quickstart": {"core", "registry", "runtime", "tuning", "evals", "quickstart"},
+    "scaffold": {"core", "scaffold"},
+    "server": {"core", "registry", "remote", "runtime", "tuning", "evals", "server"},
+    # the CLI builds the command tree from every layer and registers the built-in plugins
+    "cli": {"core", "registry", "remote", "runtime", "tuning", "evals", "quickstart", "scaffold", "server",
+            "plugins", "cli", "<root>"},
+    # helpers for plugin authors' tests drive the real CLI
+    "testing": {"core", "registry", "runtime", "cli", "testing", "<root>"},
+    "<root>": {"core", "registry", "remote"},
+    "_version": set(),
+}
+
+#: function-level imports of promptyard's own modules, each with the reason it cannot sit at the top
+LAZY_OK: dict[tuple[str, str], str] = {
+    ("promptyard", "promptyard.registry.api"): "`import promptyard` must stay light: Registry on first use",
+    ("promptyard", "promptyard.core.template"): "`import promptyard` must stay light: Template on first use",
+}
+
+RICH_OR_TYPER = {"rich", "typer"}
+#: libraries that cost start-up time; an own module that imports one at its top is heavy too, and may be
+#: imported lazily from a light module (that is what keeps `--help` and `prompt render` fast)
+HEAVY = {"torch", "transformers", "peft", "accelerate", "ray", "evaluate", "matplotlib", "numpy", "sklearn",
+         "sacrebleu", "rouge_score", "safetensors", "sqlalchemy", "sqlmodel", "alembic", "typer", "rich",
+         "fastapi", "uvicorn", "httpx", "pydantic", "jsonschema", "yaml", "optuna"}
+CLI_ONLY = {"cli"}
+
+
+def module_name(path: Path) -> str:
+    parts = list(path.relative_to(ROOT.parent).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+MODULES = {module_name(p): p for p in ROOT.rglob("*.py") if "migrations" not in p.parts}
+
+
+def layer(module: str) -> str:
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 else "<root>"
+
+
+#: leaf modules any layer may import (they import nothing of promptyard)
+LEAVES = {"promptyard._version"}
+
+
+def internal(name: str) -> str | None:
+    while name:
+        if name in MODULES:
+            return name
+        name = name.rpartition(".")[0]
+    return None
+
+
+def imports_of(module: str) -> list[tuple[str, bool, int]]:
+    """(imported module, at function level?, line) for each import; internal ones resolved to a module."""
+    path = MODULES[module]
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    found: list[tuple[str, bool, int]] = []
+
+    def visit(node: ast.AST, in_function: bool) -> None:
+        for child in ast.iter_child_nodes(node):
+            nested = in_function or isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda))
+            if isinstance(child, ast.Import):
+                found.extend((a.name, in_function, child.lineno) for a in child.names)
+            elif isinstance(child, ast.ImportFrom):
+                if child.level:
+                    base = module.split(".") if path.name == "__init__.py" else module.split(".")[:-1]
+                    base = base[: len(base) - (child.level - 1)]
+                    target = ".".join(base + ([child.module] if child.module else []))
+                else:
+                    target = child.module or ""
+                names = [f"{target}.{a.name}" for a in child.names]
+                hits = [n for n in names if n in MODULES] or [target]
+                found.extend((h, in_function, child.lineno) for h in hits)
+            visit(child, nested)
+
+    visit(tree, False)
+    return found
+
+
+def graph() -> dict[str, set[str]]:
+    edges: dict[str, set[str]] = {m: set() for m in MODULES}
+    for m in MODULES:
+        for name, _lazy, _line in imports_of(m):
+            target = internal(name) if name.split(".")[0] == "promptyard" else None
+            if target and target != m:
+                edges[m].add(target)
+    return edges
+
+
+def test_every_import_follows_the_layer_rule():
+    wrong = []
+    for m in MODULES:
+        allowed = ALLOWED.get(layer(m))
+        assert allowed is not None, f"{m}: a new top-level package needs its place in ALLOWED and in docs"
+        for target in graph()[m]:
+            if layer(target) not in allowed and target not in LEAVES:
+                wrong.append(f"{m} -> {target}")
+    assert not wrong, "imports against the layers:\n" + "\n".join(sorted(wrong))
+
+
+def test_rich_and_typer_only_in_the_cli():
+    wrong = [f"{m}:{line} imports {name}" for m in MODULES if layer(m) not in CLI_ONLY
+             for name, _lazy, line in imports_of(m) if name.split(".")[0] in RICH_OR_TYPER]
+    assert not wrong, "\n".join(wrong)
+
+
+def test_no_import_cycle_counting_function_level_imports():
+    edges = graph()
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    cycles: list[list[str]] = []
+
+    def strong(v: str) -> None:  # Tarjan's strongly connected components
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        on_stack.add(v)
+        for w in edges[v]:
+            if w not in index:
+                strong(w)
+                low[v] = min(low[v], low[w])
+            elif w in on_stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            component = []
+            while True:
+                w = stack.pop()
+                on_stack.discard(w)
+                component.append(w)
+                if w == v:
+                    break
+            if len(component) > 1:
+                cycles.append(sorted(component))
+
+    for v in edges:
+        if v not in index:
+            strong(v)
+    assert not cycles, "import cycles:\n" + "\n".join(" <-> ".join(c) for c in cycles)
+
+
+def heavy_modules() -> set[str]:
+    """Own modules whose import (at module level, transitively) loads a library in HEAVY."""
+    top: dict[str, set[str]] = {m: set() for m in MODULES}
+    heavy: set[str] = set()
+    for m in MODULES:
+        for name, is_lazy, _ in imports_of(m):
+            if is_lazy:
+                continue
+            if name.split(".")[0] in HEAVY:
+                heavy.add(m)
+            elif name.split(".")[0] == "promptyard" and internal(name) not in (None, m):
+                top[m].add(internal(name))
+    changed = True
+    while changed:
+        changed = False
+        for m, deps in top.items():
+            if m not in heavy and deps & heavy:
+                heavy.add(m)
+                changed = True
+    return heavy
+
+
+def test_own_modules_are_imported_at_the_top():
+    heavy = heavy_modules()
+    lazy = sorted({(m, internal(name), line) for m in MODULES for name, is_lazy, line in imports_of(m)
+                   if is_lazy and name.split(".")[0] == "promptyard" and internal(name) not in (None, m)
+                   and (m, internal(name)) not in LAZY_OK
+                   # a light module may load a heavy one when needed; a heavy one gains nothing by it
+                   and not (internal(name) in heavy and m not in heavy)})
+    assert not lazy, "function-level imports of promptyard modules (move them up, or add the reason to " \
+                     "LAZY_OK):\n" + "\n".join(f"{m}:{line} -> {t}" for m, t, line in lazy)
+
+
+@pytest.mark.parametrize("rule", sorted(LAZY_OK))
+def test_each_allowed_lazy_import_still_exists(rule):
+    module, target = rule
+    if module not in MODULES:
+        pytest.fail(f"LAZY_OK names {module}, which is gone: drop the entry")
+    assert any(internal(n) == target and lazy for n, lazy, _ in imports_of(module)), \
+        f"{module} no longer imports {target} lazily: drop the LAZY_OK entry"
