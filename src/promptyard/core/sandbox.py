@@ -9,7 +9,7 @@ Three layers keep a template from reaching outside its variables:
    that also bounds the cheap ways to burn memory or CPU (``range``, ``**``, ``*`` on strings, padding
    widths in ``str.format`` and ``ljust``/``center``, the text built by ``+``, ``~``, ``join``,
    ``indent`` and ``replace``, loop iterations and calls, and the rendered text itself: the checks and
-   limits are in :mod:`promptyard.core.bounds`);
+   limits are in :mod:`promptyard.core.sandbox_limits`);
 3. the variable contract (:mod:`promptyard.core.contract`) only lets plain data in: str, int, float,
    bool, list, dict.
 """
@@ -29,7 +29,7 @@ from jinja2.compiler import CodeGenerator, Frame
 from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
 from markupsafe import Markup
 
-from promptyard.core.bounds import (
+from promptyard.core.sandbox_limits import (
     BOUNDED_FILTERS,
     MAX_INT_BITS,
     MAX_SIZE,
