@@ -24,8 +24,9 @@ import jinja2
 
 from promptyard.core.contract import bind, infer, matches
 from promptyard.core.errors import PromptyardError, RenderError, SandboxViolation, ValidationError
-from promptyard.core.sandbox import SandboxEnv, SecurityError, range_budget, reset_range_budget, sandbox_env
-from promptyard.core.syntax import translate
+from promptyard.core.sandbox import SandboxEnv, SecurityError, end_budget, sandbox_env, start_budget
+from promptyard.core.sandbox_limits import SandboxLimits, budget, current_limits, limit_error
+from promptyard.core.syntax import too_deep, translate
 from promptyard.core.template import KINDS, Template, Variable
 
 #: ``{{ name }}`` placeholders of raw mode
@@ -130,14 +131,24 @@ def _reserved(t: Template, senv: SandboxEnv) -> set[str]:
     return reserved
 
 
+def _check_size(t: Template) -> None:
+    size = sum(len(source) for _, source in t.sources())
+    if size > current_limits().max_template_chars:
+        raise limit_error("max_template_chars", f"the template's sources are {size} characters long",
+                          where=t.sources()[0][0] if len(t.sources()) == 1 else "template")
+
+
 def _compile_all(t: Template, senv: SandboxEnv) -> list[tuple[str, Any]]:
     """(location, Compiled) for every source; syntax errors carry line and column."""
+    _check_size(t)
     compiled = []
     for location, source in t.sources():
         try:
             compiled.append((location, senv.compile(source, location)))
         except jinja2.TemplateSyntaxError as exc:
             raise translate(senv.env, exc, source, location) from None
+        except (RecursionError, SyntaxError, MemoryError) as exc:  # Python's own limits on nesting
+            raise too_deep(senv.env, exc, source, location) from None
     return compiled
 
 
@@ -252,8 +263,11 @@ def _template_line(exc: BaseException) -> int | None:
 
 
 def run_unit(location: str, fn: Callable[[dict[str, Any]], str], context: dict[str, Any]) -> str:
-    """Render one source; every failure becomes a RenderError (SandboxViolation for escapes)."""
-    token = range_budget()
+    """Render one source; every failure becomes a RenderError (SandboxViolation for escapes).
+
+    Runs within the budget :func:`render` started; alone, it starts one of its own.
+    """
+    token = start_budget() if budget() is None else None
     try:
         return fn(context)
     except PromptyardError as exc:
@@ -282,16 +296,27 @@ def run_unit(location: str, fn: Callable[[dict[str, Any]], str], context: dict[s
         raise RenderError(f"rendering failed in a filter or global: {type(exc).__name__}: {exc}",
                           where=where) from exc
     finally:
-        reset_range_budget(token)
+        if token is not None:
+            end_budget(token)
 
 
 def render(t: Template, variables: Mapping[str, Any] | None = None, *, seed: int | None = None,
-           record: Mapping[str, Any] | None = None) -> Rendered:
-    """Render ``t`` with ``variables``.
+           record: Mapping[str, Any] | None = None, limits: SandboxLimits | None = None) -> Rendered:
+    """Render ``t`` with ``variables``, every source of it within one budget of ``limits``.
 
     ``seed`` overrides the template's seed for *dynamic* example selection; ``record`` (a previous
-    ``Rendered.record``) re-renders exactly the same examples and provider values.
+    ``Rendered.record``) re-renders exactly the same examples and provider values. ``limits`` defaults
+    to :func:`promptyard.core.sandbox_limits.current_limits`.
     """
+    token = start_budget(limits)
+    try:
+        return _render(t, variables, seed, record)
+    finally:
+        end_budget(token)
+
+
+def _render(t: Template, variables: Mapping[str, Any] | None, seed: int | None,
+            record: Mapping[str, Any] | None) -> Rendered:
     prepared = prepare(t)
     context = bind(prepared.contract, prepared.declared, variables if variables is not None else {})
     if t.kind == "dynamic":

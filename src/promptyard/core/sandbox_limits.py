@@ -1,49 +1,107 @@
-"""The bounds of the sandbox: how much a template may build or run in one render.
+"""The limits of the sandbox (one configuration object) and the per-render budget that enforces them.
 
 One-line templates can burn memory or CPU without touching anything unsafe (``'x' * 10**9``,
-``range(10**10)``, ``'{:{}}'.format(1, 10**9)``, nested loops over a long string, a macro that calls
-itself twice). :class:`promptyard.core.sandbox.PromptSandbox` calls these checks before the expensive
-step where it can, and counts loop iterations, calls and ``range`` items against a per-render budget
-(:func:`range_budget`, started by :func:`promptyard.core.render.run_unit`).
+``([s] * 250)|join``, nested loops over a long string, a macro that calls itself twice). Every operation
+of :class:`promptyard.core.sandbox.PromptSandbox` that builds a string or a list asks the render's
+:class:`Budget` for the size it is *about* to build (:meth:`Budget.reserve`) before it builds it; loops,
+calls and filters are counted; every count and every reservation also checks the wall-clock deadline.
+The same :class:`SandboxLimits` object is what the CLI, the library and the HTTP service enforce.
 """
 
 from __future__ import annotations
 
-import builtins
 import contextvars
-import re
-from collections.abc import Callable, Iterator
+import os
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
-from jinja2.sandbox import SandboxedEscapeFormatter, SandboxedFormatter
+from promptyard.core.errors import LimitExceeded, SandboxViolation, ValidationError
 
-from promptyard.core.errors import SandboxViolation
+#: the environment variable that overrides limits, e.g. ``deadline_s=2,max_template_chars=200000``
+LIMITS_ENV = "PROMPTYARD_SANDBOX_LIMITS"
+HINT = f"the sandbox limits are listed in docs/templates.md; {LIMITS_ENV} changes them"
 
-#: longest ``range`` one call may build, and how many items all ``range`` calls of one render may build
-MAX_RANGE = 10_000
-MAX_RANGE_TOTAL = 100_000
-#: how many ``{% for %}`` iterations and calls one render may make (nested loops over ``'x' * 100000``
-#: are 10**10 iterations; a macro calling itself twice, 2**n calls, each ~10 µs)
-MAX_LOOP_ITERATIONS = 1_000_000
-MAX_CALLS = 100_000
-#: longest string or list that ``*`` or a padding width may produce
-MAX_SIZE = 100_000
-#: largest integer (in bits) ``**`` and ``*`` may build
-MAX_INT_BITS = 4096
-#: longest text (or list) a render, ``+``, ``~``, ``join``, ``indent`` or ``replace`` may build: far past any
-#: model's context, far short of what doubling a string in a loop reaches in a few steps
-MAX_TEXT = 10_000_000
 
-PADDING_METHODS = frozenset({"ljust", "rjust", "center", "zfill", "expandtabs"})
-#: stock filters that take a width or a count
-BOUNDED_FILTERS = ("center", "indent", "batch", "slice", "wordwrap", "truncate", "format", "replace", "join",
-                   "tojson")
-#: widest JSON indent: it is repeated on every line (``range(10000)|list|tojson(99999)`` is 1 GB)
-MAX_INDENT = 100
-_WIDTH = re.compile(r"\d+")
+@dataclass(frozen=True)
+class SandboxLimits:
+    """How much one template may be, and build or run in one render."""
 
-_range_budget: contextvars.ContextVar[list[int] | None] = contextvars.ContextVar(
-    "promptyard_range", default=None)
+    deadline_s: float = field(default=5.0, metadata={
+        "help": "wall-clock seconds one render may take (checked at every loop step, call and allocation)"})
+    max_template_chars: int = field(default=1_000_000, metadata={
+        "help": "characters of all Jinja sources of one template (checked at commit, import and render)"})
+    max_text: int = field(default=10_000_000, metadata={
+        "help": "longest text or list one operation may build, and longest rendered text"})
+    max_built: int = field(default=50_000_000, metadata={
+        "help": "characters and list items one render may build in all (every join, '~', '+', filter, output)"})
+    max_repeat: int = field(default=100_000, metadata={
+        "help": "longest result of '*' on a string or list; widest padding or format width; most lipsum words"})
+    max_range: int = field(default=10_000, metadata={"help": "items one range() may have"})
+    max_range_total: int = field(default=100_000, metadata={"help": "items all range() calls of one render may have"})
+    max_loop_iterations: int = field(default=1_000_000, metadata={
+        "help": "{% for %} steps of one render, recursive loops included"})
+    max_calls: int = field(default=100_000, metadata={
+        "help": "calls of one render: functions, methods, macros, filters"})
+    max_call_depth: int = field(default=100, metadata={"help": "nesting of macro calls and recursive loop(...)"})
+    max_int_bits: int = field(default=4096, metadata={"help": "largest integer '**' and '*' may build, in bits"})
+    max_indent: int = field(default=100, metadata={"help": "widest tojson indent (it is repeated on every line)"})
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0 \
+                    or (f.type == "int" and not isinstance(value, int)):
+                raise ValidationError(f"must be a positive {'number' if f.type == 'float' else 'whole number'}, "
+                                      f"got {value!r:.40}", where=f"sandbox limit {f.name}")
+
+    @classmethod
+    def from_text(cls, text: str, *, base: SandboxLimits | None = None, where: str = LIMITS_ENV) -> SandboxLimits:
+        """``base`` (the defaults) with ``name=value,name=value`` applied; unknown names are refused."""
+        known = {f.name: f for f in fields(cls)}
+        changes: dict[str, Any] = {}
+        for item in filter(None, (part.strip() for part in text.split(","))):
+            name, sep, value = (s.strip() for s in item.partition("="))
+            if not sep or name not in known:
+                raise ValidationError(f"expected name=value with a known limit name, got {item!r:.60}", where=where,
+                                      hint=f"known limits: {', '.join(known)}")
+            try:
+                changes[name] = float(value) if known[name].type == "float" else int(value.replace("_", ""))
+            except ValueError:
+                raise ValidationError(f"{name}: not a number: {value!r:.40}", where=where) from None
+        return replace(base or cls(), **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+DEFAULT_LIMITS = SandboxLimits()
+_configured: SandboxLimits | None = None
+
+
+def configure(limits: SandboxLimits | None) -> None:
+    """Set the process-wide limits (None: back to the defaults and the environment variable)."""
+    global _configured
+    _configured = limits
+
+
+def current_limits(environ: Mapping[str, str] = os.environ) -> SandboxLimits:
+    """The limits a render uses when it is given none: :func:`configure`'d, else the defaults + env var."""
+    global _configured
+    if _configured is None:
+        text = environ.get(LIMITS_ENV, "")
+        _configured = SandboxLimits.from_text(text) if text.strip() else DEFAULT_LIMITS
+    return _configured
+
+
+def limit_error(limit: str, message: str, where: str | None = None) -> LimitExceeded:
+    """The one-line error of a limit: what would have happened, and the limit's name and value."""
+    value = getattr(current_limits(), limit, None)
+    budget = _budget.get()
+    if budget is not None:
+        value = getattr(budget.limits, limit)
+    return LimitExceeded(f"sandbox limit {limit}={value} exceeded: {message}", limit=limit, where=where, hint=HINT)
 
 
 def violation(message: str, where: str | None = None) -> SandboxViolation:
@@ -51,49 +109,107 @@ def violation(message: str, where: str | None = None) -> SandboxViolation:
                             hint="templates may only use their variables, filters and globals")
 
 
-def bounded_range(*args: int) -> range:
-    """``range`` for templates: at most MAX_RANGE items per call and MAX_RANGE_TOTAL per render."""
-    rng = range(*args)
-    if len(rng) > MAX_RANGE:
-        raise violation(f"range of {len(rng)} items is larger than the limit of {MAX_RANGE}")
-    budget = _range_budget.get()
-    if budget is not None:
-        budget[0] -= len(rng)
-        if budget[0] < 0:
-            raise violation(f"ranges in one render may build at most {MAX_RANGE_TOTAL} items")
-    return rng
+class Budget:
+    """What is left to one render: counts, characters and the deadline."""
+
+    __slots__ = ("built", "calls", "deadline", "depth", "limits", "loops", "output", "ranges", "shapes")
+
+    def __init__(self, limits: SandboxLimits):
+        self.limits = limits
+        self.ranges = limits.max_range_total
+        self.loops = limits.max_loop_iterations
+        self.calls = limits.max_calls
+        self.built = limits.max_built
+        self.output = limits.max_text
+        self.depth = 0
+        self.shapes: dict[int, tuple[Any, int]] = {}  # expanded sizes of containers seen (text_size.expanded_size)
+        self.deadline = time.monotonic() + limits.deadline_s
+
+    def check_time(self) -> None:
+        if time.monotonic() > self.deadline:
+            raise limit_error("deadline_s", "the render was still running at the deadline")
+
+    def loop(self) -> None:
+        self.loops -= 1
+        if self.loops < 0:
+            raise limit_error("max_loop_iterations", "too many loop iterations")
+        if time.monotonic() > self.deadline:
+            self.check_time()
+
+    def call(self) -> None:
+        self.calls -= 1
+        if self.calls < 0:
+            raise limit_error("max_calls", "too many calls of functions, methods, macros or filters")
+        if time.monotonic() > self.deadline:
+            self.check_time()
+
+    def reserve(self, what: str, size: int) -> None:
+        """Account for ``size`` characters or items about to be built by ``what``; refuse past a limit."""
+        if size > self.limits.max_text:
+            raise limit_error("max_text", f"{what} would build {size} characters or list items")
+        self.built -= size
+        if self.built < 0:
+            raise limit_error("max_built", f"{what} would take the text and lists built by this render "
+                                           f"past the limit")
+        if time.monotonic() > self.deadline:
+            self.check_time()
+
+    def emit(self, size: int) -> None:
+        """Account for ``size`` characters of rendered text, as it streams out."""
+        self.output -= size
+        if self.output < 0:
+            raise limit_error("max_text", "the rendered text would be longer than the limit")
+        self.reserve("the rendered text", size)
 
 
-def bounded_lipsum(n: int = 5, html: bool = True, min: int = 20, max: int = 100) -> str:  # noqa: A002
-    """``lipsum`` for templates: at most MAX_SIZE words (``lipsum(10**6)`` takes minutes and 400 MB)."""
-    from jinja2.utils import generate_lorem_ipsum
-
-    words = (n if isinstance(n, int) else 0) * builtins.max(min, max)
-    if words > MAX_SIZE:
-        raise violation(f"lipsum({n}, min={min}, max={max}) could build {words} words; the limit is {MAX_SIZE}")
-    return generate_lorem_ipsum(n, html, min, max)
+_budget: contextvars.ContextVar[Budget | None] = contextvars.ContextVar("promptyard_budget", default=None)
 
 
-def check_size(what: str, size: int, limit: int = MAX_TEXT) -> None:
-    if size > limit:
-        raise violation(f"{what} would build {size} characters or list items; the limit is {limit}")
+def budget() -> Budget | None:
+    """The running render's budget (None outside a render: compile-time constant folding)."""
+    return _budget.get()
 
 
-class BoundedFormatter(SandboxedFormatter):
-    """``str.format`` in the sandbox, refusing huge widths once nested fields (``{:{}}``) are filled in."""
-
-    def format_field(self, value: Any, format_spec: str) -> Any:
-        if any(int(w) > MAX_SIZE for w in _WIDTH.findall(format_spec)):
-            raise violation(f"format width in {format_spec[:40]!r} is larger than the limit of {MAX_SIZE}")
-        return super().format_field(value, format_spec)
+def start_budget(limits: SandboxLimits | None = None) -> contextvars.Token:
+    """Start a render's budget; pass the token to :func:`end_budget`."""
+    return _budget.set(Budget(limits or current_limits()))
 
 
-class BoundedEscapeFormatter(BoundedFormatter, SandboxedEscapeFormatter):
-    """The same, for ``Markup`` strings (``("{:{}}"|safe).format(...)``)."""
+def end_budget(token: contextvars.Token) -> None:
+    _budget.reset(token)
+
+
+def reserve(what: str, size: int) -> None:
+    """:meth:`Budget.reserve` on the running render; outside one, only the single-value limit applies."""
+    b = _budget.get()
+    if b is not None:
+        b.reserve(what, size)
+    elif size > current_limits().max_text:
+        raise limit_error("max_text", f"{what} would build {size} characters or list items")
+
+
+def count_call() -> None:
+    b = _budget.get()
+    if b is not None:
+        b.call()
+
+
+def limits() -> SandboxLimits:
+    b = _budget.get()
+    return b.limits if b is not None else current_limits()
+
+
+def check_repeat(what: str, size: int) -> None:
+    """A width or repeat count: at most max_repeat, then reserved."""
+    if size > limits().max_repeat:
+        raise limit_error("max_repeat", f"{what} would build {size} characters or items")
+    reserve(what, size)
 
 
 class BudgetedLoop:
     """What a ``{% for %}`` iterates: the iterable, counting every step against the render's budget."""
+
+    __slots__ = ("iterable",)
 
     def __init__(self, iterable: Any):
         self.iterable = iterable
@@ -102,93 +218,55 @@ class BudgetedLoop:
         return len(self.iterable)
 
     def __iter__(self) -> Iterator[Any]:
+        b = _budget.get()
+        if b is None:
+            yield from self.iterable
+            return
         for item in self.iterable:
-            step(1)
+            b.loop()
             yield item
 
 
-def step(counter: int) -> None:
-    """Count one loop iteration (1) or call (2) against the render's budget (none outside run_unit)."""
-    budget = _range_budget.get()
-    if budget is not None:
-        budget[counter] -= 1
-        if budget[counter] < 0:
-            what = (f"{MAX_LOOP_ITERATIONS} loop iterations" if counter == 1 else f"{MAX_CALLS} calls")
-            raise violation(f"one render may make at most {what}")
+class TextBuffer(list):
+    """The buffer of a macro, call block, ``{% set %}`` block or recursive loop: charged as it grows."""
+
+    __slots__ = ()
+
+    def append(self, text: str) -> None:
+        reserve("a macro or block", len(text))
+        super().append(text)
+
+    def extend(self, texts: Any) -> None:
+        texts = tuple(texts)
+        reserve("a macro or block", sum(map(len, texts)))
+        super().extend(texts)
 
 
-def check_ints(what: str, args: tuple, kwargs: dict[str, Any]) -> None:
-    for value in (*args, *kwargs.values()):
-        if isinstance(value, int) and not isinstance(value, bool) and value > MAX_SIZE:
-            raise violation(f"{what}() argument {value} is larger than the limit of {MAX_SIZE}")
+def bounded_range(*args: int) -> range:
+    """``range`` for templates: at most max_range items per call and max_range_total per render."""
+    rng = range(*args)
+    lim = limits()
+    if len(rng) > lim.max_range:
+        raise limit_error("max_range", f"range of {len(rng)} items is larger than the limit")
+    b = _budget.get()
+    if b is not None:
+        b.ranges -= len(rng)
+        if b.ranges < 0:
+            raise limit_error("max_range_total", "ranges in one render would build too many items")
+    return rng
 
 
-_PERCENT_WIDTH = re.compile(r"%(?:\([^)]*\))?[-#0 +]*(\d*)(?:\.(\d+))?")
+def bounded_lipsum(n: int = 5, html: bool = True, min: int = 20, max: int = 100) -> str:  # noqa: A002
+    """``lipsum`` for templates: at most max_repeat words (``lipsum(10**6)`` takes minutes and 400 MB)."""
+    from jinja2.utils import generate_lorem_ipsum
+
+    words = (n if isinstance(n, int) else 0) * (min if min > max else max)
+    if words > limits().max_repeat:
+        raise limit_error("max_repeat", f"lipsum({n}, min={min}, max={max}) could build {words} words")
+    reserve("lipsum", words * 12)  # the longest lorem-ipsum word is 11 letters, plus a space
+    return generate_lorem_ipsum(n, html, min, max)
 
 
-def check_percent_format(fmt: str, args: Any = None) -> None:
-    """Refuse ``"%0999999999d" % 1`` and ``"%*d" % (10**9, 1)`` before they allocate."""
-    for width, precision in _PERCENT_WIDTH.findall(fmt):
-        if (width and int(width) > MAX_SIZE) or (precision and int(precision) > MAX_SIZE):
-            raise violation(f"%-format width in {fmt[:40]!r} is larger than the limit of {MAX_SIZE}")
-    if "*" in fmt:
-        check_ints("%", args if isinstance(args, tuple) else (args,), {})
-
-
-def check_replace(text: Any, old: Any, new: Any) -> None:
-    """``'x'.replace('', long)`` grows a string by len(new) per character: bound the result first."""
-    if isinstance(text, str) and isinstance(old, str) and isinstance(new, str):
-        hits = len(text) + 1 if old == "" else text.count(old)
-        check_size("replace()", len(text) + hits * (len(new) - len(old)))
-
-
-def bounded_filter(name: str, func: Callable[..., Any]) -> Callable[..., Any]:
-    """A stock filter whose integer arguments (widths, counts) are bounded."""
-    skip = 2 if hasattr(func, "jinja_pass_arg") else 1  # (context,) value, then the arguments
-
-    def bounded(*args: Any, **kwargs: Any) -> Any:
-        check_ints(name, args[skip:], kwargs)
-        value = args[skip - 1] if len(args) >= skip else None
-        if name == "format" and isinstance(value, str):
-            check_percent_format(value, tuple(args[skip:]))
-        if name == "replace" and len(args) >= skip + 2:
-            check_replace(value, args[skip], args[skip + 1])
-        if name == "indent" and isinstance(value, str):
-            width = args[skip] if len(args) > skip else kwargs.get("width", 4)
-            prefix = len(width) if isinstance(width, str) else width if isinstance(width, int) else 0
-            check_size("indent", prefix * (value.count("\n") + 1))
-        if name == "wordwrap" and isinstance(value, str):  # (width, break_long_words, wrapstring, ...)
-            wrap = args[skip + 2] if len(args) > skip + 2 else kwargs.get("wrapstring")
-            if isinstance(wrap, str):  # at most one wrapstring per character of the text
-                check_size("wordwrap", len(wrap) * len(value))
-        if name == "tojson":
-            indent = args[skip] if len(args) > skip else kwargs.get("indent")
-            width = indent if isinstance(indent, int) else len(indent) if isinstance(indent, str) else 0
-            if width > MAX_INDENT:
-                raise violation(f"tojson indent of {width} is larger than the limit of {MAX_INDENT}")
-        if name == "join" and value is not None:
-            items = list(value)  # counted before the separator is repeated
-            args = (*args[:skip - 1], items, *args[skip:])
-            sep = args[skip] if len(args) > skip else kwargs.get("d", "")
-            check_size("join", len(str(sep)) * max(len(items) - 1, 0))
-        return func(*args, **kwargs)
-
-    if hasattr(func, "jinja_pass_arg"):
-        bounded.jinja_pass_arg = func.jinja_pass_arg  # type: ignore[attr-defined]
-    bounded.__name__ = getattr(func, "__name__", name)
-    return bounded
-
-def range_budget() -> contextvars.Token:
-    """Start the per-render ``range`` and loop budgets; pass the token to :func:`reset_range_budget`."""
-    return _range_budget.set([MAX_RANGE_TOTAL, MAX_LOOP_ITERATIONS, MAX_CALLS])
-
-
-def reset_range_budget(token: contextvars.Token) -> None:
-    _range_budget.reset(token)
-
-
-__all__ = ["BOUNDED_FILTERS", "MAX_CALLS", "MAX_INDENT", "MAX_INT_BITS", "MAX_LOOP_ITERATIONS", "MAX_RANGE",
-           "MAX_RANGE_TOTAL", "MAX_SIZE", "MAX_TEXT", "PADDING_METHODS", "BoundedEscapeFormatter",
-           "BoundedFormatter", "BudgetedLoop", "bounded_filter", "bounded_lipsum", "bounded_range", "check_ints",
-           "check_percent_format", "check_replace", "check_size", "range_budget", "reset_range_budget", "step",
-           "violation"]
+__all__ = ["DEFAULT_LIMITS", "HINT", "LIMITS_ENV", "Budget", "BudgetedLoop", "SandboxLimits", "TextBuffer",
+           "bounded_lipsum", "bounded_range", "budget", "check_repeat", "configure", "count_call",
+           "current_limits", "end_budget", "limit_error", "limits", "reserve", "start_budget", "violation"]
