@@ -109,7 +109,7 @@ PAYLOADS = [
     ("{{ x * 1000000000 }}", {"x": [1]}, SV, "'*' would build"),
     ("{{ 10 ** 100000 }}", {}, SV, "max_int_bits=4096"),
     ("{{ 99 ** 99 ** 99 }}", {}, SV, "max_int_bits=4096"),
-    ("{{ x.ljust(1000000000) }}", {"x": "a"}, SV, "max_repeat=100000 exceeded: padding() argument"),
+    ("{{ x.ljust(1000000000) }}", {"x": "a"}, SV, "max_repeat=100000 exceeded: ljust() argument"),
     ("{{ x|center(1000000000) }}", {"x": "a"}, SV, "center() argument"),
     ("{{ x|indent(1000000000) }}", {"x": "a\nb"}, SV, "indent() argument"),
     ("{{ x|batch(1000000000, 'y')|list }}", {"x": [1]}, SV, "batch() argument"),

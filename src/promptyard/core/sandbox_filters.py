@@ -226,8 +226,11 @@ def _method_join(owner: str, items: Any) -> int:
     return sum(len(x) for x in items if isinstance(x, str)) + len(owner) * max(len(items) - 1, 0)
 
 
-def _method_pad(owner: str, width: Any = 0, *args: Any) -> int:
-    return max(len(owner), _width("padding", width))
+def _pad(name: str) -> Callable[..., int]:
+    def bound(owner: str, width: Any = 0, *args: Any) -> int:
+        return max(len(owner), _width(name, width))
+
+    return bound
 
 
 def _expandtabs(owner: str, tabsize: Any = 8) -> int:
@@ -246,7 +249,7 @@ def _split(owner: str, *args: Any, **kwargs: Any) -> int:
 STR_METHODS: dict[str, Callable[..., int]] = {
     "upper": lambda o: _case(o), "lower": lambda o: _case(o), "capitalize": lambda o: _case(o),
     "title": lambda o: _case(o), "swapcase": lambda o: _case(o), "casefold": lambda o: _case(o),
-    "center": _method_pad, "ljust": _method_pad, "rjust": _method_pad, "zfill": _method_pad,
+    "center": _pad("center"), "ljust": _pad("ljust"), "rjust": _pad("rjust"), "zfill": _pad("zfill"),
     "expandtabs": _expandtabs, "translate": _translate, "join": _method_join,
     "replace": lambda o, old, new, count=-1: _replace(o, old, new, count),
     "split": _split, "rsplit": _split, "splitlines": _split, "partition": _split, "rpartition": _split,
@@ -260,6 +263,8 @@ def check_str_method(owner: str, name: str, args: tuple, kwargs: dict[str, Any])
         args = (list(materialize(args[0])),)  # a dict joins its keys
     bound = STR_METHODS.get(name)
     if bound is not None:
+        if "_loop_vars" in kwargs or "_block_vars" in kwargs:  # Jinja adds these in loops; the call drops them
+            kwargs = {k: v for k, v in kwargs.items() if k not in ("_loop_vars", "_block_vars")}
         reserve(f"str.{name}()", bound(owner, *args, **kwargs))
     return args
 
