@@ -1,6 +1,7 @@
 """Render payloads from tests/core/data/ssti_payloads.jsonl, one JSON line of outcome each (run by test_payloads.py).
 
-``python payload_runner.py FILE START STOP`` under a 1 GB address-space limit; a watchdog ends the process if
+``python payload_runner.py FILE START STOP [--stock]`` under a 1 GB address-space limit (``--stock``: in
+Jinja2's own sandbox, to show what a payload did before promptyard's budget); a watchdog ends the process if
 one payload runs past WATCHDOG_S, naming it, so a hang fails the test instead of stalling the suite.
 """
 
@@ -44,14 +45,28 @@ def run_one(text: str) -> dict:
         return {"outcome": "crash", "error": type(exc).__name__, "message": str(exc)[:500]}
 
 
-def main(path: str, start: int, stop: int) -> None:
+def run_stock(text: str) -> dict:
+    """The same payload in Jinja2's own ImmutableSandboxedEnvironment: how it behaved before the budget."""
+    from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+    try:
+        env = ImmutableSandboxedEnvironment()
+        out = env.from_string(text).render(**VALUES)
+        return {"outcome": "rendered", "text": out[:4000], "length": len(out)}
+    except MemoryError:
+        return {"outcome": "memory"}
+    except BaseException as exc:
+        return {"outcome": "crash", "error": type(exc).__name__, "message": str(exc)[:500]}
+
+
+def main(path: str, start: int, stop: int, stock: bool = False) -> None:
     resource.setrlimit(resource.RLIMIT_AS, (ADDRESS_SPACE, ADDRESS_SPACE))
     for index, (category, text) in enumerate(payloads(path)[start:stop], start):
         watchdog = threading.Timer(WATCHDOG_S, lambda i=index: (print(json.dumps({"index": i, "outcome": "hang"}),
                                                                       flush=True), os._exit(3)))
         watchdog.start()
         began = time.monotonic()
-        result = run_one(text)
+        result = run_stock(text) if stock else run_one(text)
         watchdog.cancel()
         result.update(index=index, category=category, seconds=round(time.monotonic() - began, 3),
                       maxrss_kb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
@@ -59,4 +74,4 @@ def main(path: str, start: int, stop: int) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], int(sys.argv[2]), int(sys.argv[3]))
+    main(sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), stock="--stock" in sys.argv[4:])

@@ -84,8 +84,8 @@ def translate(env: jinja2.Environment, exc: jinja2.TemplateSyntaxError, source: 
 
 
 _OPENING_TAGS = frozenset({"for", "if", "macro", "call", "filter", "with", "autoescape", "block"})
-_BRACKETS = {"lparen": 1, "lbracket": 1, "lbrace": 1, "rparen": -1, "rbracket": -1, "rbrace": -1}
-_OPERATORS = frozenset({"add", "sub", "mul", "div", "floordiv", "pow", "mod", "tilde", "pipe", "dot", "comma"})
+_OPEN, _CLOSE = frozenset("([{"), frozenset(")]}")
+_OPERATORS = frozenset({"+", "-", "*", "/", "//", "**", "%", "~", "|", ".", ","})
 
 
 def deepest_line(env: jinja2.Environment, source: str) -> int:
@@ -103,8 +103,9 @@ def deepest_line(env: jinja2.Environment, source: str) -> int:
                 elif value.startswith("end") and value[3:] in _OPENING_TAGS:
                     blocks = max(blocks - 1, 0)
             after_block_begin = False
-            brackets += _BRACKETS.get(tok_type, 0)
-            chain += tok_type in _OPERATORS
+            if tok_type == "operator":
+                brackets += (value in _OPEN) - (value in _CLOSE)
+                chain += value in _OPERATORS
             if blocks + brackets + chain > best:
                 best, best_line = blocks + brackets + chain, lineno
     except jinja2.TemplateSyntaxError:
