@@ -116,6 +116,9 @@ def test_template_size_limit_is_checked_before_parsing():
     with pytest.raises(LimitExceeded) as info:
         check_template(big)
     assert info.value.limit == "max_template_chars" and "1400000 characters" in str(info.value)
+    with pytest.raises(LimitExceeded, match="max_template_tokens=10000"):  # 15,000 tokens in 35,000 characters
+        check_template(Template(text="{{ x }}" * 5000))
+    check_template(Template(text="plain text, one token " * 40_000))  # 880,000 characters of text are cheap
     multi = Template(kind="multi", parts=[])
     assert current_limits().max_template_chars == 1_000_000
     configure(SandboxLimits(max_template_chars=10))
@@ -176,3 +179,13 @@ def test_everyday_templates_are_unaffected():
     out = render(Template(text=text), {"examples": [{"text": " good ", "label": "pos"}], "name": "abcd", "n": 3,
                                        "labels": ["a", "b"]})
     assert out.text == ('Review: good\nLabel: POS\nabcd/3 abcd-3 a, b ["a", "b"] bc [\'a\', \'b\', \'c\'] abcd!')
+
+
+def test_filters_that_walk_items_count_them_as_loop_steps():
+    # a sort of 10 million items takes ~40 s inside one filter call, where no deadline can look in
+    limits = SandboxLimits(max_loop_iterations=100)
+    for text in ("{{ items|sort|first }}", "{{ items|unique|list|length }}", "{{ items|map('string')|join }}",
+                 "{{ (items|string)|title|length }}"):
+        with pytest.raises(LimitExceeded, match="max_loop_iterations=100"):
+            render(Template(text=text), {"items": list(range(101))}, limits=limits)
+    assert render(Template(text="{{ items|sort|first }}"), {"items": [3, 1, 2]}, limits=limits).text == "1"

@@ -12,6 +12,7 @@ dictionary look-up plus Jinja2's own render. See docs/templates.md for the user-
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 import threading
@@ -131,16 +132,30 @@ def _reserved(t: Template, senv: SandboxEnv) -> set[str]:
     return reserved
 
 
-def _check_size(t: Template) -> None:
-    size = sum(len(source) for _, source in t.sources())
-    if size > current_limits().max_template_chars:
-        raise limit_error("max_template_chars", f"the template's sources are {size} characters long",
-                          where=t.sources()[0][0] if len(t.sources()) == 1 else "template")
+def _check_size(t: Template, senv: SandboxEnv) -> None:
+    """Refuse a template too big to compile in reasonable time and memory, before parsing it."""
+    limits, sources = current_limits(), t.sources()
+    where = sources[0][0] if len(sources) == 1 else "template"
+    size = sum(len(source) for _, source in sources)
+    if size > limits.max_template_chars:
+        raise limit_error("max_template_chars", f"the template's sources are {size} characters long", where=where)
+    # the text between tags is one token, whatever its length; the cost of compiling is in the tags
+    tokens = 0
+    for _, source in sources:
+        try:
+            lexed = senv.env.lexer.tokeniter(source, None)
+            tokens += sum(1 for _ in itertools.islice((k for k in lexed if k[1] != "whitespace"),
+                                                       limits.max_template_tokens + 1 - tokens))
+        except jinja2.TemplateSyntaxError:  # the parser reports it, with its place
+            break
+        if tokens > limits.max_template_tokens:
+            raise limit_error("max_template_tokens", f"the template has more than {limits.max_template_tokens} "
+                                                     "Jinja tokens", where=where)
 
 
 def _compile_all(t: Template, senv: SandboxEnv) -> list[tuple[str, Any]]:
     """(location, Compiled) for every source; syntax errors carry line and column."""
-    _check_size(t)
+    _check_size(t, senv)
     compiled = []
     for location, source in t.sources():
         try:

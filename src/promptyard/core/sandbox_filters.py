@@ -23,6 +23,7 @@ from promptyard.core.sandbox_limits import (
     limit_error,
     limits,
     reserve,
+    steps,
 )
 from promptyard.core.text_size import expanded_size, json_size, percent_size, pprint_size, text_size
 
@@ -149,8 +150,20 @@ MATERIALIZE = frozenset({"join", "list", "sort", "unique", "dictsort", "reverse"
                          "tojson", "pprint", "xmlattr", "urlencode"})
 
 
+#: filters whose Python code walks their input item by item (or word by word, character by character):
+#: name -> how many steps, counted against max_loop_iterations before they run (a sort of 10M items is 40 s)
+_LEN = len
+WORK: dict[str, Callable[[Any], int]] = {
+    **dict.fromkeys(("sort", "unique", "dictsort", "groupby", "batch", "slice", "sum", "min", "max", "map", "select",
+                     "reject", "selectattr", "rejectattr", "join", "list", "reverse", "items", "xmlattr", "random"),
+                    lambda v: _LEN(v) if hasattr(v, "__len__") else 0),
+    **dict.fromkeys(("title", "wordwrap", "urlize", "truncate"), lambda v: _LEN(v) // 2 if isinstance(v, str) else 0),
+    "urlencode": lambda v: _LEN(v) if isinstance(v, (str, dict, list, tuple)) else 0,
+}
+
+
 def materialize(value: Any) -> Any:
-    """``value`` if it is a str, list, tuple or dict; else its items as a list, each one reserved."""
+    """``value`` if it is a str, list, tuple or dict; else its items as a list, each one reserved and counted."""
     if isinstance(value, (str, list, tuple, dict)):
         return value
     items, chunk = [], 4096
@@ -158,7 +171,9 @@ def materialize(value: Any) -> Any:
         items.append(item)
         if len(items) % chunk == 0:
             reserve("a list", chunk)
+            steps("a generator", chunk)
     reserve("a list", len(items) % chunk)
+    steps("a generator", len(items) % chunk)
     return items
 
 
@@ -191,16 +206,19 @@ def counted_filter(name: str, func: Callable[..., Any], stock: bool) -> Callable
     skip = 1 if pass_arg is not None else 0  # (context,) value, then the arguments
     bound = BOUNDS.get(name) if stock else None
     walk = stock and name in MATERIALIZE
+    work = WORK.get(name) if stock else None
 
     def counted(*args: Any, **kwargs: Any) -> Any:
         b = budget()
         if b is not None:
             b.call()
-        if len(args) > skip and (bound is not None or walk):
+        if len(args) > skip and (bound is not None or walk or work is not None):
             value = args[skip]
             if walk and not isinstance(value, (str, list, tuple, dict)):
                 value = materialize(value)
                 args = (*args[:skip], value, *args[skip + 1:])
+            if work is not None and b is not None:
+                b.steps(f"|{name}", work(value))
             if bound is not None:
                 if name == "join":  # its attribute= is looked up through the sandbox's getattr
                     size = bound(getattr(args[0], "environment", None), value, *args[skip + 1:], **kwargs)
@@ -269,4 +287,4 @@ def check_str_method(owner: str, name: str, args: tuple, kwargs: dict[str, Any])
     return args
 
 
-__all__ = ["BOUNDS", "MATERIALIZE", "bounded_sum", "check_str_method", "counted_filter", "materialize", "text"]
+__all__ = ["BOUNDS", "MATERIALIZE", "WORK", "bounded_sum", "check_str_method", "counted_filter", "materialize", "text"]

@@ -32,6 +32,9 @@ class SandboxLimits:
         "help": "wall-clock seconds one render may take (checked at every loop step, call and allocation)"})
     max_template_chars: int = field(default=1_000_000, metadata={
         "help": "characters of all Jinja sources of one template (checked at commit, import and render)"})
+    max_template_tokens: int = field(default=10_000, metadata={
+        "help": "Jinja tokens (names, operators, tag marks; not the text between tags) of one template's sources: "
+                "compiling takes about 0.1 ms per token"})
     max_text: int = field(default=10_000_000, metadata={
         "help": "longest text or list one operation may build, and longest rendered text"})
     max_built: int = field(default=50_000_000, metadata={
@@ -41,7 +44,8 @@ class SandboxLimits:
     max_range: int = field(default=10_000, metadata={"help": "items one range() may have"})
     max_range_total: int = field(default=100_000, metadata={"help": "items all range() calls of one render may have"})
     max_loop_iterations: int = field(default=1_000_000, metadata={
-        "help": "{% for %} steps of one render, recursive loops included"})
+        "help": "{% for %} steps of one render, recursive loops included, and items walked by filters "
+                "(sort, unique, map, title, wordwrap …) and by sizing a value"})
     max_calls: int = field(default=100_000, metadata={
         "help": "calls of one render: functions, methods, macros, filters"})
     max_call_depth: int = field(default=100, metadata={"help": "nesting of macro calls and recursive loop(...)"})
@@ -136,6 +140,14 @@ class Budget:
         if time.monotonic() > self.deadline:
             self.check_time()
 
+    def steps(self, what: str, n: int) -> None:
+        """``n`` items walked by Python code in one step (a sort, a filter over a list, sizing a value)."""
+        self.loops -= n
+        if self.loops < 0:
+            raise limit_error("max_loop_iterations", f"{what} would walk {n} items past the limit")
+        if time.monotonic() > self.deadline:
+            self.check_time()
+
     def call(self) -> None:
         self.calls -= 1
         if self.calls < 0:
@@ -186,6 +198,13 @@ def reserve(what: str, size: int) -> None:
         b.reserve(what, size)
     elif size > current_limits().max_text:
         raise limit_error("max_text", f"{what} would build {size} characters or list items")
+
+
+def steps(what: str, n: int) -> None:
+    """:meth:`Budget.steps` on the running render (nothing outside one)."""
+    b = _budget.get()
+    if b is not None:
+        b.steps(what, n)
 
 
 def count_call() -> None:
@@ -269,4 +288,4 @@ def bounded_lipsum(n: int = 5, html: bool = True, min: int = 20, max: int = 100)
 
 __all__ = ["DEFAULT_LIMITS", "HINT", "LIMITS_ENV", "Budget", "BudgetedLoop", "SandboxLimits", "TextBuffer",
            "bounded_lipsum", "bounded_range", "budget", "check_repeat", "configure", "count_call",
-           "current_limits", "end_budget", "limit_error", "limits", "reserve", "start_budget", "violation"]
+           "current_limits", "end_budget", "limit_error", "limits", "reserve", "start_budget", "steps", "violation"]

@@ -21,6 +21,7 @@ from jinja2.runtime import LoopContext, Macro, Undefined
 from jinja2.utils import Namespace
 
 from promptyard.core.errors import RenderError
+from promptyard.core.sandbox_limits import steps
 
 _CHUNK = 4096
 _ADDRESS_TYPES = (types.FunctionType, types.BuiltinFunctionType, types.MethodType, types.LambdaType, type,
@@ -113,6 +114,13 @@ class _Walk:
         seen = self.memo.get(key)
         if seen is not None:
             return seen
+        flat = _flat_size(value, self.mode, self.limit)
+        if flat is not None:  # a list of plain strings or small numbers: sized at C speed
+            self.items += len(value)
+            self.depth_sum += (depth + 1) * len(value)
+            self.memo[key] = flat
+            return flat
+        steps("sizing a value", len(value))  # walked in Python: counted like loop steps
         self.memo[key] = 5  # a cycle prints as [...]
         inner = "json" if self.mode == "json" else "repr"
         size = 2 + (11 if isinstance(value, Namespace) else 12 if isinstance(value, _VIEWS) else 0)
@@ -129,6 +137,27 @@ class _Walk:
                 return size
         self.memo[key] = size
         return size
+
+
+def _flat_size(value: Any, mode: str, limit: int) -> int | None:
+    """Size of a list or tuple holding only str (or only ints of at most 18 digits) in ``mode``, else None."""
+    if not isinstance(value, (list, tuple)) or not value:
+        return None
+    kinds = set(map(type, value))
+    if kinds == {str}:
+        chars = sum(map(len, value))
+        if chars > limit:  # too long already: not worth scanning (the same string 250 times is 250 scans)
+            return chars
+        if mode == "str" or mode == "repr" and all(map(str.isprintable, value)) or mode == "json" and all(
+                map(str.isascii, value)) and all(map(str.isprintable, value)):
+            quotes = sum(map(str.count, value, "'" * len(value))) + sum(map(str.count, value, '"' * len(value)))
+            extra = 4 + (1 if mode != "str" else 0)  # quotes, comma, space; escaped backslash/quote, roughly
+            backslashes = sum(map(str.count, value, "\\" * len(value)))
+            return 2 + chars + extra * len(value) + quotes + backslashes
+        return None
+    if kinds == {int} and -10**18 < min(value) and max(value) < 10**18:
+        return 2 + 22 * len(value)
+    return None
 
 
 def json_size(value: Any, indent: int, limit: int) -> int:
@@ -190,9 +219,12 @@ def expanded_size(value: Any, memo: dict[int, tuple[Any, int]], limit: int) -> i
     hit = memo.get(key)
     if hit is not None and hit[0] is value:
         return hit[1]
+    items = value.values() if isinstance(value, dict) else value
+    if not any(issubclass(kind, (list, tuple, dict)) for kind in set(map(type, items))):
+        return len(value) + 1  # flat: counted at C speed, not remembered
     memo[key] = (value, 1)  # a cycle counts once
     n = 1
-    for item in (value.values() if isinstance(value, dict) else value):
+    for item in items:
         n += expanded_size(item, memo, limit)
         if n > limit:
             break
