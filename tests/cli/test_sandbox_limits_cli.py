@@ -22,7 +22,9 @@ BOMB = ("{% set ns = namespace(s='x' * 100000) %}{% for i in range(6) %}{% set n
 
 def _cli(args: list[str], limits: str = "") -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), LIMITS_ENV: limits}
-    return subprocess.run([sys.executable, "-m", "promptyard", *args], env=env, capture_output=True, text=True,
+    # what the installed `promptyard` script runs ([project.scripts] in pyproject.toml)
+    entry = "import sys; from promptyard.cli.entry import main; sys.argv[0] = 'promptyard'; main()"
+    return subprocess.run([sys.executable, "-c", entry, *args], env=env, capture_output=True, text=True,
                           timeout=120)
 
 

@@ -17,6 +17,7 @@ Three layers keep a template from reaching outside its variables:
 
 from __future__ import annotations
 
+import itertools
 import re
 import threading
 import types
@@ -50,6 +51,7 @@ from promptyard.core.static_check import UNSAFE_ATTRIBUTES, static_check
 from promptyard.core.text_size import expanded_size, percent_size, text_size
 
 _LOOP_FILTER = "_promptyard_loop"
+_END = object()
 _WIDTH = re.compile(r"\d+")
 _STOCK_FILTERS = frozenset(jinja2.filters.FILTERS)
 
@@ -364,17 +366,19 @@ def _fast_render(env: PromptSandbox, template: jinja2.Template,
         try:
             if b is None:
                 return concat(root(ctx))
-            # the rendered text is checked as it streams, not once complete; every chunk already
-            # exists (built under the budget, or template text), so only the final join is reserved;
-            # each chunk counts one more, so that a million empty ones are not free
-            parts, total, cap = [], 0, min(b.output, b.built)
-            append = parts.append
-            for part in root(ctx):
-                total += len(part) + 1
-                if total > cap:
-                    b.emit(total)
-                append(part)
-            b.emit(total)
+            # The rendered text is bounded as it streams, not once complete: every piece already exists (built
+            # under the budget, or template text), so what grows is the list of pieces (at most as many as the
+            # budget has characters left: each piece counts one more than its length) and then the final join,
+            # reserved before it is built. islice and sum keep this at C speed on every render's hot path.
+            gen, cap = root(ctx), min(b.output, b.built)
+            parts = list(itertools.islice(gen, cap))
+            total = sum(map(len, parts)) + len(parts)
+            if len(parts) == cap and next(gen, _END) is not _END:
+                total = cap + 1
+            if total > b.output or total > b.built:
+                b.emit(total)  # raises, naming the limit
+            b.output -= total
+            b.built -= total
             return concat(parts)
         except Exception:
             env.handle_exception()  # re-raises with the template's own line numbers

@@ -100,7 +100,8 @@ def _format(value: Any, *args: Any, **kwargs: Any) -> int:
 
 def _join(env: Any, value: Any, d: Any = "", attribute: Any = None) -> int:
     if attribute is None and isinstance(value, (list, tuple)) and set(map(type, value)) <= {str}:
-        return sum(map(len, value)) + text(d) * max(len(value) - 1, 0)  # the usual case, at C speed
+        sep = len(d) if type(d) is str else text(d)
+        return sum(map(len, value)) + sep * max(len(value) - 1, 0)  # the usual case, at C speed
     items = value if attribute is None else map(make_attrgetter(env, attribute), value)
     cap, size, n = limits().max_text, 0, 0
     for item in items:
@@ -153,10 +154,10 @@ MATERIALIZE = frozenset({"join", "list", "sort", "unique", "dictsort", "reverse"
 #: filters whose Python code walks their input item by item (or word by word, character by character):
 #: name -> how many steps, counted against max_loop_iterations before they run (a sort of 10M items is 40 s)
 _LEN = len
-WORK: dict[str, Callable[[Any], int]] = {
+#: (None: the number of items of the input, found inline)
+WORK: dict[str, Callable[[Any], int] | None] = {
     **dict.fromkeys(("sort", "unique", "dictsort", "groupby", "batch", "slice", "sum", "min", "max", "map", "select",
-                     "reject", "selectattr", "rejectattr", "join", "list", "reverse", "items", "xmlattr", "random"),
-                    lambda v: _LEN(v) if hasattr(v, "__len__") else 0),
+                     "reject", "selectattr", "rejectattr", "join", "list", "reverse", "items", "xmlattr", "random")),
     **dict.fromkeys(("title", "wordwrap", "urlize", "truncate"), lambda v: _LEN(v) // 2 if isinstance(v, str) else 0),
     "urlencode": lambda v: _LEN(v) if isinstance(v, (str, dict, list, tuple)) else 0,
 }
@@ -206,25 +207,33 @@ def counted_filter(name: str, func: Callable[..., Any], stock: bool) -> Callable
     skip = 1 if pass_arg is not None else 0  # (context,) value, then the arguments
     bound = BOUNDS.get(name) if stock else None
     walk = stock and name in MATERIALIZE
+    counts_work = stock and name in WORK
     work = WORK.get(name) if stock else None
 
     def counted(*args: Any, **kwargs: Any) -> Any:
         b = budget()
         if b is not None:
             b.call()
-        if len(args) > skip and (bound is not None or walk or work is not None):
+        if len(args) > skip and (bound is not None or walk or counts_work):
             value = args[skip]
             if walk and not isinstance(value, (str, list, tuple, dict)):
                 value = materialize(value)
                 args = (*args[:skip], value, *args[skip + 1:])
-            if work is not None and b is not None:
-                b.steps(f"|{name}", work(value))
+            if counts_work and b is not None:
+                n = work(value) if work is not None else len(value) if hasattr(value, "__len__") else 0
+                if n > b.loops or n >= 65536:  # past the budget, or long enough to read the clock
+                    b.steps(f"|{name}", n)
+                else:
+                    b.loops -= n
             if bound is not None:
                 if name == "join":  # its attribute= is looked up through the sandbox's getattr
                     size = bound(getattr(args[0], "environment", None), value, *args[skip + 1:], **kwargs)
                 else:
                     size = bound(value, *args[skip + 1:], **kwargs)
-                reserve(f"|{name}", size)
+                if b is not None:
+                    b.reserve(f"|{name}", size)
+                else:
+                    reserve(f"|{name}", size)
         return func(*args, **kwargs)
 
     if pass_arg is not None:

@@ -133,11 +133,14 @@ class Budget:
         if time.monotonic() > self.deadline:
             raise limit_error("deadline_s", "the render was still running at the deadline")
 
+    # the clock is read every 16th loop step or call (each one is bounded by the other limits) and for
+    # every allocation of 64K or more: reading it on every step was a measurable part of a small render
+
     def loop(self) -> None:
         self.loops -= 1
         if self.loops < 0:
             raise limit_error("max_loop_iterations", "too many loop iterations")
-        if time.monotonic() > self.deadline:
+        if not self.loops & 15 and time.monotonic() > self.deadline:
             self.check_time()
 
     def steps(self, what: str, n: int) -> None:
@@ -152,7 +155,7 @@ class Budget:
         self.calls -= 1
         if self.calls < 0:
             raise limit_error("max_calls", "too many calls of functions, methods, macros or filters")
-        if time.monotonic() > self.deadline:
+        if not self.calls & 15 and time.monotonic() > self.deadline:
             self.check_time()
 
     def reserve(self, what: str, size: int) -> None:
@@ -163,7 +166,7 @@ class Budget:
         if self.built < 0:
             raise limit_error("max_built", f"{what} would take the text and lists built by this render "
                                            f"past the limit")
-        if time.monotonic() > self.deadline:
+        if size >= 65536 and time.monotonic() > self.deadline:
             self.check_time()
 
     def emit(self, size: int) -> None:
@@ -177,18 +180,17 @@ class Budget:
 _budget: contextvars.ContextVar[Budget | None] = contextvars.ContextVar("promptyard_budget", default=None)
 
 
-def budget() -> Budget | None:
-    """The running render's budget (None outside a render: compile-time constant folding)."""
-    return _budget.get()
+#: the running render's budget (None outside a render: compile-time constant folding); a C call, it is hot
+budget = _budget.get
 
 
 def start_budget(limits: SandboxLimits | None = None) -> contextvars.Token:
     """Start a render's budget; pass the token to :func:`end_budget`."""
-    return _budget.set(Budget(limits or current_limits()))
+    return _budget.set(Budget(limits or _configured or current_limits()))
 
 
-def end_budget(token: contextvars.Token) -> None:
-    _budget.reset(token)
+#: end the budget :func:`start_budget` started (a C call)
+end_budget = _budget.reset
 
 
 def reserve(what: str, size: int) -> None:
