@@ -18,7 +18,6 @@ Three layers keep a template from reaching outside its variables:
 from __future__ import annotations
 
 import itertools
-import re
 import threading
 import types
 from collections import OrderedDict
@@ -30,10 +29,16 @@ import jinja2
 from jinja2 import StrictUndefined, nodes
 from jinja2.compiler import CodeGenerator, Frame, optimizeconst
 from jinja2.runtime import BlockReference, LoopContext
-from jinja2.sandbox import ImmutableSandboxedEnvironment, SandboxedEscapeFormatter, SandboxedFormatter, SecurityError
+from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
 from markupsafe import Markup, escape
 
-from promptyard.core.sandbox_filters import bounded_sum, check_str_method, counted_filter
+from promptyard.core.sandbox_filters import (
+    BoundedEscapeFormatter,
+    BoundedFormatter,
+    bounded_sum,
+    check_str_method,
+    counted_filter,
+)
 from promptyard.core.sandbox_limits import (
     BudgetedLoop,
     TextBuffer,
@@ -52,7 +57,6 @@ from promptyard.core.text_size import expanded_size, percent_size, text_size
 
 _LOOP_FILTER = "_promptyard_loop"
 _END = object()
-_WIDTH = re.compile(r"\d+")
 _STOCK_FILTERS = frozenset(jinja2.filters.FILTERS)
 
 
@@ -292,28 +296,6 @@ class PromptSandbox(ImmutableSandboxedEnvironment):
             return type(fmt)(formatter.vformat(fmt, args, kwargs))
 
         return bounded_format
-
-
-class BoundedFormatter(SandboxedFormatter):
-    """``str.format`` in the sandbox: each field's text reserved before it is formatted (``"{0}" * n``)."""
-
-    def convert_field(self, value: Any, conversion: str | None) -> Any:
-        if conversion in ("r", "a"):
-            size = text_size(value, "repr", limits().max_text)
-            reserve("str.format()", size * (10 if conversion == "a" else 1))
-        return super().convert_field(value, conversion)
-
-    def format_field(self, value: Any, format_spec: str) -> Any:
-        widths = [int(w) for w in _WIDTH.findall(format_spec)]
-        widest = max(widths, default=0)
-        check_repeat("format width", widest)
-        size = len(value) if type(value) is str else text_size(value, "str", limits().max_text)
-        reserve("str.format()", size + widest + 24)
-        return super().format_field(value, format_spec)
-
-
-class BoundedEscapeFormatter(BoundedFormatter, SandboxedEscapeFormatter):
-    """The same, for ``Markup`` strings (``("{:{}}"|safe).format(...)``)."""
 
 
 # --------------------------------------------------------------------------------------------------

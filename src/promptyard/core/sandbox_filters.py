@@ -5,16 +5,19 @@ deadline. For the stock filters that build text or lists, a *bound* (same signat
 without its context argument) gives an upper bound of the result's size, reserved with
 :func:`promptyard.core.sandbox_limits.reserve` before the filter runs. Filters that walk an iterable
 (``join``, ``list``, ``sort`` …) get it as a list, built item by item against the budget, so a generator
-cannot grow one without bound. ``sum`` is replaced: ``sum(start=[])`` is quadratic in Python.
+cannot grow one without bound. ``sum`` is replaced: ``sum(start=[])`` is quadratic in Python. The
+``str.format`` formatter sizes each field before formatting it.
 """
 
 from __future__ import annotations
 
 import itertools
+import re
 from collections.abc import Callable
 from typing import Any
 
 from jinja2.filters import make_attrgetter
+from jinja2.sandbox import SandboxedEscapeFormatter, SandboxedFormatter
 from jinja2.utils import pass_environment
 
 from promptyard.core.sandbox_limits import (
@@ -26,6 +29,8 @@ from promptyard.core.sandbox_limits import (
     steps,
 )
 from promptyard.core.text_size import expanded_size, json_size, percent_size, pprint_size, text_size
+
+_WIDTH = re.compile(r"\d+")
 
 
 def text(value: Any) -> int:
@@ -296,4 +301,27 @@ def check_str_method(owner: str, name: str, args: tuple, kwargs: dict[str, Any])
     return args
 
 
-__all__ = ["BOUNDS", "MATERIALIZE", "WORK", "bounded_sum", "check_str_method", "counted_filter", "materialize", "text"]
+class BoundedFormatter(SandboxedFormatter):
+    """``str.format`` in the sandbox: each field's text reserved before it is formatted (``"{0}" * n``)."""
+
+    def convert_field(self, value: Any, conversion: str | None) -> Any:
+        if conversion in ("r", "a"):
+            size = text_size(value, "repr", limits().max_text)
+            reserve("str.format()", size * (10 if conversion == "a" else 1))
+        return super().convert_field(value, conversion)
+
+    def format_field(self, value: Any, format_spec: str) -> Any:
+        widths = [int(w) for w in _WIDTH.findall(format_spec)]
+        widest = max(widths, default=0)
+        check_repeat("format width", widest)
+        size = len(value) if type(value) is str else text_size(value, "str", limits().max_text)
+        reserve("str.format()", size + widest + 24)
+        return super().format_field(value, format_spec)
+
+
+class BoundedEscapeFormatter(BoundedFormatter, SandboxedEscapeFormatter):
+    """The same, for ``Markup`` strings (``("{:{}}"|safe).format(...)``)."""
+
+
+__all__ = ["BOUNDS", "MATERIALIZE", "WORK", "BoundedEscapeFormatter", "BoundedFormatter", "bounded_sum",
+           "check_str_method", "counted_filter", "materialize", "text"]
