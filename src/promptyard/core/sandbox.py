@@ -257,6 +257,8 @@ class PromptSandbox(ImmutableSandboxedEnvironment):
             args = (BudgetedLoop(args[0]), *args[1:])
         elif type(__obj) is BlockReference:  # self.block(): Jinja would join the block's output unchecked
             return __self._call_block(__obj)
+        elif __obj is dict:  # dict(a=t, b=t) in a loop nests like [t, t]
+            return __self.nested(super().call(__context, __obj, *args, **kwargs))
         b.depth += 1
         try:
             if b.depth > b.limits.max_call_depth:

@@ -162,7 +162,9 @@ _LEN = len
 #: (None: the number of items of the input, found inline)
 WORK: dict[str, Callable[[Any], int] | None] = {
     **dict.fromkeys(("sort", "unique", "dictsort", "groupby", "batch", "slice", "sum", "min", "max", "map", "select",
-                     "reject", "selectattr", "rejectattr", "join", "list", "reverse", "items", "xmlattr", "random")),
+                     "reject", "selectattr", "rejectattr", "join", "list", "reverse", "items", "xmlattr", "random",
+                     "pprint", "tojson")),
+    "striptags": lambda v: v.count("&") if isinstance(v, str) else 0,  # each entity is unescaped in Python
     **dict.fromkeys(("title", "wordwrap", "urlize", "truncate"), lambda v: _LEN(v) // 2 if isinstance(v, str) else 0),
     "urlencode": lambda v: _LEN(v) if isinstance(v, (str, dict, list, tuple)) else 0,
 }
