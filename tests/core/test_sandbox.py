@@ -84,8 +84,8 @@ PAYLOADS = [
     ('{{ "{x.__init__.__globals__}".format_map({"x": x}) }}', {"x": "a"}, SV, "unsafe"),
     ("{{ fmt.format(x) }}", {"fmt": "{0.__class__.__base__}", "x": "a"}, SV, "unsafe"),
     ('{{ "%s"|format(x.__class__) }}', {"x": "a"}, SV, "'__class__'"),
-    ("{{ '%0999999999d'|format(1) }}", {}, SV, "%-format width"),
-    ("{{ '%0999999999d' % 1 }}", {}, SV, "%-format width"),
+    ("{{ '%0999999999d'|format(1) }}", {}, SV, "max_repeat=100000 exceeded: %-format width"),
+    ("{{ '%0999999999d' % 1 }}", {}, SV, "max_repeat=100000 exceeded: %-format width"),
     ('{{ "{:>999999999}".format(x) }}', {"x": 1}, SV, "format width"),
     # generator/function/frame attributes
     ("{{ x.mro() }}", {"x": "a"}, SV, "'mro'"),
@@ -97,31 +97,31 @@ PAYLOADS = [
     ("{{ d.update({'a': 1}) }}", {"d": {}}, SV, "'update' of 'dict' object is unsafe"),
     ("{{ d.clear() }}", {"d": {"k": 1}}, SV, "'clear' of 'dict' object is unsafe"),
     # resource exhaustion
-    ("{{ range(10**10)|list }}", {}, SV, "range of 10000000000 items"),
+    ("{{ range(10**10)|list }}", {}, SV, "max_range=10000 exceeded: range of 10000000000 items"),
     ("{{ range(100000000) }}", {}, SV, "larger than the limit"),
     (
         "{% for i in range(9999) %}{% for j in range(9999) %}{% endfor %}{% endfor %}",
         {},
         SV,
-        "ranges in one render",
+        "max_range_total=100000 exceeded: ranges in one render",
     ),
     ("{{ 'a' * 1000000000 }}", {}, SV, "'*' would build"),
     ("{{ x * 1000000000 }}", {"x": [1]}, SV, "'*' would build"),
-    ("{{ 10 ** 100000 }}", {}, SV, "bits"),
-    ("{{ 99 ** 99 ** 99 }}", {}, SV, "bits"),
-    ("{{ x.ljust(1000000000) }}", {"x": "a"}, SV, "ljust() argument"),
+    ("{{ 10 ** 100000 }}", {}, SV, "max_int_bits=4096"),
+    ("{{ 99 ** 99 ** 99 }}", {}, SV, "max_int_bits=4096"),
+    ("{{ x.ljust(1000000000) }}", {"x": "a"}, SV, "max_repeat=100000 exceeded: ljust() argument"),
     ("{{ x|center(1000000000) }}", {"x": "a"}, SV, "center() argument"),
     ("{{ x|indent(1000000000) }}", {"x": "a\nb"}, SV, "indent() argument"),
     ("{{ x|batch(1000000000, 'y')|list }}", {"x": [1]}, SV, "batch() argument"),
-    ("{{ x.replace('', y) }}", {"x": "a" * 1000, "y": "b" * 100000}, SV, "replace() would build"),
+    ("{{ x.replace('', y) }}", {"x": "a" * 1000, "y": "b" * 100000}, SV, "str.replace() would build"),
     # widths that arrive through nested fields, separators and prefixes repeated per item, doubling in a loop
-    ("{{ '{:{}}'.format(1, 999999999) }}", {}, SV, "format width in '999999999'"),
-    ("{{ '{:{w}}'.format(1, w='999999999') }}", {}, SV, "format width in '999999999'"),
+    ("{{ '{:{}}'.format(1, 999999999) }}", {}, SV, "max_repeat=100000 exceeded: format width would build 999999999"),
+    ("{{ '{:{w}}'.format(1, w='999999999') }}", {}, SV, "max_repeat=100000 exceeded: format width"),
     ("{{ ('{:{}}'|safe).format(1, 999999999) }}", {}, SV, "format width"),
-    ("{{ ('x' * 100000)|join('y' * 100000) }}", {}, SV, "join would build"),
+    ("{{ ('x' * 100000)|join('y' * 100000) }}", {}, SV, "max_text=10000000 exceeded: |join would build"),
     ("{{ range(10000)|map('string')|join('y' * 99999) }}", {}, SV, "join would build"),
-    ("{{ ('y' * 100000).join('x' * 100000) }}", {}, SV, "join() would build"),
-    ("{{ ('x\n' * 50000)|indent(50000) }}", {}, SV, "indent would build"),
+    ("{{ ('y' * 100000).join('x' * 100000) }}", {}, SV, "max_text=10000000 exceeded: str.join() would build"),
+    ("{{ ('x\n' * 50000)|indent(50000) }}", {}, SV, "|indent would build"),
     ("{% set ns = namespace(s='x') %}{% for i in range(40) %}{% set ns.s = ns.s ~ ns.s %}{% endfor %}", {}, SV,
      "'~' would build"),
     ("{% set ns = namespace(s=[1]) %}{% for i in range(40) %}{% set ns.s = ns.s + ns.s %}{% endfor %}", {}, SV,
@@ -129,16 +129,16 @@ PAYLOADS = [
     ("{% macro d(s, n) %}{{ d(s ~ s, n - 1) if n else s|length }}{% endmacro %}{{ d('x', 40) }}", {}, SV,
      "'~' would build"),
     ("{% set s = 'x' * 100000 %}{% for i in range(9999) %}{{ s }}{% endfor %}", {}, SV,
-     "the rendered text would build"),
+     "max_text=10000000 exceeded: the rendered text would be longer"),
     ("{{ lipsum(10**6)|length }}", {}, SV, "lipsum(1000000, min=20, max=100) could build"),
-    ("{{ ('a ' * 50000)|wordwrap(1, wrapstring='y' * 99999) }}", {}, SV, "wordwrap would build"),
+    ("{{ ('a ' * 50000)|wordwrap(1, wrapstring='y' * 99999) }}", {}, SV, "|wordwrap would build"),
     ("{% for a in 'x' * 100000 %}{% for b in 'x' * 100000 %}{% endfor %}{% endfor %}", {}, SV,
-     "one render may make at most 1000000 loop iterations"),
+     "max_loop_iterations=1000000 exceeded: too many loop iterations"),
     ("{% macro m(s) %}{% for c in s %}{% for d in s %}{% endfor %}{% endfor %}{% endmacro %}{{ m(x) }}",
-     {"x": "y" * 2000}, SV, "1000000 loop iterations"),
+     {"x": "y" * 2000}, SV, "max_loop_iterations=1000000"),
     ("{% macro f(n) %}{% if n %}{{ f(n - 1) }}{{ f(n - 1) }}{% endif %}{% endmacro %}{{ f(40) }}", {}, SV,
-     "one render may make at most 100000 calls"),
-    ("{{ range(10000)|list|tojson(99999) }}", {}, SV, "tojson indent of 99999 is larger than the limit of 100"),
+     "max_calls=100000 exceeded"),
+    ("{{ range(10000)|list|tojson(99999) }}", {}, SV, "max_indent=100 exceeded: tojson indent of 99999"),
     ("{{ range(10000)|list|tojson(indent='x' * 99999) }}", {}, SV, "tojson indent"),
     ("{{ lipsum(5, false, 10**7, 10**7) }}", {}, SV, "could build 50000000 words"),
 ]
@@ -160,7 +160,7 @@ def test_payload_is_refused_without_side_effect(payload, variables, error, messa
     text = str(info.value)
     assert message in text
     if error is SV:
-        assert "sandbox violation" in text
+        assert "sandbox violation" in text or "sandbox limit" in text
     assert not (Path.cwd() / "pwned").exists()
     assert sorted(p.name for p in Path.cwd().iterdir()) == before
     assert variables == _fresh(payload)  # the caller's data is untouched

@@ -60,6 +60,14 @@ class SandboxViolation(RenderError):
     """A template tried to reach something the sandbox forbids."""
 
 
+class LimitExceeded(SandboxViolation):
+    """A render (or a template at commit) went past one of the sandbox limits; ``limit`` names it."""
+
+    def __init__(self, message: str, *, limit: str, **kw):
+        self.limit = limit
+        super().__init__(message, **kw)
+
+
 class OutputParseError(ValidationError):
     """A model's reply did not contain valid JSON for the output schema."""
 

@@ -12,6 +12,7 @@ dictionary look-up plus Jinja2's own render. See docs/templates.md for the user-
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 import threading
@@ -24,8 +25,9 @@ import jinja2
 
 from promptyard.core.contract import bind, infer, matches
 from promptyard.core.errors import PromptyardError, RenderError, SandboxViolation, ValidationError
-from promptyard.core.sandbox import SandboxEnv, SecurityError, range_budget, reset_range_budget, sandbox_env
-from promptyard.core.syntax import translate
+from promptyard.core.sandbox import SandboxEnv, SecurityError, end_budget, sandbox_env, start_budget
+from promptyard.core.sandbox_limits import SandboxLimits, budget, current_limits, limit_error
+from promptyard.core.syntax import too_deep, translate
 from promptyard.core.template import KINDS, Template, Variable
 
 #: ``{{ name }}`` placeholders of raw mode
@@ -130,14 +132,38 @@ def _reserved(t: Template, senv: SandboxEnv) -> set[str]:
     return reserved
 
 
+def _check_size(t: Template, senv: SandboxEnv) -> None:
+    """Refuse a template too big to compile in reasonable time and memory, before parsing it."""
+    limits, sources = current_limits(), t.sources()
+    where = sources[0][0] if len(sources) == 1 else "template"
+    size = sum(len(source) for _, source in sources)
+    if size > limits.max_template_chars:
+        raise limit_error("max_template_chars", f"the template's sources are {size} characters long", where=where)
+    # the text between tags is one token, whatever its length; the cost of compiling is in the tags
+    tokens = 0
+    for _, source in sources:
+        try:
+            lexed = senv.env.lexer.tokeniter(source, None)
+            tokens += sum(1 for _ in itertools.islice((k for k in lexed if k[1] != "whitespace"),
+                                                       limits.max_template_tokens + 1 - tokens))
+        except jinja2.TemplateSyntaxError:  # the parser reports it, with its place
+            break
+        if tokens > limits.max_template_tokens:
+            raise limit_error("max_template_tokens", f"the template has more than {limits.max_template_tokens} "
+                                                     "Jinja tokens", where=where)
+
+
 def _compile_all(t: Template, senv: SandboxEnv) -> list[tuple[str, Any]]:
     """(location, Compiled) for every source; syntax errors carry line and column."""
+    _check_size(t, senv)
     compiled = []
     for location, source in t.sources():
         try:
             compiled.append((location, senv.compile(source, location)))
         except jinja2.TemplateSyntaxError as exc:
             raise translate(senv.env, exc, source, location) from None
+        except (RecursionError, SyntaxError, MemoryError) as exc:  # Python's own limits on nesting
+            raise too_deep(senv.env, exc, source, location) from None
     return compiled
 
 
@@ -252,8 +278,11 @@ def _template_line(exc: BaseException) -> int | None:
 
 
 def run_unit(location: str, fn: Callable[[dict[str, Any]], str], context: dict[str, Any]) -> str:
-    """Render one source; every failure becomes a RenderError (SandboxViolation for escapes)."""
-    token = range_budget()
+    """Render one source; every failure becomes a RenderError (SandboxViolation for escapes).
+
+    Runs within the budget :func:`render` started; alone, it starts one of its own.
+    """
+    token = start_budget() if budget() is None else None
     try:
         return fn(context)
     except PromptyardError as exc:
@@ -282,16 +311,27 @@ def run_unit(location: str, fn: Callable[[dict[str, Any]], str], context: dict[s
         raise RenderError(f"rendering failed in a filter or global: {type(exc).__name__}: {exc}",
                           where=where) from exc
     finally:
-        reset_range_budget(token)
+        if token is not None:
+            end_budget(token)
 
 
 def render(t: Template, variables: Mapping[str, Any] | None = None, *, seed: int | None = None,
-           record: Mapping[str, Any] | None = None) -> Rendered:
-    """Render ``t`` with ``variables``.
+           record: Mapping[str, Any] | None = None, limits: SandboxLimits | None = None) -> Rendered:
+    """Render ``t`` with ``variables``, every source of it within one budget of ``limits``.
 
     ``seed`` overrides the template's seed for *dynamic* example selection; ``record`` (a previous
-    ``Rendered.record``) re-renders exactly the same examples and provider values.
+    ``Rendered.record``) re-renders exactly the same examples and provider values. ``limits`` defaults
+    to :func:`promptyard.core.sandbox_limits.current_limits`.
     """
+    token = start_budget(limits)
+    try:
+        return _render(t, variables, seed, record)
+    finally:
+        end_budget(token)
+
+
+def _render(t: Template, variables: Mapping[str, Any] | None, seed: int | None,
+            record: Mapping[str, Any] | None) -> Rendered:
     prepared = prepare(t)
     context = bind(prepared.contract, prepared.declared, variables if variables is not None else {})
     if t.kind == "dynamic":

@@ -5,17 +5,19 @@ Three layers keep a template from reaching outside its variables:
 1. a static check of the parsed template (:mod:`promptyard.core.static_check`: names or attributes
    starting with ``_``, known escape attributes such as ``mro``, ``include``/``import``/``extends``)
    that refuses the template before it is ever compiled, so a bad template fails at commit time;
-2. :class:`PromptSandbox`, an ``ImmutableSandboxedEnvironment`` (no ``list.append`` or ``dict.update``)
-   that also bounds the cheap ways to burn memory or CPU (``range``, ``**``, ``*`` on strings, padding
-   widths in ``str.format`` and ``ljust``/``center``, the text built by ``+``, ``~``, ``join``,
-   ``indent`` and ``replace``, loop iterations and calls, and the rendered text itself: the checks and
-   limits are in :mod:`promptyard.core.bounds`);
+2. :class:`PromptSandbox`, Jinja2's ``ImmutableSandboxedEnvironment`` (no ``list.append`` or
+   ``dict.update``) extended through its own hooks (``call``, ``call_binop``, ``getitem``, the format
+   wrapper, the code generator) so that every operation that builds a string or a list reserves its size
+   before building it, every loop step, call and filter is counted, and a deadline stops a long render:
+   the limits and the budget are in :mod:`promptyard.core.sandbox_limits`, the size bounds in
+   :mod:`promptyard.core.sandbox_filters` and :mod:`promptyard.core.text_size`;
 3. the variable contract (:mod:`promptyard.core.contract`) only lets plain data in: str, int, float,
    bool, list, dict.
 """
 
 from __future__ import annotations
 
+import itertools
 import threading
 import types
 from collections import OrderedDict
@@ -25,48 +27,108 @@ from typing import Any
 
 import jinja2
 from jinja2 import StrictUndefined, nodes
-from jinja2.compiler import CodeGenerator, Frame
+from jinja2.compiler import CodeGenerator, Frame, optimizeconst
+from jinja2.runtime import BlockReference, LoopContext
 from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
-from promptyard.core.bounds import (
-    BOUNDED_FILTERS,
-    MAX_INT_BITS,
-    MAX_SIZE,
-    PADDING_METHODS,
+from promptyard.core.sandbox_filters import (
     BoundedEscapeFormatter,
     BoundedFormatter,
+    bounded_sum,
+    check_str_method,
+    counted_filter,
+)
+from promptyard.core.sandbox_limits import (
     BudgetedLoop,
-    bounded_filter,
+    TextBuffer,
     bounded_lipsum,
     bounded_range,
-    check_ints,
-    check_percent_format,
-    check_replace,
-    check_size,
-    range_budget,
-    reset_range_budget,
-    step,
-    violation,
+    budget,
+    check_repeat,
+    end_budget,
+    limit_error,
+    limits,
+    reserve,
+    start_budget,
 )
 from promptyard.core.static_check import UNSAFE_ATTRIBUTES, static_check
+from promptyard.core.text_size import expanded_size, percent_size, text_size
 
 _LOOP_FILTER = "_promptyard_loop"
+_END = object()
+_STOCK_FILTERS = frozenset(jinja2.filters.FILTERS)
 
 
 class _BoundedCodeGenerator(CodeGenerator):
-    """Jinja2's code generator, with every ``~`` concatenation's result checked against MAX_TEXT."""
+    """Jinja2's code generator, routing printing, ``~``, buffers and loops through the sandbox's budget."""
 
+    def _output_child_pre(self, node: nodes.Expr, frame: Frame, finalize: Any) -> None:
+        # instead of str(...): sized first, and refused without a text form. A plain str prints as itself
+        # (nothing is built), tested inline because it is the hot path: (t if type(t := x) is str else ...)
+        if frame.eval_ctx.volatile or frame.eval_ctx.autoescape:
+            self.write("environment.to_text(")
+        else:
+            self._printed = self.temporary_identifier()
+            self.write(f"({self._printed} if type({self._printed} := ")
+
+    def _output_child_post(self, node: nodes.Expr, frame: Frame, finalize: Any) -> None:
+        if frame.eval_ctx.volatile or frame.eval_ctx.autoescape:
+            self.write(f", {'context.eval_ctx.autoescape' if frame.eval_ctx.volatile else 'True'})")
+        else:
+            self.write(f") is str else environment.to_text({self._printed}, False))")
+
+    @optimizeconst
     def visit_Concat(self, node: nodes.Concat, frame: Frame) -> None:
-        # the result is checked after it is built: each ``~`` at most adds up texts already under the limit
-        self.write("environment.check_text(")
-        super().visit_Concat(node, frame)
+        escaped = ("context.eval_ctx.volatile" if frame.eval_ctx.volatile
+                   else "True" if frame.eval_ctx.autoescape else "False")
+        self.write("environment.concat_text((")
+        for arg in node.nodes:
+            self.visit(arg, frame)
+            self.write(", ")
+        self.write(f"), {escaped})")
+
+    @optimizeconst
+    def visit_Getitem(self, node: nodes.Getitem, frame: Frame) -> None:
+        if not isinstance(node.arg, nodes.Slice):
+            return super().visit_Getitem(node, frame)
+        # Jinja2 writes x[a:b] directly, bypassing the sandbox: a slice is a copy, so it is sized first
+        self.write("environment.sliced(")
+        self.visit(node.node, frame)
+        for part in (node.arg.start, node.arg.stop, node.arg.step):
+            self.write(", ")
+            if part is None:
+                self.write("None")
+            else:
+                self.visit(part, frame)
+        self.write(")")
+        return None
+
+    def visit_List(self, node: nodes.List, frame: Frame) -> None:
+        self._literal(super().visit_List, node, frame)
+
+    def visit_Tuple(self, node: nodes.Tuple, frame: Frame) -> None:
+        if node.ctx != "load":  # an assignment target: {% for a, b in … %}
+            return super().visit_Tuple(node, frame)
+        return self._literal(super().visit_Tuple, node, frame)
+
+    def visit_Dict(self, node: nodes.Dict, frame: Frame) -> None:
+        self._literal(super().visit_Dict, node, frame)
+
+    def _literal(self, visit: Callable[..., None], node: nodes.Expr, frame: Frame) -> None:
+        # a literal holding other containers is counted through them ([t, t] in a loop doubles); a
+        # constant one was folded by the optimizer and never gets here
+        self.write("environment.nested(")
+        visit(node, frame)
         self.write(")")
 
+    def buffer(self, frame: Frame) -> None:
+        frame.buffer = self.temporary_identifier()
+        self.writeline(f"{frame.buffer} = environment.text_buffer()")
+
     def visit_For(self, node: nodes.For, frame: Frame) -> None:
-        if node.recursive:  # loop(...) re-enters through LoopContext; the recursion limit bounds it
-            return super().visit_For(node, frame)
-        # a copy with the iterable wrapped: the parsed AST is also what contract inference reads
+        # a copy with the iterable wrapped: the parsed AST is also what contract inference reads.
+        # A recursive loop's later levels come in through loop(...): PromptSandbox.call wraps those.
         budgeted = nodes.Filter(node.iter, _LOOP_FILTER, [], [], None, None, lineno=node.iter.lineno)
         copy = nodes.For(node.target, budgeted, node.body, node.else_, node.test, node.recursive,
                          lineno=node.lineno)
@@ -81,7 +143,7 @@ class _BoundedCodeGenerator(CodeGenerator):
 
 
 class PromptSandbox(ImmutableSandboxedEnvironment):
-    """The sandbox: Jinja2's immutable sandbox plus bounds on CPU and memory tricks."""
+    """The sandbox: Jinja2's immutable sandbox plus a budget on every allocation, loop step and call."""
 
     intercepted_binops = frozenset({"*", "**", "%", "+"})
     code_generator_class = _BoundedCodeGenerator
@@ -91,9 +153,17 @@ class PromptSandbox(ImmutableSandboxedEnvironment):
                          keep_trailing_newline=False, **kwargs)
         self.globals["range"] = bounded_range
         self.globals["lipsum"] = bounded_lipsum
+        self.filters["sum"] = bounded_sum
+        self.count_filters()
+
+    def count_filters(self) -> None:
+        """Wrap every filter not yet wrapped (plugin ones too): counted calls, stock ones sized."""
+        for name, func in list(self.filters.items()):
+            if name != _LOOP_FILTER and not getattr(func, "__promptyard_counted__", False):
+                counted = counted_filter(name, func, stock=name in _STOCK_FILTERS)
+                counted.__promptyard_counted__ = True  # type: ignore[attr-defined]
+                self.filters[name] = counted
         self.filters[_LOOP_FILTER] = BudgetedLoop
-        for name in BOUNDED_FILTERS:
-            self.filters[name] = bounded_filter(name, self.filters[name])
 
     def is_safe_attribute(self, obj: Any, attr: str, value: Any) -> bool:
         if attr in UNSAFE_ATTRIBUTES:
@@ -105,47 +175,111 @@ class PromptSandbox(ImmutableSandboxedEnvironment):
         # Refusing at access time makes every route (|map(attribute=...), |sort …) fail the same way.
         raise SecurityError(f"access to attribute {attribute!r} of {type(obj).__name__!r} object is unsafe")
 
+    # -- what builds text: printing, '~', buffers -------------------------------------------------
+
+    def to_text(self, value: Any, escaped: bool) -> str:
+        """What ``{{ value }}`` prints: sized before it is built; no heap addresses."""
+        if type(value) is str and not escaped:
+            return value  # str(s) is s: nothing is built (the output is charged as it streams)
+        size = text_size(value, "str", limits().max_text)
+        if escaped:
+            size *= 6
+        reserve("printing a value", size)
+        return escape(value) if escaped else str(value)
+
+    def concat_text(self, parts: tuple, escaped: bool) -> str:
+        """``a ~ b ~ c``, its length reserved before the text is built."""
+        cap = limits().max_text
+        reserve("'~'", sum(len(p) if type(p) is str else text_size(p, "str", cap) for p in parts))
+        if escaped:
+            return jinja2.runtime.markup_join(parts)
+        return "".join([p if type(p) is str else str(p) for p in parts])
+
+    def nested(self, value: Any, count: int | None = None) -> Any:
+        """``value`` (a container the template builds) unless it nests more than max_text items in all."""
+        b = budget()
+        if b is not None:
+            cap = b.limits.max_text
+            n = expanded_size(value, b.shapes, cap) if count is None else count
+            if n > cap:
+                raise limit_error("max_text", f"a list, tuple or dict would nest {n} items in all "
+                                              "(counted through nested ones)")
+            if count is not None:
+                b.shapes[id(value)] = (value, n)
+        return value
+
+    def text_buffer(self) -> TextBuffer:
+        return TextBuffer()
+
+    # -- operators, calls, subscripts ---------------------------------------------------------------
+
     def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+        lim = limits()
         if operator == "**":
             if isinstance(left, int) and isinstance(right, int) and right > 0 \
-                    and abs(left).bit_length() * right > MAX_INT_BITS:
-                raise violation(f"{left!r:.20} ** {right} is larger than the limit of {MAX_INT_BITS} bits")
+                    and abs(left).bit_length() * right > lim.max_int_bits:
+                raise limit_error("max_int_bits", f"{left!r:.20} ** {right} would build a larger number")
             return left ** right
         if operator == "%":
             if isinstance(left, str):
-                check_percent_format(left, right)
+                widest, size = percent_size(left, right, lim.max_text)
+                check_repeat("%-format width", widest)
+                reserve("'%'", size)
             return left % right
         if operator == "+":
             if isinstance(left, (str, list, tuple)) and isinstance(right, (str, list, tuple)):
-                check_size("'+'", len(left) + len(right))
+                reserve("'+'", len(left) + len(right))
+                if not isinstance(left, str) and (b := budget()) is not None:
+                    cap = lim.max_text
+                    n = expanded_size(left, b.shapes, cap) + expanded_size(right, b.shapes, cap) - 1
+                    return self.nested(left + right, n)
             return left + right
         if isinstance(left, int) and isinstance(right, int) \
-                and abs(left).bit_length() + abs(right).bit_length() > MAX_INT_BITS:
-            raise violation(f"'*' would build a number larger than the limit of {MAX_INT_BITS} bits")
+                and abs(left).bit_length() + abs(right).bit_length() > lim.max_int_bits:
+            raise limit_error("max_int_bits", "'*' would build a larger number")
         # "*": repeating a string or list is how a one-line template eats all memory
         for seq, count in ((left, right), (right, left)):
-            if isinstance(seq, (str, list, tuple)) and isinstance(count, int) and len(seq) * count > MAX_SIZE:
-                raise violation(f"'*' would build {len(seq) * count} items; the limit is {MAX_SIZE}")
+            if isinstance(seq, (str, list, tuple)) and isinstance(count, int):
+                check_repeat("'*'", len(seq) * count)
+                if not isinstance(seq, str) and (b := budget()) is not None:
+                    n = (expanded_size(seq, b.shapes, lim.max_text) - 1) * max(count, 0) + 1
+                    return self.nested(seq * count, n)
         return left * right
 
     def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: N805 (Jinja's signature)
-        step(2)
-        owner = getattr(__obj, "__self__", None)
-        if isinstance(__obj, types.BuiltinMethodType) and isinstance(owner, str):
-            if __obj.__name__ in PADDING_METHODS:
-                check_ints(__obj.__name__, args, kwargs)
-            elif __obj.__name__ == "replace" and len(args) >= 2:
-                check_replace(owner, args[0], args[1])
-            elif __obj.__name__ == "join" and len(args) == 1:
-                items = list(args[0])  # counted before the separator is repeated
-                check_size("join()", len(owner) * max(len(items) - 1, 0))
-                args = (items,)
-        return super().call(__context, __obj, *args, **kwargs)
+        b = budget()
+        if b is None:  # outside a render (constant folding at compile time): the stock sandbox only
+            return super().call(__context, __obj, *args, **kwargs)
+        b.call()
+        if isinstance(__obj, types.BuiltinMethodType) and isinstance(getattr(__obj, "__self__", None), str):
+            args = check_str_method(__obj.__self__, __obj.__name__, args, kwargs)
+        elif type(__obj) is LoopContext and args:  # loop(children) of a recursive loop: count its steps too
+            args = (BudgetedLoop(args[0]), *args[1:])
+        elif type(__obj) is BlockReference:  # self.block(): Jinja would join the block's output unchecked
+            return __self._call_block(__obj)
+        elif __obj is dict:  # dict(a=t, b=t) in a loop nests like [t, t]
+            return __self.nested(super().call(__context, __obj, *args, **kwargs))
+        b.depth += 1
+        try:
+            if b.depth > b.limits.max_call_depth:
+                raise limit_error("max_call_depth", "macro calls or recursive loop(...) nested too deeply")
+            return super().call(__context, __obj, *args, **kwargs)
+        finally:
+            b.depth -= 1
 
-    def check_text(self, text: Any) -> Any:
-        """``text`` unless it is longer than MAX_TEXT (the generated code calls this on every ``~``)."""
-        check_size("'~'", len(text))
-        return text
+    def _call_block(self, block: BlockReference) -> str:
+        buffer = TextBuffer()
+        for chunk in block._stack[block._depth](block._context):  # noqa: SLF001 (what BlockReference.__call__ runs)
+            buffer.append(chunk)
+        text = "".join(buffer)
+        return Markup(text) if block._context.eval_ctx.autoescape else text  # noqa: SLF001
+
+    def sliced(self, obj: Any, start: Any, stop: Any, step: Any) -> Any:
+        """``obj[start:stop:step]``, its length reserved first (a slice of a str or list is a copy)."""
+        window = slice(start, stop, step)
+        if isinstance(obj, (str, list, tuple)):
+            reserve("a slice", len(range(*window.indices(len(obj)))))
+        return obj[window]
 
     def wrap_str_format(self, value: Any) -> Callable[..., str] | None:
         if super().wrap_str_format(value) is None:  # not a str's format or format_map
@@ -160,6 +294,7 @@ class PromptSandbox(ImmutableSandboxedEnvironment):
                 if kwargs or len(args) != 1:
                     raise TypeError("format_map() takes exactly one positional argument")
                 args, kwargs = (), args[0]
+            reserve("str.format()", len(fmt))  # the literal text; each field is reserved as it is formatted
             return type(fmt)(formatter.vformat(fmt, args, kwargs))
 
         return bounded_format
@@ -211,9 +346,23 @@ def _fast_render(env: PromptSandbox, template: jinja2.Template,
 
     def render(context: dict[str, Any]) -> str:
         ctx = new_context({**env_globals, **context}, shared=True)
+        b = budget()
         try:
-            parts = list(root(ctx))  # a loop yields the same string many times: count before joining
-            check_size("the rendered text", sum(map(len, parts)))
+            if b is None:
+                return concat(root(ctx))
+            # The rendered text is bounded as it streams, not once complete: every piece already exists (built
+            # under the budget, or template text), so what grows is the list of pieces (at most as many as the
+            # budget has characters left: each piece counts one more than its length) and then the final join,
+            # reserved before it is built. islice and sum keep this at C speed on every render's hot path.
+            gen, cap = root(ctx), min(b.output, b.built)
+            parts = list(itertools.islice(gen, cap))
+            total = sum(map(len, parts)) + len(parts)
+            if len(parts) == cap and next(gen, _END) is not _END:
+                total = cap + 1
+            if total > b.output or total > b.built:
+                b.emit(total)  # raises, naming the limit
+            b.output -= total
+            b.built -= total
             return concat(parts)
         except Exception:
             env.handle_exception()  # re-raises with the template's own line numbers
@@ -234,6 +383,7 @@ def build_env(filter_entries: Iterator[Any] = iter(())) -> SandboxEnv:
             env.globals[entry.name] = entry.value
         else:
             env.filters[entry.name] = entry.value
+    env.count_filters()
     return SandboxEnv(env, frozenset(env.globals))
 
 
@@ -256,5 +406,4 @@ def sandbox_env() -> SandboxEnv:
 
 
 
-__all__ = ["PromptSandbox", "SandboxEnv", "SecurityError", "build_env", "range_budget", "reset_range_budget",
-           "sandbox_env"]
+__all__ = ["PromptSandbox", "SandboxEnv", "SecurityError", "build_env", "end_budget", "sandbox_env", "start_budget"]

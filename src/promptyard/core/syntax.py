@@ -83,4 +83,47 @@ def translate(env: jinja2.Environment, exc: jinja2.TemplateSyntaxError, source: 
     return err
 
 
-__all__ = ["column_of", "translate"]
+_OPENING_TAGS = frozenset({"for", "if", "macro", "call", "filter", "with", "autoescape", "block"})
+_OPEN, _CLOSE = frozenset("([{"), frozenset(")]}")
+_OPERATORS = frozenset({"+", "-", "*", "/", "//", "**", "%", "~", "|", ".", ","})
+
+
+def deepest_line(env: jinja2.Environment, source: str) -> int:
+    """The line where blocks, brackets and operator chains nest deepest (lexed, so no recursion)."""
+    blocks = brackets = chain = 0
+    best, best_line, after_block_begin = -1, 1, False
+    try:
+        for lineno, tok_type, value in env.lexer.tokeniter(source, None):
+            if tok_type in ("block_begin", "variable_begin"):
+                chain, after_block_begin = 0, tok_type == "block_begin"
+                continue
+            if after_block_begin and tok_type == "name":
+                if value in _OPENING_TAGS:
+                    blocks += 1
+                elif value.startswith("end") and value[3:] in _OPENING_TAGS:
+                    blocks = max(blocks - 1, 0)
+            after_block_begin = False
+            if tok_type == "operator":
+                brackets += (value in _OPEN) - (value in _CLOSE)
+                chain += value in _OPERATORS
+            if blocks + brackets + chain > best:
+                best, best_line = blocks + brackets + chain, lineno
+    except jinja2.TemplateSyntaxError:
+        pass
+    return best_line
+
+
+def too_deep(env: jinja2.Environment, exc: BaseException, source: str, location: str) -> TemplateSyntaxError:
+    """Python's RecursionError, SyntaxError or MemoryError from compiling a deeply nested template, as ours."""
+    lineno = deepest_line(env, source)
+    detail = {"RecursionError": "recursion limit", "MemoryError": "memory"}.get(
+        type(exc).__name__, str(getattr(exc, "msg", "")) or type(exc).__name__)
+    err = TemplateSyntaxError(f"the template nests too deeply to compile ({detail})",
+                              where=f"{location} line {lineno}",
+                              hint="fewer nested blocks (Python allows 20), brackets or chained operators; "
+                                   "split it with {% set %} or macros")
+    err.lineno, err.column, err.location = lineno, None, location  # type: ignore[attr-defined]
+    return err
+
+
+__all__ = ["column_of", "deepest_line", "too_deep", "translate"]
