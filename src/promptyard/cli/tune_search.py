@@ -15,6 +15,7 @@ from promptyard.cli.app import app as root_app
 from promptyard.cli.output import console, print_json, table
 from promptyard.cli.state import state
 from promptyard.core.errors import UsageError
+from promptyard.core.yaml_files import yaml_scalar
 
 try:
     from promptyard.cli.tune import app
@@ -35,14 +36,12 @@ def _registry(create: bool = True) -> Any:
 
 def _parse_sets(values: list[str]) -> dict[str, Any]:
     """``--set key=value`` pairs; values parsed as YAML scalars (``3e-4`` -> float, ``true`` -> bool)."""
-    import yaml
-
     out: dict[str, Any] = {}
     for item in values:
         key, sep, raw = item.partition("=")
         if not sep or not key.strip():
             raise UsageError(f"expected key=value, got '{item}'", where="--set")
-        out[key.strip()] = yaml.safe_load(raw) if raw.strip() else ""
+        out[key.strip()] = yaml_scalar(raw, source=f"--set {key.strip()}", error=UsageError) if raw.strip() else ""
     return out
 
 

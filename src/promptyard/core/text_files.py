@@ -12,13 +12,13 @@ import json
 from pathlib import Path
 from typing import Any
 
-from promptyard.core.errors import ValidationError
+from promptyard.core.errors import PromptyardError, ValidationError
 
 #: deepest nesting of lists and mappings accepted in a data file (a prompt or a suite needs a handful)
 MAX_DEPTH = 64
 
 
-def read_text(path: str | Path, *, what: str = "file", error: type[ValidationError] = ValidationError,
+def read_text(path: str | Path, *, what: str = "file", error: type[PromptyardError] = ValidationError,
               allow_empty: bool = False) -> str:
     """The UTF-8 text of ``path``; ``error`` naming the file when it is missing, a folder, unreadable,
     not UTF-8 or (unless ``allow_empty``) empty."""
@@ -26,15 +26,15 @@ def read_text(path: str | Path, *, what: str = "file", error: type[ValidationErr
     try:
         data = path.read_bytes()
     except FileNotFoundError:
-        raise error(f"no such file (expected a {what})", where=str(path)) from None
+        raise error(f"cannot read {what}: no such file", where=str(path)) from None
     except IsADirectoryError:
-        raise error(f"is a directory, expected a {what}", where=str(path)) from None
+        raise error(f"cannot read {what}: is a directory", where=str(path)) from None
     except OSError as exc:
         raise error(f"cannot read {what}: {exc.strerror or exc}", where=str(path)) from None
     return decode(data, where=str(path), what=what, error=error, allow_empty=allow_empty)
 
 
-def decode(data: bytes, *, where: str, what: str = "file", error: type[ValidationError] = ValidationError,
+def decode(data: bytes, *, where: str, what: str = "file", error: type[PromptyardError] = ValidationError,
            allow_empty: bool = False) -> str:
     """``data`` as UTF-8 text (a leading BOM dropped); ``error`` naming line and column of a bad byte."""
     try:
@@ -51,7 +51,7 @@ def decode(data: bytes, *, where: str, what: str = "file", error: type[Validatio
     return text
 
 
-def check_depth(data: Any, *, where: str, error: type[ValidationError] = ValidationError,
+def check_depth(data: Any, *, where: str, error: type[PromptyardError] = ValidationError,
                 limit: int = MAX_DEPTH) -> Any:
     """``data`` unchanged, or ``error`` when lists/mappings nest deeper than ``limit`` (checked without
     recursion, so it cannot itself overflow)."""
@@ -66,17 +66,19 @@ def check_depth(data: Any, *, where: str, error: type[ValidationError] = Validat
     return data
 
 
-def parse_json(text: str, *, where: str, error: type[ValidationError] = ValidationError,
-               line_offset: int = 0) -> Any:
-    """Parse JSON; ``error`` naming line and column when it is invalid or nested too deeply."""
+def parse_json(text: str, *, where: str, error: type[PromptyardError] = ValidationError,
+               line: str | None = None) -> Any:
+    """Parse JSON; ``error`` naming line and column when it is invalid or nested too deeply.
+
+    ``line`` is where the text sits when it is one line of a bigger file (``data.jsonl: line 7``)."""
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise error(f"invalid JSON: {exc.msg}",
-                    where=f"{where} line {exc.lineno + line_offset}, column {exc.colno}") from None
+        at = f"{line}, column {exc.colno}" if line else f"{where} line {exc.lineno}, column {exc.colno}"
+        raise error(f"invalid JSON: {exc.msg}", where=at) from None
     except RecursionError:
-        raise error(f"invalid JSON: nested deeper than {MAX_DEPTH} levels", where=where) from None
-    return check_depth(data, where=where, error=error)
+        raise error(f"invalid JSON: nested deeper than {MAX_DEPTH} levels", where=line or where) from None
+    return check_depth(data, where=line or where, error=error)
 
 
 __all__ = ["MAX_DEPTH", "check_depth", "decode", "parse_json", "read_text"]

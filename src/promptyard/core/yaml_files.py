@@ -14,7 +14,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from promptyard.core.errors import ValidationError
+from promptyard.core.errors import PromptyardError, ValidationError
 from promptyard.core.text_files import check_depth, parse_json, read_text
 
 Path_ = tuple[str | int, ...]
@@ -74,7 +74,7 @@ def _mark_where(source: str, mark: Any) -> str:
     return f"{source} line {mark.line + 1}, column {mark.column + 1}" if mark is not None else source
 
 
-def load_yaml(text: str, *, source: str, error: type[ValidationError] = ValidationError) -> Document:
+def load_yaml(text: str, *, source: str, error: type[PromptyardError] = ValidationError) -> Document:
     """Parse one YAML document; ``error`` naming ``source`` and the line for bad YAML, an alias, several
     documents or nesting deeper than :data:`promptyard.core.text_files.MAX_DEPTH`."""
     import yaml
@@ -119,7 +119,7 @@ def _collect_lines(node: Any, path: Path_, out: dict[Path_, int]) -> None:
                 stack.append((item, child))
 
 
-def load_data_file(path: str | Path, *, what: str = "file", error: type[ValidationError] = ValidationError,
+def load_data_file(path: str | Path, *, what: str = "file", error: type[PromptyardError] = ValidationError,
                    allow_empty: bool = False) -> Document:
     """Read a ``.json`` file as JSON and anything else as YAML, with the checks of :func:`load_yaml`."""
     path = Path(path)
@@ -142,7 +142,7 @@ def compose(text: str) -> Any:
         loader.dispose()
 
 
-def yaml_scalar(text: str, *, source: str, error: type[ValidationError] = ValidationError) -> Any:
+def yaml_scalar(text: str, *, source: str, error: type[PromptyardError] = ValidationError) -> Any:
     """A ``--set key=value`` value read as a YAML scalar (``3e-4`` a float, ``true`` a bool)."""
     return load_yaml(text, source=source, error=error).data
 
