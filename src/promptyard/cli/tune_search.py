@@ -28,7 +28,7 @@ ADDRESS_OPT = typer.Option(None, "--ray-address", envvar="PROMPTYARD_RAY_ADDRESS
                            help="Join the Ray cluster at ADDRESS (e.g. 10.0.0.5:6379 or auto).")
 
 
-def _registry(create: bool = True) -> Any:
+def _registry(create: bool = False) -> Any:
     from promptyard.registry.api import Registry
 
     return Registry.open(state.registry, create=create)

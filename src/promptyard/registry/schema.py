@@ -66,16 +66,56 @@ def current_revisions(conn: sqlite3.Connection) -> frozenset[str] | None:
     return frozenset(r[0] for r in rows)
 
 
-def needs_upgrade(conn: sqlite3.Connection, path: Path) -> bool:
-    """True when the database is behind the code; RegistryError when it is ahead or not a registry."""
+#: tables every command reads; opening checks that they exist (``registry check`` compares every column)
+CORE_TABLES = ("items", "versions", "labels", "label_moves", "settings", "artifacts")
+SQLITE_HEADER = b"SQLite format 3\x00"
+_RESTORE = "restore it from a backup (registry.db.bak-*), or `promptyard init` a new registry elsewhere"
+
+
+def check_file(path: Path) -> None:
+    """RegistryError unless ``path`` is a regular file that starts like an SQLite database. Nothing is
+    written: a file that is not a registry is never turned into one."""
+    if path.is_dir():
+        raise RegistryError("not a registry: is a directory", where=str(path),
+                            hint="pass the registry file, e.g. .promptyard/registry.db")
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(len(SQLITE_HEADER))
+    except OSError as exc:
+        raise RegistryError(f"cannot read the registry: {exc.strerror or exc}", where=str(path)) from None
+    if not head:
+        raise RegistryError("not a registry: the file is empty", where=str(path),
+                            hint="`promptyard init` creates a registry; delete the empty file first")
+    if head != SQLITE_HEADER:
+        raise RegistryError("not a registry: not an SQLite database", where=str(path),
+                            hint="check --registry / PROMPTYARD_REGISTRY")
+
+
+def check_core_tables(conn: sqlite3.Connection, path: Path) -> None:
+    """RegistryError naming the first core table that is missing (a dropped table, a damaged file)."""
+    present = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    missing = [t for t in CORE_TABLES if t not in present]
+    if missing:
+        raise RegistryError(f"damaged registry: table {', '.join(missing)} is missing", where=str(path),
+                            hint=_RESTORE)
+
+
+def needs_upgrade(conn: sqlite3.Connection, path: Path, *, new: bool = False, check_tables: bool = True) -> bool:
+    """True when the database is behind the code; RegistryError when it is ahead, damaged or not a
+    registry. An empty database gets its schema only when this process just created the file (``new``)."""
     current = current_revisions(conn)
     heads = head_revisions()
     if current is None:
         tables = conn.execute("SELECT count(*) FROM sqlite_master WHERE type='table'").fetchone()[0]
         if tables:
             raise RegistryError("not a promptyard registry (no schema revision table)", where=str(path))
+        if not new:
+            raise RegistryError("not a registry: an SQLite database without promptyard's tables",
+                                where=str(path), hint="`promptyard init` creates a registry in a new file")
         return True
     if current == heads:
+        if check_tables:
+            check_core_tables(conn, path)
         return False
     unknown = current - set(revision_graph())
     if unknown:
