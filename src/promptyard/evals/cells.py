@@ -10,6 +10,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from promptyard.core.adapter_files import check_safetensors_only
 from promptyard.core.errors import EvalError, PromptyardError
 from promptyard.evals.suite import CellSpec
 
@@ -112,6 +113,8 @@ def resolve_prompt(ref: str, registry: Any) -> ResolvedPrompt:
 def resolve_adapter(ref: str, registry: Any) -> ResolvedAdapter:
     """A registry adapter reference, or a local PEFT adapter folder."""
     path = Path(ref)
+    if path.is_dir():
+        check_safetensors_only(path)
     if (path / "adapter_config.json").is_file():
         from promptyard.core.hashing import files_sha256
 

@@ -10,6 +10,7 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from promptyard.core.adapter_files import check_safetensors_only
 from promptyard.core.refs import Ref, check_name
 from promptyard.registry.records import content_hash_of
 from promptyard.registry.store import ArtifactStore
@@ -42,6 +43,8 @@ def register_adapter(
 
     check_name(name)
     check_meta(name, tags, lineage)  # before copying anything into the store
+    if Path(adapter_dir).is_dir():
+        check_safetensors_only(adapter_dir)  # a pickled weight file would run code when loaded
     artifact = _store(self).ingest(Path(adapter_dir))
     content = {"kind": "adapter", "artifact_hash": artifact["hash"], "files": artifact["file_count"]}
     content_hash = content_hash_of(content)
@@ -74,4 +77,5 @@ def adapter_path(self: Registry, ref: str | Ref, *, verify: bool = True) -> Path
         .execute("SELECT manifest FROM artifacts WHERE hash = ?", (info.artifact_hash,))
         .fetchone()
     )
-    return store.verify(info.artifact_hash, json.loads(row[0]) if row else None)
+    path = store.verify(info.artifact_hash, json.loads(row[0]) if row else None)
+    return check_safetensors_only(path, where=info.ref)  # stored by an older promptyard: still never loaded

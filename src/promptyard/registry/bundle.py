@@ -11,6 +11,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from promptyard.core.adapter_files import pickled_files
 from promptyard.core.errors import BundleError, PromptyardError, RegistryError, UsageError
 from promptyard.core.refs import check_label, check_name
 from promptyard.core.text_files import parse_json, read_text
@@ -320,16 +321,17 @@ def _import_item(self: Registry, s: Any, item: dict[str, Any], name: str, actor:
     ids = {n: v.id for n, v in existing.items()}
     added = []
     for v in item["versions"][len(existing) :]:
-        if (
-            v.get("artifact_hash")
-            and conn.execute("SELECT 1 FROM artifacts WHERE hash = ?", (v["artifact_hash"],)).fetchone()
-            is None
-        ):
+        stored = (conn.execute("SELECT manifest FROM artifacts WHERE hash = ?", (v["artifact_hash"],)).fetchone()
+                  if v.get("artifact_hash") else None)
+        if v.get("artifact_hash") and stored is None:
             raise BundleError(
                 f"adapter artifact {v['artifact_hash'][:12]} is not in this registry's store",
                 where=f"{name}@{v['number']}",
                 hint="bundles carry metadata, not adapter files",
             )
+        if stored is not None and pickled_files(json.loads(stored[0] or "{}")):
+            raise BundleError("the stored adapter holds pickled weights; only safetensors are accepted",
+                              where=f"{name}@{v['number']}")
         version = Version(
             item_id=item_id,
             number=v["number"],

@@ -5,11 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from promptyard.core.errors import IntegrityError, TuningError
+from promptyard.core.adapter_files import check_safetensors_only
+from promptyard.core.errors import IntegrityError
 from promptyard.core.protocols import LoadedModel
 from promptyard.plugins.tuning.base import ADAPTER_META, load_adapter, read_meta
-
-PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".pkl", ".pickle", ".ckpt")
 
 
 def default_adapter_name(prompt: Any, method: str) -> str:
@@ -20,17 +19,9 @@ def default_adapter_name(prompt: Any, method: str) -> str:
     return f"adapter-{suffix}"
 
 
-def check_adapter_dir(folder: Path) -> None:
-    """Refuse folders that hold pickled weights: adapters are stored as safetensors only."""
-    bad = sorted(p.name for p in Path(folder).rglob("*") if p.suffix in PICKLE_SUFFIXES)
-    if bad:
-        raise TuningError(f"adapter folder holds pickled weights: {', '.join(bad)}", where=str(folder),
-                          hint="save with safe_serialization=True (safetensors)")
-
-
 def register_result(registry: Any, name: str, result: Any, message: str = "") -> Any:
     """Register a :class:`TrainResult`'s adapter as a new version of ``name`` with its lineage."""
-    check_adapter_dir(result.adapter_dir)
+    check_safetensors_only(result.adapter_dir)
     metrics = result.metrics
     text = message or (f"{result.lineage['method']['name']} on {result.lineage['base_model']['ref']}: "
                        f"{metrics['metric_name']} {metrics['val_metric']:.4f}")

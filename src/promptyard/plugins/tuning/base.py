@@ -8,6 +8,7 @@ import typing
 from pathlib import Path
 from typing import Any
 
+from promptyard.core.adapter_files import check_safetensors_only
 from promptyard.core.errors import TuningError
 
 ADAPTER_META = "promptyard_adapter.json"  # written next to PEFT's files: what predict needs to run it
@@ -118,7 +119,7 @@ def load_adapter(model: Any, folder: str | Path) -> Any:
     """Put a saved adapter (PEFT's format, or promptyard's ``full`` format) on a base model."""
     import warnings
 
-    folder = Path(folder)
+    folder = check_safetensors_only(folder)  # PEFT would torch.load an adapter_model.bin
     if (folder / "adapter_config.json").exists():
         from peft import PeftModel
 
