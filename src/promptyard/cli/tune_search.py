@@ -15,6 +15,7 @@ from promptyard.cli.app import app as root_app
 from promptyard.cli.output import console, print_json, table
 from promptyard.cli.state import state
 from promptyard.core.errors import UsageError
+from promptyard.core.paths import check_id
 from promptyard.core.yaml_files import yaml_scalar
 
 try:
@@ -176,7 +177,7 @@ def searches(
               [[r["id"], r["status"], r["method"], r["scheduler"], r["trials_requested"],
                 r["best_metric"], r["adapter_name"]] for r in rows])
         return
-    record = get_search(registry, search_id)
+    record = get_search(registry, check_id(search_id, what="search id"))
     if as_json:
         print_json(record)
         return

@@ -12,7 +12,7 @@ import sqlite3
 from typing import TYPE_CHECKING, Any
 
 from promptyard.core.errors import IntegrityError
-from promptyard.registry.models import check_stored_contract, content_hash_of
+from promptyard.registry.records import check_stored_contract, content_hash_of
 from promptyard.registry.store import ArtifactStore
 
 if TYPE_CHECKING:

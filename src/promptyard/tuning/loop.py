@@ -24,6 +24,7 @@ from typing import Any
 from promptyard.core.errors import TuningError
 from promptyard.core.paths import work_dir
 from promptyard.tuning.batching import batch_loss, collate, length_grouped_batches
+from promptyard.runtime.lineage import package_versions, validate_lineage
 from promptyard.tuning.plan import Prepared, plan_run, prepare
 from promptyard.tuning.resume import (
     LoopState,
@@ -145,8 +146,6 @@ def train(spec: TrainSpec, *, report: Report | None = None,
     from it (no step-0 evaluation again) and ends as the uninterrupted run would.
     """
     import torch
-
-    from promptyard.runtime.lineage import package_versions
 
     started = time.time()
     plan = plan_run(spec)  # every bad name or value fails here, before anything is loaded or written
@@ -319,10 +318,9 @@ def _curves(run_dir: Path, steps: list, history: list, metric_name: str) -> tupl
 
 
 def _lineage(prep: Prepared, metrics: dict[str, Any], elapsed: float, device: Any) -> dict[str, Any]:
-    from promptyard.runtime.lineage import package_versions
-
     plan, spec = prep.plan, prep.plan.spec
-    return {
+    return validate_lineage({
+        "source": "run",
         "base_model": {"ref": spec.model, "hash": prep.loaded.content_hash, "kind": plan.model_kind},
         "prompt": plan.prompt,
         "data": prep.data,
@@ -334,4 +332,4 @@ def _lineage(prep: Prepared, metrics: dict[str, Any], elapsed: float, device: An
         "packages": package_versions(),
         "training_time_s": elapsed,
         "device": str(device),
-    }
+    })
