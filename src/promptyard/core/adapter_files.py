@@ -25,9 +25,9 @@ def pickled_files(names: Iterable[str]) -> list[str]:
     return sorted(n for n in names if Path(n).suffix.lower() in PICKLE_SUFFIXES)
 
 
-def check_safetensors_only(folder: str | Path, *, where: str | None = None) -> Path:
-    """``folder`` when it holds no pickled weights and, if it is a PEFT adapter, its safetensors file;
-    ValidationError naming the folder and the offending files otherwise."""
+def check_safetensors_only(folder: str | Path, *, where: str | None = None, loading: bool = False) -> Path:
+    """``folder`` when it holds no pickled weights and (``loading``: it is about to be loaded) a PEFT
+    adapter's safetensors file; ValidationError naming the folder and the offending files otherwise."""
     folder = Path(folder)
     at = where or str(folder)
     if not folder.is_dir():
@@ -37,7 +37,7 @@ def check_safetensors_only(folder: str | Path, *, where: str | None = None) -> P
     if bad:
         raise ValidationError(f"adapter folder holds pickled weights ({', '.join(bad[:5])}); only safetensors "
                               "are accepted", where=at, hint=_HINT)
-    if PEFT_CONFIG in names and PEFT_WEIGHTS not in names:
+    if loading and PEFT_CONFIG in names and PEFT_WEIGHTS not in names:
         raise ValidationError(f"PEFT adapter folder without {PEFT_WEIGHTS}", where=at, hint=_HINT)
     return folder
 

@@ -114,7 +114,7 @@ def resolve_adapter(ref: str, registry: Any) -> ResolvedAdapter:
     """A registry adapter reference, or a local PEFT adapter folder."""
     path = Path(ref)
     if path.is_dir():
-        check_safetensors_only(path)
+        check_safetensors_only(path, loading=True)
     if (path / "adapter_config.json").is_file():
         from promptyard.core.hashing import files_sha256
 

@@ -119,7 +119,7 @@ def load_adapter(model: Any, folder: str | Path) -> Any:
     """Put a saved adapter (PEFT's format, or promptyard's ``full`` format) on a base model."""
     import warnings
 
-    folder = check_safetensors_only(folder)  # PEFT would torch.load an adapter_model.bin
+    folder = check_safetensors_only(folder, loading=True)  # PEFT would torch.load adapter_model.bin
     if (folder / "adapter_config.json").exists():
         from peft import PeftModel
 
