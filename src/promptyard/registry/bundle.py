@@ -7,7 +7,7 @@ content is a conflict, and the whole import is refused (or goes under a new name
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -129,14 +129,15 @@ def _created_at(value: Any, where: str) -> datetime | None:
     if value is None:
         return None
     if isinstance(value, datetime):
-        return value
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
     if not isinstance(value, str):
         raise _fail(f"created_at must be an ISO time string, got {type(value).__name__} {value!r:.40}",
                     f"{where}.created_at", hint="e.g. 2026-01-31T12:00:00+00:00")
     try:
-        return datetime.fromisoformat(value)
+        stamp = datetime.fromisoformat(value)
     except ValueError:
         raise _fail(f"created_at {value!r:.40} is not an ISO time", f"{where}.created_at") from None
+    return stamp if stamp.tzinfo else stamp.replace(tzinfo=UTC)  # a time without a zone is UTC, as stored
 
 
 def _check_version(kind: str, v: Any, j: int, vat: str) -> None:
