@@ -71,7 +71,7 @@ def cli(tmp_path):
     import sys
 
     def run(*args: str, env: dict | None = None, timeout: float = 60, stdin: str | None = None) -> Ran:
-        proc = subprocess.run([sys.executable, "-m", "promptyard", *args], capture_output=True, text=True,
+        proc = subprocess.run([sys.executable, "-m", "promptyard.cli", *args], capture_output=True, text=True,
                               timeout=timeout, cwd=tmp_path, env={**os.environ, **(env or {})},
                               input=stdin or "")
         return Ran(proc.returncode, proc.stdout, proc.stderr)

@@ -9,21 +9,18 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from promptyard.core.errors import IntegrityError
 from promptyard.registry.records import check_stored_contract, content_hash_of
 from promptyard.registry.store import ArtifactStore
-
-if TYPE_CHECKING:
-    from promptyard.registry.api import Registry
 
 #: report sections; every one but ``orphans`` is damage (``orphans`` are leftovers ``--remove-orphans`` deletes)
 SECTIONS = ("database", "schema", "versions", "mismatched", "missing", "orphans")
 MAX_SQLITE_MESSAGES = 20
 
 
-def check_integrity(self: Registry, *, remove_orphans: bool = False) -> dict[str, list[dict[str, str]]]:
+def check_integrity(self: Any, *, remove_orphans: bool = False) -> dict[str, list[dict[str, str]]]:
     """Scan for damage; the report maps each of :data:`SECTIONS` to a list of problems (empty: fine).
     ``remove_orphans`` deletes the orphans it lists."""
     conn = self._reader()
@@ -131,7 +128,7 @@ def _version_problems(conn: sqlite3.Connection) -> list[dict[str, str]]:
     return out
 
 
-def _artifact_problems(self: Registry, conn: sqlite3.Connection, report: dict[str, list[dict[str, str]]],
+def _artifact_problems(self: Any, conn: sqlite3.Connection, report: dict[str, list[dict[str, str]]],
                        remove_orphans: bool) -> None:
     store = ArtifactStore(self.artifacts_dir)
     recorded = {}

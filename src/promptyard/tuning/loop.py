@@ -23,8 +23,8 @@ from typing import Any
 
 from promptyard.core.errors import TuningError
 from promptyard.core.paths import work_dir
-from promptyard.tuning.batching import batch_loss, collate, length_grouped_batches
 from promptyard.runtime.lineage import package_versions, validate_lineage
+from promptyard.tuning.batching import batch_loss, collate, length_grouped_batches
 from promptyard.tuning.plan import Prepared, plan_run, prepare
 from promptyard.tuning.resume import (
     LoopState,
