@@ -79,8 +79,9 @@ def load_yaml(text: str, *, source: str, error: type[PromptyardError] = Validati
     documents or nesting deeper than :data:`promptyard.core.text_files.MAX_DEPTH`."""
     import yaml
 
-    loader = _loader_class()(text)
+    loader = None
     try:
+        loader = _loader_class()(text)  # the reader refuses control characters already here
         node = loader.get_single_node()
         data = loader.construct_document(node) if node is not None else None
     except _AliasError as exc:
@@ -88,12 +89,13 @@ def load_yaml(text: str, *, source: str, error: type[PromptyardError] = Validati
                     hint="write the value out in full") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        problem = getattr(exc, "problem", None) or " ".join(str(exc).split("\n")[0].split())
         raise error(f"invalid YAML: {problem}", where=_mark_where(source, mark)) from None
     except RecursionError:
         raise error("invalid YAML: nested too deeply", where=source) from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
     check_depth(data, where=source, error=error)
     doc = Document(data, source)
     if node is not None:
@@ -133,7 +135,10 @@ def compose(text: str) -> Any:
     """The node tree of a YAML text that :func:`load_yaml` accepted (scalar styles and marks), or None."""
     import yaml
 
-    loader = _loader_class()(text)
+    try:
+        loader = _loader_class()(text)
+    except yaml.YAMLError:
+        return None
     try:
         return loader.get_single_node()
     except (_AliasError, yaml.YAMLError, RecursionError):

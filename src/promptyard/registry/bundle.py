@@ -7,6 +7,7 @@ content is a conflict, and the whole import is refused (or goes under a new name
 from __future__ import annotations
 
 import json
+import os
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -104,8 +105,8 @@ def write_bundle(bundle: dict[str, Any], path: Path, fmt: str | None = None) -> 
 def read_bundle(source: str | Path | dict[str, Any]) -> dict[str, Any]:
     """Load a bundle from a file (JSON, or YAML for ``.yaml``/``.yml``) or take a dict; BundleError naming
     the file and line when it cannot be read or parsed (encoding, aliases, nesting)."""
-    if isinstance(source, dict):
-        return source
+    if not isinstance(source, str | os.PathLike):
+        return source  # parsed data: validate_bundle says what is wrong with it
     path = Path(source)
     text = read_text(path, what="bundle", error=BundleError)
     if path.suffix.lower() in (".yaml", ".yml"):
@@ -232,7 +233,7 @@ def import_bundle(
     """Import a bundle (path or dict). Returns ``{"items": [{name, added, skipped, labels}]}``."""
     from promptyard.registry.api import default_author
 
-    where = str(source) if not isinstance(source, dict) else "bundle"
+    where = str(source) if isinstance(source, str | os.PathLike) else "bundle"
     items = validate_bundle(read_bundle(source), where)
     if as_name is not None:
         check_name(as_name)
