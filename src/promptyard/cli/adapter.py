@@ -181,7 +181,7 @@ def predict(adapter: str = typer.Option(..., "--adapter", "-a", help="Adapter re
 @root_app.command("doctor")
 def doctor(remove_orphans: bool = typer.Option(False, "--remove-orphans", help="Delete orphaned artifacts."),
            as_json: bool = JSON_OPT) -> None:
-    """Check every stored artifact against its hash and list orphans; exit 1 on any mismatch."""
+    """The same checks as `registry check` (database, tables, versions, artifacts, orphans); exit 1 on any."""
     from promptyard.cli.registry_cmd import check  # one implementation: `registry check`
 
     check(remove_orphans=remove_orphans, as_json=as_json)
