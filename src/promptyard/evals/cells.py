@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from promptyard.core.adapter_files import check_safetensors_only
-from promptyard.core.errors import EvalError, PromptyardError
+from promptyard.core.errors import EvalError, PromptyardError, ValidationError
+from promptyard.core.text_files import parse_json, read_text
 from promptyard.evals.suite import CellSpec
 
 TEMPLATE_SUFFIXES = (".j2", ".jinja", ".txt", ".yaml", ".yml", ".json")
@@ -92,7 +93,9 @@ def resolve_prompt(ref: str, registry: Any) -> ResolvedPrompt:
         # plain Template.to_dict() JSON (what prompt search writes for its variants)
         from promptyard.core.template import Template
 
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = parse_json(read_text(path, what="prompt file"), where=str(path))
+        if not isinstance(data, dict):
+            raise ValidationError("a JSON prompt file holds a template mapping", where=str(path))
         template = Template.from_dict(data.get("template", data), where=str(path))
         return ResolvedPrompt(ref, template, template.content_hash(), str(path.resolve()),
                               task_type=data.get("task_type"))
