@@ -80,13 +80,13 @@ class Registry(RegistryReads):
             file.parent.mkdir(parents=True, exist_ok=True)
             new = True
         else:
-            schema.check_file(file)  # an empty, random or non-SQLite file is refused, never overwritten
+            schema.check_file(file)  # an empty file or a folder is refused, never overwritten
         reg = cls(file)
         try:
             upgrade_needed = schema.needs_upgrade(reg._reader(), file, new=new, check_tables=not damaged_ok)
-        except sqlite3.DatabaseError as exc:  # truncated or corrupt: SQLite cannot read its schema
+        except sqlite3.DatabaseError as exc:  # not SQLite, truncated or corrupt: SQLite cannot read its schema
             reg._close_reader()
-            raise RegistryError(f"damaged registry: {exc}", where=str(file), hint=schema._RESTORE) from None
+            raise schema.not_sqlite(exc, file) from None
         except RegistryError:
             reg._close_reader()
             raise

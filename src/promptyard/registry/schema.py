@@ -11,6 +11,7 @@ from __future__ import annotations
 import ast
 import re
 import sqlite3
+import stat
 import time
 from functools import lru_cache
 from pathlib import Path
@@ -68,27 +69,34 @@ def current_revisions(conn: sqlite3.Connection) -> frozenset[str] | None:
 
 #: tables every command reads; opening checks that they exist (``registry check`` compares every column)
 CORE_TABLES = ("items", "versions", "labels", "label_moves", "settings", "artifacts")
-SQLITE_HEADER = b"SQLite format 3\x00"
 _RESTORE = "restore it from a backup (registry.db.bak-*), or `promptyard init` a new registry elsewhere"
 
 
 def check_file(path: Path) -> None:
-    """RegistryError unless ``path`` is a regular file that starts like an SQLite database. Nothing is
-    written: a file that is not a registry is never turned into one."""
-    if path.is_dir():
-        raise RegistryError("not a registry: is a directory", where=str(path),
-                            hint="pass the registry file, e.g. .promptyard/registry.db")
+    """RegistryError unless ``path`` is a non-empty regular file. Nothing is written: a file that is not a
+    registry is never turned into one. Only ``stat`` is used: opening and closing another descriptor on a
+    database this process has open would drop SQLite's POSIX locks on it (SQLite's own header check, at
+    the first query, finds a file that is not SQLite: see :func:`not_sqlite`)."""
     try:
-        with open(path, "rb") as fh:
-            head = fh.read(len(SQLITE_HEADER))
+        info = path.stat()
     except OSError as exc:
         raise RegistryError(f"cannot read the registry: {exc.strerror or exc}", where=str(path)) from None
-    if not head:
+    if stat.S_ISDIR(info.st_mode):
+        raise RegistryError("not a registry: is a directory", where=str(path),
+                            hint="pass the registry file, e.g. .promptyard/registry.db")
+    if not stat.S_ISREG(info.st_mode):
+        raise RegistryError("not a registry: not a regular file", where=str(path))
+    if info.st_size == 0:
         raise RegistryError("not a registry: the file is empty", where=str(path),
                             hint="`promptyard init` creates a registry; delete the empty file first")
-    if head != SQLITE_HEADER:
-        raise RegistryError("not a registry: not an SQLite database", where=str(path),
-                            hint="check --registry / PROMPTYARD_REGISTRY")
+
+
+def not_sqlite(exc: sqlite3.DatabaseError, path: Path) -> RegistryError:
+    """The error for a file SQLite could not read at open: not SQLite at all, or damaged."""
+    if "not a database" in str(exc):
+        return RegistryError("not a registry: not an SQLite database", where=str(path),
+                             hint="check --registry / PROMPTYARD_REGISTRY")
+    return RegistryError(f"damaged registry: {exc}", where=str(path), hint=_RESTORE)
 
 
 def check_core_tables(conn: sqlite3.Connection, path: Path) -> None:
