@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Any
 from promptyard.core.adapter_files import pickled_files
 from promptyard.core.errors import BundleError, PromptyardError, RegistryError, UsageError
 from promptyard.core.refs import check_label, check_name
+from promptyard.core.render import check_template
+from promptyard.core.template import Template
 from promptyard.core.text_files import parse_json, read_text
 from promptyard.core.yaml_files import load_yaml
 from promptyard.registry import queries
@@ -253,9 +255,6 @@ def import_bundle(
 def _check_contents(items: list[dict[str, Any]], where: str) -> list[list[Any]]:
     """Per item, the contract of each version as a commit would compute it; BundleError when a prompt's
     content is not a canonical template, its template does not compile, or a given contract differs."""
-    from promptyard.core.render import check_template
-    from promptyard.core.template import Template
-
     out = []
     for i, item in enumerate(items):
         contracts = []

@@ -12,6 +12,9 @@ import sqlite3
 from typing import Any
 
 from promptyard.core.errors import IntegrityError
+from promptyard.core.render import check_template
+from promptyard.core.template import Template
+from promptyard.registry.engine import load_table_modules
 from promptyard.registry.records import check_stored_contract, content_hash_of
 from promptyard.registry.store import ArtifactStore
 
@@ -68,7 +71,6 @@ def _schema_problems(conn: sqlite3.Connection) -> list[dict[str, str]]:
     """Every table and column of the code's table models that the file lacks."""
     from sqlmodel import SQLModel
 
-    from promptyard.registry.engine import load_table_modules
 
     load_table_modules()
     out = []
@@ -88,9 +90,6 @@ def _schema_problems(conn: sqlite3.Connection) -> list[dict[str, str]]:
 
 
 def _version_problems(conn: sqlite3.Connection) -> list[dict[str, str]]:
-    from promptyard.core.render import check_template
-    from promptyard.core.template import Template
-
     out = []
     try:
         rows = conn.execute(

@@ -24,9 +24,11 @@ from typing import Any
 
 from promptyard.core.errors import UsageError
 from promptyard.core.paths import check_id, inside
+from promptyard.core.template import Template
 from promptyard.core.text_files import parse_json, read_text
 from promptyard.runtime.ray_session import apply_ray_env, tune_storage_dir
 from promptyard.tuning.resume import MUTABLE, RESUME_DIR
+from promptyard.tuning.spec import TrainSpec
 
 SCHEDULERS = ("asha", "median", "pbt", "fifo")
 SEARCH_ALGS = ("random", "optuna")
@@ -305,9 +307,6 @@ def _run_config(spec: SearchSpec, callbacks: list[Any] | None) -> Any:
 
 def spec_to_json(spec: SearchSpec) -> dict[str, Any]:
     """The spec as plain JSON data (a Template prompt as its dict); :func:`spec_from_json` reverses it."""
-    from promptyard.core.template import Template
-    from promptyard.tuning.spec import TrainSpec
-
     train = spec.train_spec
     if not isinstance(train, TrainSpec):
         train_data: dict[str, Any] | None = None  # a trainer of its own: such a search cannot be resumed
@@ -322,9 +321,6 @@ def spec_to_json(spec: SearchSpec) -> dict[str, Any]:
 
 def spec_from_json(data: Any, where: str) -> SearchSpec:
     """A SearchSpec from :func:`spec_to_json`'s data; UsageError naming ``where`` when it is not that."""
-    from promptyard.core.template import Template
-    from promptyard.tuning.spec import TrainSpec
-
     if not isinstance(data, dict) or data.get("format") != 1 or not isinstance(data.get("search"), dict):
         raise UsageError("not a promptyard search spec", where=where)
     train = data.get("train_spec")
