@@ -159,3 +159,32 @@ def registry(tmp_path):
     reg = Registry.open(tmp_path / "reg" / "registry.db", create=True)
     yield reg
     reg.close()
+
+
+class Ran:
+    """What one ``promptyard`` subprocess did."""
+
+    def __init__(self, code: int, stdout: str, stderr: str):
+        self.code, self.stdout, self.stderr = code, stdout, stderr
+
+    def error_line(self) -> str:
+        """The one ``error: …`` line of a refused command (asserts there is exactly one, and no traceback)."""
+        assert "Traceback" not in self.stdout + self.stderr, self.stderr[-2000:]
+        lines = [line for line in self.stderr.splitlines() if line.strip()]
+        assert len(lines) == 1 and lines[0].startswith("error: "), self.stderr[-2000:]
+        return lines[0]
+
+
+@pytest.fixture
+def cli(tmp_path):
+    """Run the real ``promptyard`` entry point in a subprocess, bounded by ``timeout`` (a hang fails the test)."""
+    import subprocess
+    import sys
+
+    def run(*args: str, env: dict | None = None, timeout: float = 60, stdin: str | None = None) -> Ran:
+        proc = subprocess.run([sys.executable, "-m", "promptyard.cli", *args], capture_output=True, text=True,
+                              timeout=timeout, cwd=tmp_path, env={**os.environ, **(env or {})},
+                              input=stdin or "")
+        return Ran(proc.returncode, proc.stdout, proc.stderr)
+
+    return run

@@ -32,7 +32,7 @@ CASES = [
     (["prompt", "render", "p", "-v", "x=1"], ["p@1", "missing variable 'text'", "unexpected variable 'x'"]),
     (["prompt", "render", "p", "-v", "noequals"], ["key=value", "noequals"]),
     (["prompt", "rollback", "p"], ["no label 'production'"]),
-    (["prompt", "import", "bad.yaml"], ["bad.yaml line 3", "not valid YAML"]),
+    (["prompt", "import", "bad.yaml"], ["bad.yaml line 3", "invalid YAML"]),
     (["prompt", "bogus"], ["No such command 'bogus'", "promptyard prompt --help"]),
     (["data", "show", "nope"], ["unknown data set 'nope'", "rotten_tomatoes"]),
     (["data", "show", "bad.jsonl"], ["bad.jsonl", "line 2"]),

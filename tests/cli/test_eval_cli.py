@@ -155,7 +155,7 @@ def test_suite_file_runs_and_bad_suite_is_one_line(registry, reviews, tmp_path):
     bad.write_text("data: [x]\nprompts: [a]\nmodels: [{adapters: [z]}]\n")
     result = invoke(["eval", "run", str(bad)])
     assert result.exit_code == 1
-    assert result.stderr.strip() == "error: bad.yaml: models[0]: missing key 'model' (a model reference, e.g. " \
+    assert result.stderr.strip() == "error: bad.yaml line 3: models[0]: missing key 'model' (a model reference, e.g. " \
                                     "smollm2-135m)"
 
 

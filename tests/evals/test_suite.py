@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pickle
+import re
 import textwrap
 
 import pytest
@@ -89,7 +90,7 @@ BAD = [
     ("cells: [{prompt: p, data: d, model: m, temperature: 0}]", "suite.yaml: cells[0].temperature",
      "unknown key 'temperature'"),
     ("name: empty", "suite.yaml", "the suite has no cells"),
-    ("data: [d\nprompts: [a]", "suite.yaml line 2, column 8", "not valid YAML"),
+    ("data: [d\nprompts: [a]", "suite.yaml line 2, column 8", "invalid YAML"),
 ]
 
 
@@ -97,8 +98,16 @@ BAD = [
 def test_bad_suites_name_file_key_and_expectation(tmp_path, text, where, message):
     with pytest.raises(ValidationError) as info:
         load_suite(write(tmp_path, text))
-    assert info.value.where == where
+    # a key's error also names its line in the file: "suite.yaml line 2: data[0].split"
+    assert re.sub(r" line \d+:", ":", info.value.where) == where
     assert message in info.value.message
+
+
+def test_a_bad_key_names_its_line():
+    with pytest.raises(ValidationError) as info:
+        parse_suite({"data": ["d"], "prompts": ["a"], "models": ["m"], "scoring": "vibes"}, source="s.yaml",
+                    lines={"data": 1, "prompts": 2, "models": 3, "scoring": 4})
+    assert info.value.where == "s.yaml line 4: scoring"
 
 
 def test_missing_file_is_a_validation_error(tmp_path):

@@ -65,7 +65,8 @@ def test_integrity_scan_finds_orphans_and_edited_content(registry, tmp_path):
 
     registry.commit("p", Template(text="{{ x }}"))
     registry.register_adapter("a", make_adapter(tmp_path, "a1", b"w"), {})
-    assert registry.check_integrity() == {"versions": [], "mismatched": [], "missing": [], "orphans": []}
+    assert registry.check_integrity() == {"database": [], "schema": [], "versions": [], "mismatched": [], "missing": [],
+                                         "orphans": []}
     orphan = registry.artifacts_dir / "sha256" / ("0" * 64)
     orphan.mkdir()
     (registry.artifacts_dir / "tmp" / "leftover").mkdir(parents=True)

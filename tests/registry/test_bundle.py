@@ -115,7 +115,7 @@ def test_corrupt_bundle_file_is_refused(other, tmp_path, text):
     path = tmp_path / "bundle.json"
     path.write_text(text)
     before = dump(other.path)
-    with pytest.raises(BundleError, match="not valid JSON"):
+    with pytest.raises(BundleError, match="invalid JSON|empty bundle"):
         other.import_bundle(path)
     assert dump(other.path) == before
 

@@ -14,6 +14,8 @@ from promptyard.cli.app import app as root_app
 from promptyard.cli.output import console, print_json, table
 from promptyard.cli.state import state
 from promptyard.core.errors import UsageError
+from promptyard.runtime.lineage import read_lineage
+from promptyard.runtime.lineage import summary as lineage_summary
 
 app = typer.Typer(name="adapter", help="Trained adapters: versions, labels, rollback, export, diff.",
                   no_args_is_help=True)
@@ -36,11 +38,8 @@ def list_adapters(pattern: Optional[str] = typer.Argument(None, help="Name glob.
         rows = []
         for item in items:
             latest = reg.resolve(f"{item.name}@{item.latest}", kind="adapter") if item.latest else None
-            lineage = latest.lineage if latest else {}
             rows.append({"name": item.name, "latest": item.latest, "labels": item.labels,
-                         "method": lineage.get("method", {}).get("name"),
-                         "base_model": lineage.get("base_model", {}).get("ref"),
-                         "metric": lineage.get("metrics", {}).get("val_metric")})
+                         **lineage_summary(latest.lineage if latest else {})})
     if as_json:
         print_json(rows)
         return
@@ -61,12 +60,12 @@ def show(ref: str = typer.Argument(..., help="NAME, NAME@N, NAME@label."), as_js
     if as_json:
         print_json(data)
         return
-    lin = info.lineage
+    lin = read_lineage(info.lineage)
     console.print(f"[bold]{info.ref}[/bold]  {info.message}")
     console.print(f"artifact sha256:{info.artifact_hash}  at {path}")
     for key in ("base_model", "prompt", "method", "task"):
         console.print(f"{key}: {json.dumps(lin.get(key), default=str)}")
-    data = lin.get("data", {})
+    data = lin["data"]
     console.print(f"data: {data.get('ref')} fingerprint {str(data.get('fingerprint'))[:12]}")
     console.print(f"metrics: {json.dumps(lin.get('metrics'), default=str)}")
     console.print(f"packages: {json.dumps(lin.get('packages'))}")
@@ -182,7 +181,7 @@ def predict(adapter: str = typer.Option(..., "--adapter", "-a", help="Adapter re
 @root_app.command("doctor")
 def doctor(remove_orphans: bool = typer.Option(False, "--remove-orphans", help="Delete orphaned artifacts."),
            as_json: bool = JSON_OPT) -> None:
-    """Check every stored artifact against its hash and list orphans; exit 1 on any mismatch."""
+    """The same checks as `registry check` (database, tables, versions, artifacts, orphans); exit 1 on any."""
     from promptyard.cli.registry_cmd import check  # one implementation: `registry check`
 
     check(remove_orphans=remove_orphans, as_json=as_json)

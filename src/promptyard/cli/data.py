@@ -30,7 +30,7 @@ def data_options(text_column: str | None, label_column: str | None, target_colum
 @app.command("show")
 def show(
     name: str = typer.Argument(..., help="rotten_tomatoes, bbc_news, or a .jsonl/.csv file."),
-    rows: int = typer.Option(5, "--rows", "-n", help="How many rows to print."),
+    rows: int = typer.Option(5, "--rows", "-n", min=0, help="How many rows to print (0 or more)."),
     text_column: Optional[str] = typer.Option(None, help="Column holding the input text."),  # noqa: UP045
     label_column: Optional[str] = typer.Option(None, help="Column holding the label."),  # noqa: UP045
     target_column: Optional[str] = typer.Option(None, help="Column holding the target text."),  # noqa: UP045

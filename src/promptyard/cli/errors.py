@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import sqlite3
 import sys
 from collections.abc import Iterator
 
@@ -26,6 +27,16 @@ def error_boundary(debug: bool = False) -> Iterator[None]:
         sys.exit(130)
     except BrokenPipeError:  # `promptyard prompt render … | head`
         sys.exit(0)
+    except Exception as exc:
+        cause = exc if isinstance(exc, sqlite3.DatabaseError) else getattr(exc, "orig", None)
+        if debug or not isinstance(cause, sqlite3.DatabaseError):
+            raise
+        # a page SQLite cannot read shows up at the first query that touches it, not at open
+        detail = " ".join(str(cause).split())
+        hint = "the file is damaged: `promptyard registry check` says what" if "malformed" in detail \
+            or "not a database" in detail else "see `promptyard registry check`"
+        print(f"error: registry database error: {detail} ({hint})", file=sys.stderr)
+        sys.exit(1)
 
 
 def print_plugin_failures(debug: bool = False) -> None:

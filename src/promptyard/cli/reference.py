@@ -67,7 +67,18 @@ def render_reference() -> str:
            "(before the command) for a traceback.\n",
            "Root options (`--registry`, `--quiet`, `--debug`, `--no-plugins`) go before the command. Read and run "
            "commands take `--json`. `promptyard --install-completion` installs shell completion "
-           "(`--show-completion` prints it). Concepts and guides: [index.md](index.md).\n"]
+           "(`--show-completion` prints it). Concepts and guides: [index.md](index.md).\n",
+           "Bad input never writes anything and never shows a traceback: a file that is not UTF-8, empty, nested "
+           "more than 64 levels deep, YAML with aliases (`*name`), a CSV field over 128 KiB (a bad row under "
+           "`--skip-bad-rows`), a value of the wrong type, a name or label with a control character or a trailing "
+           "newline, an adapter folder with pickled weights (`.bin`, `.pt`, `.pkl`, …), a search id with `/` or "
+           "`..`. Each is one `error: WHERE: WHAT (HINT)` line, where WHERE names the file and line or the key "
+           "(`bundle.yaml: items[0].labels`). Exit codes: 1 for refused input or a damaged registry, 2 for bad "
+           "arguments, 3 for a failed `eval gate`.\n",
+           "Only `promptyard init` (and `promptyard quickstart`, in its own folder) creates a registry. A "
+           "`--registry` file that is not one (empty, a folder, not SQLite, truncated, missing a table) is "
+           "refused and left as it is; `promptyard registry check` says what is wrong with a damaged one "
+           "([registry.md](registry.md#checking-a-registry)).\n"]
     _walk(typer.main.get_command(get_app()), ["promptyard"], out)
     return "\n".join(out)
 

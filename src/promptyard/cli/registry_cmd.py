@@ -71,19 +71,25 @@ def check(
     remove_orphans: bool = typer.Option(False, "--remove-orphans", help="Delete unrecorded artifact folders."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
-    """Check stored content against its hashes; list damaged, missing and orphaned artifacts."""
+    """Check the database (SQLite integrity and foreign keys, tables and columns), every version against
+    its hash, every artifact against its files; list orphans. Exit 1 when anything is wrong."""
     from promptyard.cli.output import print_json
+    from promptyard.registry.api import Registry
+    from promptyard.registry.integrity import has_damage
 
-    with open_registry() as reg:
+    with Registry.open(state.registry, damaged_ok=True) as reg:
         report = reg.check_integrity(remove_orphans=remove_orphans)
     if as_json:
         print_json(report)
     else:
         problems = [(k, p) for k, rows in report.items() for p in rows]
         for kind, problem in problems:
-            print(f"{kind}: {problem.get('ref') or problem.get('hash') or problem.get('path')}: {problem['problem']}")
+            what = problem.get("ref") or problem.get("table") or problem.get("hash") or problem.get("path") \
+                or problem.get("check")
+            removed = " (removed)" if kind == "orphans" and remove_orphans else ""
+            print(f"{kind}: {what}: {problem['problem']}{removed}")
         print("no problems found" if not problems else f"{len(problems)} problem(s)")
-    if report["versions"] or report["mismatched"] or report["missing"]:
+    if has_damage(report, orphans_removed=remove_orphans):
         raise typer.Exit(1)
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from promptyard.core.errors import RenderError, UsageError
+from promptyard.core.text_files import decode, parse_json, read_text
 from promptyard.registry.api import Registry
 
 
@@ -35,19 +36,14 @@ def read_variables(pairs: list[str] | None, vars_file: Path | str | None, contra
     text, where = None, None
     if vars_file is not None:
         where = str(vars_file)
-        try:
-            text = stdin.read() if where == "-" else Path(vars_file).read_text(encoding="utf-8")
-        except OSError as exc:
-            raise UsageError(f"cannot read variables: {exc.strerror}", where=where) from None
-        except UnicodeDecodeError as exc:
-            raise UsageError(f"variables are not UTF-8 text (byte {exc.start})", where=where) from None
+        if where == "-":
+            text = _read_stdin(stdin, where)
+        else:
+            text = read_text(vars_file, what="variables file", error=UsageError, allow_empty=True)
     elif not pairs and not stdin.isatty():
-        text, where = stdin.read(), "stdin"
+        text, where = _read_stdin(stdin, "stdin"), "stdin"
     if text and text.strip():
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise UsageError(f"not valid JSON: {exc}", where=where, hint='a JSON object such as {"x": 1}') from None
+        data = parse_json(text, where=where, error=UsageError)
         if not isinstance(data, dict):
             raise UsageError("variables must be a JSON object", where=where, hint='e.g. {"x": 1}')
         values.update(data)
@@ -57,6 +53,17 @@ def read_variables(pairs: list[str] | None, vars_file: Path | str | None, contra
             raise UsageError(f"expected key=value, got {pair!r}", where="-v")
         values[key] = coerce(value, types.get(key))
     return values
+
+
+def _read_stdin(stdin: Any, where: str) -> str:
+    """All of stdin as text; a UsageError, not a UnicodeDecodeError, when it is not UTF-8."""
+    raw = getattr(stdin, "buffer", None)
+    if raw is not None:
+        return decode(raw.read(), where=where, what="variables", error=UsageError, allow_empty=True)
+    try:
+        return stdin.read()
+    except UnicodeDecodeError as exc:
+        raise UsageError(f"variables are not UTF-8 text (byte {exc.start})", where=where) from None
 
 
 def run_render(registry: str | None, ref: str, pairs: list[str] | None, vars_file: Path | str | None,

@@ -72,7 +72,7 @@ def run(
 
         check_name(adapter_name)  # a bad name fails before training, not after
         plan_run(spec)
-        registry = Registry.open(state.registry, create=True)
+        registry = Registry.open(state.registry)
     if not (state.quiet or as_json):
         console.print(f"run dir {run_dir} (if interrupted, run the same command with --resume {run_dir})")
     result = train(spec)

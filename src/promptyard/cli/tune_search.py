@@ -15,6 +15,7 @@ from promptyard.cli import progress
 from promptyard.cli.app import app as root_app
 from promptyard.cli.output import console, print_json, table
 from promptyard.cli.state import state
+from promptyard.core.paths import check_id
 
 try:
     from promptyard.cli.tune import app
@@ -27,7 +28,7 @@ ADDRESS_OPT = typer.Option(None, "--ray-address", envvar="PROMPTYARD_RAY_ADDRESS
                            help="Join the Ray cluster at ADDRESS (e.g. 10.0.0.5:6379 or auto).")
 
 
-def _registry(create: bool = True) -> Any:
+def _registry(create: bool = False) -> Any:
     from promptyard.registry.api import Registry
 
     return Registry.open(state.registry, create=create)
@@ -167,7 +168,7 @@ def searches(
               [[r["id"], r["status"], r["method"], r["scheduler"], r["trials_requested"],
                 r["best_metric"], r["adapter_name"]] for r in rows])
         return
-    record = get_search(registry, search_id)
+    record = get_search(registry, check_id(search_id, what="search id"))
     if as_json:
         print_json(record)
         return

@@ -158,10 +158,12 @@ class PluginHost:
 
     def _load_entry_points(self) -> None:
         allowed = self._allowed()
+        known: set[str] = set()
         for name, value, dist_name, dist_version in discover_entry_points():
             ep = metadata.EntryPoint(name, value, ENTRY_POINT_GROUP)
             info = PluginInfo(ep.name, "external", ep.value, dist_name, dist_version)
             names = {_normalise(ep.name), _normalise(info.distribution or "")}
+            known |= names - {""}
             if allowed is not None and not names & allowed:
                 continue
             taken = self.infos.get(ep.name)
@@ -171,6 +173,12 @@ class PluginHost:
                 continue
             if self._load(info, ep.load):
                 self.loaded_external = True
+        for missing in sorted((allowed or set()) - known):  # a typo must not pass in silence
+            close = difflib.get_close_matches(missing, sorted(known), n=1)
+            hint = f"did you mean {close[0]!r}?" if close else (
+                f"installed: {', '.join(sorted(known))}" if known else "no external plugin is installed")
+            self._fail(PluginInfo(missing, "external"), "import",
+                       f"PROMPTYARD_PLUGINS names it, but no installed plugin is called that ({hint})")
 
     def _check_pending(self) -> None:
         """Report (and unregister) plugins that implement a hook promptyard does not have, or forgot @hookimpl."""

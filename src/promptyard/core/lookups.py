@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from promptyard.core import adapter_format
+from promptyard.core.adapter_files import check_safetensors_only
 from promptyard.core.dataset import Dataset
 from promptyard.core.errors import IntegrityError, PluginError, UnknownNameError, UsageError
 from promptyard.core.host import get_host
@@ -175,9 +176,10 @@ def load_adapter(model: Any, folder: str | Path) -> Any:
     """Put the adapter in ``folder`` on ``model`` with the ``load`` of the method that saved it.
 
     A PEFT folder whose method is no longer installed still loads with the contract's default (PEFT's)
-    loader: its format is PEFT's whatever method wrote it.
+    loader: its format is PEFT's whatever method wrote it. Weights load from safetensors only: a folder
+    with a pickled ``adapter_model.bin`` is refused before any loader sees it.
     """
-    folder = Path(folder)
+    folder = check_safetensors_only(folder, loading=True)
     try:
         method = adapter_method(folder)
     except UnknownNameError:

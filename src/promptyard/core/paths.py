@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
+
+from promptyard.core.errors import UsageError
 
 REGISTRY_DIRNAME = ".promptyard"
 REGISTRY_FILENAME = "registry.db"
@@ -52,4 +55,26 @@ def work_dir() -> Path:
     env = os.environ.get("PROMPTYARD_WORKDIR")
     path = Path(env).expanduser() if env else home_dir() / "work"
     path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
+
+
+def check_id(value: object, *, what: str = "id") -> str:
+    """``value`` when it can name a folder of promptyard's own (a search id, a run id): letters, digits,
+    ``.``, ``_``, ``-``; no separator, no ``..``, nothing absolute. UsageError otherwise, before any path
+    is built from it."""
+    if not isinstance(value, str) or not _ID.fullmatch(value) or ".." in value:
+        raise UsageError(f"invalid {what} {value!r:.80}", where=what,
+                         hint="letters, digits, '.', '_' and '-' only (no '/', no '..')")
+    return value
+
+
+def inside(folder: Path, name: str) -> Path:
+    """``folder / name`` after checking that it resolves inside ``folder`` (no symlink leads out)."""
+    path = folder / name
+    root = folder.resolve()
+    if path.resolve().parent != root:
+        raise UsageError(f"{name!r} leads outside {root}", where=str(path))
     return path

@@ -15,9 +15,10 @@ DEFAULT_LABEL = "production"
 #: shortest hash prefix accepted after ``sha:`` (shorter ones match too much to be useful)
 MIN_HASH_PREFIX = 4
 
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$")
-_LABEL = re.compile(r"^[A-Za-z][A-Za-z0-9._-]*$")
-_HASH = re.compile(r"^[0-9a-f]+$")
+# matched with fullmatch: "$" would also match before a trailing newline ("canary\n" would pass)
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*")
+_LABEL = re.compile(r"[A-Za-z][A-Za-z0-9._-]*")
+_HASH = re.compile(r"[0-9a-f]+")
 RESERVED_LABELS = frozenset({"latest"})
 
 
@@ -50,7 +51,7 @@ class Ref:
 
 def check_name(name: str, *, what: str = "name") -> str:
     """Return ``name`` if it is a valid item name (``team/sentiment`` allowed); else raise UsageError."""
-    if not isinstance(name, str) or not _NAME.match(name) or len(name) > 200:
+    if not isinstance(name, str) or not _NAME.fullmatch(name) or len(name) > 200:
         raise UsageError(
             f"invalid {what} {name!r}",
             where=what,
@@ -61,7 +62,7 @@ def check_name(name: str, *, what: str = "name") -> str:
 
 def check_label(label: str) -> str:
     """Return ``label`` if it can name a label, else raise UsageError."""
-    if not isinstance(label, str) or not _LABEL.match(label) or label in RESERVED_LABELS or len(label) > 100:
+    if not isinstance(label, str) or not _LABEL.fullmatch(label) or label in RESERVED_LABELS or len(label) > 100:
         raise UsageError(
             f"invalid label {label!r}",
             where="label",
@@ -92,14 +93,14 @@ def parse_ref(text: str | Ref) -> Ref:
         return Ref(name, number=number)
     if selector.startswith("sha:") or selector.startswith("sha256:"):
         prefix = selector.split(":", 1)[1].lower()
-        if not _HASH.match(prefix) or len(prefix) < MIN_HASH_PREFIX or len(prefix) > 64:
+        if not _HASH.fullmatch(prefix) or len(prefix) < MIN_HASH_PREFIX or len(prefix) > 64:
             raise UsageError(
                 f"invalid hash prefix {prefix!r}",
                 where=text,
                 hint=f"{MIN_HASH_PREFIX} to 64 hex digits, e.g. {name}@sha:1a2b3c",
             )
         return Ref(name, hash_prefix=prefix)
-    if _LABEL.match(selector):
+    if _LABEL.fullmatch(selector):
         return Ref(name, label=selector)
     raise UsageError(
         f"cannot read the part after '@': {selector!r}",

@@ -118,7 +118,7 @@ def _check_structure(t: Template) -> None:
         if var.default is not None and not matches(var.default, var.type):
             raise ValidationError(f"default {var.default!r:.40} of variable {var.name!r} is not a {var.type}",
                                   where=f"variables[{i}].default")
-        if not _IDENTIFIER.match(var.name):
+        if not _IDENTIFIER.fullmatch(var.name):
             raise ValidationError(f"variable name {var.name!r} is not an identifier (letters, digits, '_', "
                                   "not starting with '_' or a digit)", where=f"variables[{i}]")
 

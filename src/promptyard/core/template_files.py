@@ -8,13 +8,14 @@ syntax error names the file, the source (``text``, ``parts[1] (user)`` …), lin
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 from typing import Any
 
 from promptyard.core.errors import PromptyardError, ValidationError
 from promptyard.core.template import Template
+from promptyard.core.text_files import parse_json, read_text
+from promptyard.core.yaml_files import compose, load_yaml
 
 TEXT_SUFFIXES = (".j2", ".jinja", ".jinja2", ".txt")
 DATA_SUFFIXES = (".yaml", ".yml", ".json")
@@ -24,34 +25,13 @@ META_KEYS = ("name", "description", "task_type", "tags")
 
 
 def _read(path: Path) -> str:
-    try:
-        return path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ValidationError("no such file", where=str(path)) from None
-    except IsADirectoryError:
-        raise ValidationError("is a directory, expected a template file", where=str(path)) from None
-    except UnicodeDecodeError as exc:
-        raise ValidationError(f"not UTF-8 text (byte {exc.start})", where=str(path)) from None
-    except OSError as exc:
-        raise ValidationError(f"cannot read: {exc.strerror}", where=str(path)) from None
+    return read_text(path, what="template file", allow_empty=True)
 
 
 def _parse_data(path: Path, text: str) -> Any:
     if path.suffix.lower() == ".json":
-        try:
-            return json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise ValidationError(f"invalid JSON: {exc.msg}",
-                                  where=f"{path} line {exc.lineno}, column {exc.colno}") from None
-    import yaml  # only YAML files pay for it
-
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{path} line {mark.line + 1}, column {mark.column + 1}" if mark is not None else str(path)
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise ValidationError(f"invalid YAML: {problem}", where=where) from None
+        return parse_json(text, where=str(path))
+    return load_yaml(text, source=str(path)).data
 
 
 def _meta(path: Path, data: dict[str, Any]) -> dict[str, Any]:
@@ -118,7 +98,7 @@ def _yaml_position(yaml_text: str, source_where: str, where: str) -> str | None:
     if not match:
         return None
     try:
-        root = yaml.compose(yaml_text)
+        root = compose(yaml_text)
         node = _child(root, "parts") if match.group(2) is not None else root
         if match.group(2) is not None:
             node = node.value[int(match.group(2))] if node is not None else None
@@ -126,7 +106,7 @@ def _yaml_position(yaml_text: str, source_where: str, where: str) -> str | None:
         if match.group(3) is not None:
             node = _child(root, "sections")
         value = _child(node, key)
-    except (yaml.YAMLError, IndexError, AttributeError, TypeError):
+    except (IndexError, AttributeError, TypeError):
         return None
     if not isinstance(value, yaml.ScalarNode):
         return None

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from promptyard.core.adapter_files import check_safetensors_only
 from promptyard.core.errors import EvalError
 from promptyard.core.lookups import ADAPTER_META, load_dataset
 from promptyard.core.protocols import member
@@ -65,6 +66,8 @@ def open_registry(spec: CellSpec, registry: Any = None) -> Any:
 def resolve_adapter(ref: str, registry: Any) -> ResolvedAdapter:
     """A registry adapter reference, or a local adapter folder (PEFT's, or one promptyard trained)."""
     path = Path(ref)
+    if path.is_dir():
+        check_safetensors_only(path, loading=True)
     if (path / "adapter_config.json").is_file() or (path / ADAPTER_META).is_file():
         from promptyard.core.hashing import files_sha256
 

@@ -16,6 +16,7 @@ from typing import Any
 
 from promptyard.core.errors import ValidationError
 from promptyard.core.paths import work_dir
+from promptyard.core.yaml_files import load_data_file
 from promptyard.evals.suite import CellSpec
 
 WORDINGS = (
@@ -57,14 +58,12 @@ class SearchResult:
 
 def load_variants(path: str | Path, base: Any) -> list[Variant]:
     """A YAML/JSON list: each item a template text (same kind as the base) or a mapping of template fields."""
-    import yaml
-
     from promptyard.core.template import Template
 
     p = Path(path)
     if not p.is_file():
         raise ValidationError("variants file not found", where=str(p))
-    data = yaml.safe_load(p.read_text(encoding="utf-8"))
+    data = load_data_file(p, what="variants file").data
     if isinstance(data, dict) and "variants" in data:
         data = data["variants"]
     if not isinstance(data, list) or not data:

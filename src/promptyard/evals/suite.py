@@ -12,6 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from promptyard.core.errors import ValidationError
+from promptyard.core.text_files import read_text
+from promptyard.core.yaml_files import format_key, load_yaml
 
 SPLITS = ("train", "validation", "test", "all")
 SCORING = ("choices", "generate")
@@ -82,11 +84,14 @@ class Suite:
 class _Checker:
     """Reads values out of the parsed YAML and raises with ``file: key.path`` on anything unexpected."""
 
-    def __init__(self, source: str):
+    def __init__(self, source: str, lines: dict[str, int] | None = None):
         self.source = source
+        self.lines = lines or {}  # "cells[0].prompt" -> line in the file
 
     def fail(self, path: str, message: str, hint: str | None = None) -> ValidationError:
-        return ValidationError(message, where=f"{self.source}: {path}" if path else self.source, hint=hint)
+        line = next((self.lines[p] for p in _prefixes(path) if p in self.lines), None)
+        at = f"{self.source} line {line}" if line else self.source
+        return ValidationError(message, where=f"{at}: {path}" if path else at, hint=hint)
 
     def string(self, value: Any, path: str) -> str:
         if not isinstance(value, str) or not value.strip():
@@ -222,9 +227,20 @@ def _common(c: _Checker, d: dict[str, Any], path: str, base: dict[str, Any]) -> 
     return out
 
 
-def parse_suite(data: Any, *, source: str = "suite") -> Suite:
-    """Validate a parsed suite document and expand it into cells."""
-    c = _Checker(source)
+def _prefixes(path: str) -> list[str]:
+    """``cells[0].prompt``, ``cells[0]``, ``cells``: the key path and its parents, deepest first."""
+    out = [path] if path else []
+    while path:
+        cut = max(path.rfind("."), path.rfind("["))
+        path = path[:cut] if cut > 0 else ""
+        if path:
+            out.append(path)
+    return out
+
+
+def parse_suite(data: Any, *, source: str = "suite", lines: dict[str, int] | None = None) -> Suite:
+    """Validate a parsed suite document and expand it into cells (``lines``: key path -> file line)."""
+    c = _Checker(source, lines)
     d = c.mapping(data, "")
     c.known(d, TOP_KEYS, "")
     common = _common(c, d, "", {})
@@ -261,18 +277,12 @@ def parse_suite(data: Any, *, source: str = "suite") -> Suite:
 
 def load_suite(path: str | Path) -> Suite:
     """Read and validate a suite YAML file."""
-    import yaml
-
     p = Path(path)
     if not p.is_file():
         raise ValidationError("suite file not found", where=str(p), hint="pass the path of a YAML suite file")
-    try:
-        data = yaml.safe_load(p.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{p.name} line {mark.line + 1}, column {mark.column + 1}" if mark else p.name
-        raise ValidationError(f"not valid YAML: {getattr(exc, 'problem', exc)}", where=where) from None
-    suite = parse_suite(data, source=p.name)
+    doc = load_yaml(read_text(p, what="suite file"), source=p.name)
+    lines = {format_key(key): line for key, line in doc.lines.items()}
+    suite = parse_suite(doc.data, source=p.name, lines=lines)
     suite.path = str(p.resolve())
     return suite
 

@@ -9,20 +9,21 @@ from __future__ import annotations
 import bz2
 import csv
 import io
-import json
 from pathlib import Path
 from typing import Any
 
 from promptyard.core.dataset import Dataset
 from promptyard.core.errors import DataError, UsageError
 from promptyard.core.hookspecs import hookimpl
+from promptyard.core.text_files import parse_json, read_text
 from promptyard.plugins.model_loaders import package_dir
 
 # -- files --------------------------------------------------------------------------------------------
 
 
 def _map_row(raw: dict[str, Any], mapping: dict[str, str | None], where: str) -> dict[str, Any]:
-    """Rename the mapped columns to their canonical names; complain about a missing mapped column."""
+    """Rename the mapped columns to their canonical names; complain about a missing mapped column or a
+    value of the wrong type (text and target are strings, a label is a string or a number)."""
     row = dict(raw)
     for canonical, column in mapping.items():
         if column is None:
@@ -35,6 +36,10 @@ def _map_row(raw: dict[str, Any], mapping: dict[str, str | None], where: str) ->
         value = row.pop(column)
         if value is None or (isinstance(value, str) and not value.strip() and canonical != "target"):
             raise DataError(f"empty value in column {column!r}", where=where)
+        allowed = (str, int, float, bool) if canonical == "label" else (str,)
+        if not isinstance(value, allowed):
+            what = "a string or a number" if canonical == "label" else "a string"
+            raise DataError(f"column {column!r} must be {what}, got {type(value).__name__}", where=where)
         row[canonical] = value
     return row
 
@@ -44,29 +49,41 @@ def _mapping(options: dict[str, Any]) -> dict[str, str | None]:
             "target": options.pop("target_column", "target")}
 
 
+def _file_text(path: Path) -> str:
+    """The whole file as UTF-8 text; DataError naming file, line and column of a byte that is not."""
+    return read_text(path, what="data file", error=DataError, allow_empty=True)
+
+
+def _finish(path: Path, rows: list[dict[str, Any]], skipped: int) -> Dataset:
+    if not rows:
+        detail = f" ({skipped} malformed row(s) skipped)" if skipped else ""
+        raise DataError(f"no data rows{detail}", where=str(path), hint="a data file needs at least one row")
+    return Dataset(path.stem, rows, str(path), skipped=skipped)
+
+
 def load_jsonl(path: Path, *, skip_bad_rows: bool = False, **options: Any) -> Dataset:
     mapping = _mapping(options)
     _no_extra(options, path)
     rows, skipped = [], 0
-    with open(path, encoding="utf-8") as fh:
-        for line_no, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            try:
-                try:
-                    raw = json.loads(line)
-                except json.JSONDecodeError as exc:
-                    raise DataError(f"invalid JSON: {exc.msg}",
-                                    where=f"{path}: line {line_no}, column {exc.colno}") from exc
-                if not isinstance(raw, dict):
-                    raise DataError(f"expected a JSON object, got {type(raw).__name__}",
-                                    where=f"{path}: line {line_no}, column 1")
-                rows.append(_map_row(raw, mapping, f"{path}: line {line_no}"))
-            except DataError:
-                if not skip_bad_rows:
-                    raise
-                skipped += 1
-    return Dataset(path.stem, rows, str(path), skipped=skipped)
+    # split on newlines only: str.splitlines() would also cut at U+2028 and friends inside JSON strings
+    for line_no, line in enumerate(_file_text(path).split("\n"), start=1):
+        if not line.strip():
+            continue
+        try:
+            raw = parse_json(line, where=str(path), error=DataError, line=f"{path}: line {line_no}")
+            if not isinstance(raw, dict):
+                raise DataError(f"expected a JSON object, got {type(raw).__name__}",
+                                where=f"{path}: line {line_no}, column 1")
+            rows.append(_map_row(raw, mapping, f"{path}: line {line_no}"))
+        except DataError:
+            if not skip_bad_rows:
+                raise
+            skipped += 1
+    return _finish(path, rows, skipped)
+
+
+#: longest CSV field read (the csv module's own default limit, 128 KiB): a longer one is a bad row
+CSV_FIELD_LIMIT = csv.field_size_limit()
 
 
 def load_csv(path: Path, *, skip_bad_rows: bool = False, delimiter: str | None = None,
@@ -74,28 +91,53 @@ def load_csv(path: Path, *, skip_bad_rows: bool = False, delimiter: str | None =
     mapping = _mapping(options)
     _no_extra(options, path)
     delimiter = delimiter or ("\t" if path.suffix == ".tsv" else ",")
+    if not isinstance(delimiter, str) or len(delimiter) != 1:
+        raise UsageError(f"delimiter must be one character, got {delimiter!r}", where=str(path))
+    reader = csv.reader(io.StringIO(_file_text(path), newline=""), delimiter=delimiter)
     rows, skipped = [], 0
-    with open(path, encoding="utf-8", newline="") as fh:
-        reader = csv.reader(fh, delimiter=delimiter)
-        header = next(reader, None)
-        if not header:
-            raise DataError("empty CSV file (no header row)", where=f"{path}: line 1")
-        for record in reader:
-            line_no = reader.line_num
-            if not any(cell.strip() for cell in record):
-                continue
-            try:
-                where = f"{path}: line {line_no}"
-                if len(record) != len(header):
-                    column = min(len(record), len(header)) + 1
-                    raise DataError(f"expected {len(header)} fields, found {len(record)}",
-                                    where=f"{where}, column {column}")
-                rows.append(_map_row(dict(zip(header, record, strict=True)), mapping, where))
-            except DataError:
-                if not skip_bad_rows:
-                    raise
-                skipped += 1
-    return Dataset(path.stem, rows, str(path), skipped=skipped)
+    header = _next_record(reader, path, skip_bad_rows=False)
+    if not header or not any(cell.strip() for cell in header):
+        raise DataError("empty CSV file (no header row)", where=f"{path}: line 1")
+    while True:
+        try:
+            record = _next_record(reader, path, skip_bad_rows)
+        except _SkippedRow:
+            skipped += 1
+            continue
+        if record is None:
+            break
+        line_no = reader.line_num
+        if not any(cell.strip() for cell in record):
+            continue
+        try:
+            where = f"{path}: line {line_no}"
+            if len(record) != len(header):
+                column = min(len(record), len(header)) + 1
+                raise DataError(f"expected {len(header)} fields, found {len(record)}",
+                                where=f"{where}, column {column}")
+            rows.append(_map_row(dict(zip(header, record, strict=True)), mapping, where))
+        except DataError:
+            if not skip_bad_rows:
+                raise
+            skipped += 1
+    return _finish(path, rows, skipped)
+
+
+class _SkippedRow(Exception):
+    """A CSV record the csv module could not read, left out under ``skip_bad_rows``."""
+
+
+def _next_record(reader: Any, path: Path, skip_bad_rows: bool) -> list[str] | None:
+    """The next CSV record, None at the end; DataError (or _SkippedRow) for a record csv cannot read."""
+    try:
+        return next(reader, None)
+    except csv.Error as exc:
+        if skip_bad_rows:
+            raise _SkippedRow from None
+        message = str(exc)
+        if "field larger than field limit" in message:
+            message = f"a field is longer than {CSV_FIELD_LIMIT} characters"
+        raise DataError(f"unreadable CSV row: {message}", where=f"{path}: line {reader.line_num}") from None
 
 
 def _no_extra(options: dict[str, Any], where: Any) -> None:

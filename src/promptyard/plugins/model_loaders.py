@@ -295,7 +295,7 @@ class HubLoader:
     kinds = ("causal", "encoder")  # taken as causal unless asked for an encoder: not known before download
 
     def can_load(self, ref: str) -> bool:
-        return bool(HUB_ID.match(ref)) and not Path(ref).exists()
+        return bool(HUB_ID.fullmatch(ref)) and not Path(ref).exists()
 
     def load(self, ref: str, *, kind: str | None = None, num_labels: int | None = None) -> LoadedModel:
         from huggingface_hub import snapshot_download

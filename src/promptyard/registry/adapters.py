@@ -1,7 +1,7 @@
-"""Adapters as versioned registry items (kind ``adapter``) and the integrity scan of the artifact store.
+"""Adapters as versioned registry items (kind ``adapter``).
 
-:class:`promptyard.registry.api.Registry` calls these (its ``register_adapter``, ``adapter_path`` and
-``check_integrity``); labels and rollback are the same code the prompts use, with ``kind="adapter"``.
+:class:`promptyard.registry.api.Registry` calls these (its ``register_adapter`` and ``adapter_path``);
+labels and rollback are the same code the prompts use, with ``kind="adapter"``.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from promptyard.core.errors import IntegrityError
+from promptyard.core.adapter_files import check_safetensors_only
 from promptyard.core.refs import Ref, check_name
 from promptyard.registry.records import content_hash_of
 from promptyard.registry.store import ArtifactStore
@@ -43,6 +43,8 @@ def register_adapter(
 
     check_name(name)
     check_meta(name, tags, lineage)  # before copying anything into the store
+    if Path(adapter_dir).is_dir():
+        check_safetensors_only(adapter_dir)  # a pickled weight file would run code when loaded
     artifact = _store(self).ingest(Path(adapter_dir))
     content = {"kind": "adapter", "artifact_hash": artifact["hash"], "files": artifact["file_count"]}
     content_hash = content_hash_of(content)
@@ -75,34 +77,5 @@ def adapter_path(self: Registry, ref: str | Ref, *, verify: bool = True) -> Path
         .execute("SELECT manifest FROM artifacts WHERE hash = ?", (info.artifact_hash,))
         .fetchone()
     )
-    return store.verify(info.artifact_hash, json.loads(row[0]) if row else None)
-
-
-def check_integrity(self: Registry, *, remove_orphans: bool = False) -> dict[str, list[dict[str, str]]]:
-    """Scan for damage: versions whose content no longer matches their hash, artifacts whose bytes do
-    not match, recorded artifacts missing from disk, and orphans (folders nobody records, leftover temp
-    folders). ``remove_orphans`` deletes the orphans. ``promptyard doctor`` prints this."""
-    conn = self._reader()
-    report: dict[str, list[dict[str, str]]] = {"versions": [], "mismatched": [], "missing": [], "orphans": []}
-    for kind, name, number, content_hash, content in conn.execute(
-        "SELECT i.kind, i.name, v.number, v.content_hash, v.content FROM versions v "
-        "JOIN items i ON i.id = v.item_id ORDER BY i.kind, i.name, v.number"
-    ):
-        if content_hash_of(json.loads(content)) != content_hash:
-            report["versions"].append(
-                {"ref": f"{name}@{number}", "kind": kind, "problem": "content hash mismatch"}
-            )
-    store = _store(self)
-    recorded = {h: json.loads(m) for h, m in conn.execute("SELECT hash, manifest FROM artifacts")}
-    for digest, manifest in recorded.items():
-        try:
-            store.verify(digest, manifest)
-        except IntegrityError as exc:
-            key = "missing" if "missing" in exc.message else "mismatched"
-            report[key].append({"hash": digest, "path": str(store.path_of(digest)), "problem": exc.message})
-    orphans = [store.path_of(h) for h in store.stored() if h not in recorded] + store.leftovers()
-    for path in orphans:
-        report["orphans"].append({"path": str(path), "problem": "not recorded in the registry"})
-        if remove_orphans:
-            store.remove(path)
-    return report
+    path = store.verify(info.artifact_hash, json.loads(row[0]) if row else None)
+    return check_safetensors_only(path, where=info.ref)  # stored by an older promptyard: still never loaded

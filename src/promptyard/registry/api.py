@@ -60,12 +60,16 @@ class Registry(RegistryReads):
     # ---------------------------------------------------------------- opening
     @classmethod
     def open(
-        cls, path: str | os.PathLike | None = None, *, create: bool = False, upgrade: bool = True
+        cls, path: str | os.PathLike | None = None, *, create: bool = False, upgrade: bool = True,
+        damaged_ok: bool = False,
     ) -> Registry:
         """Open the registry at ``path`` (else ``PROMPTYARD_REGISTRY``, else found upward, else
         ``./.promptyard/registry.db``); ``create`` makes it when missing. An older schema is upgraded
-        (after a backup copy) unless ``upgrade=False``."""
+        (after a backup copy) unless ``upgrade=False``. A file that is not a registry (empty, a folder,
+        not SQLite, unreadable) is a RegistryError and is left as it is; so is a registry missing one of
+        its tables, unless ``damaged_ok`` (``registry check`` opens it to say what is wrong)."""
         file = registry_path(path)
+        new = False
         if not file.exists():
             if not create:
                 raise RegistryError(
@@ -74,8 +78,19 @@ class Registry(RegistryReads):
                     hint="run `promptyard init`, or pass --registry PATH / set PROMPTYARD_REGISTRY",
                 )
             file.parent.mkdir(parents=True, exist_ok=True)
+            new = True
+        else:
+            schema.check_file(file)  # an empty file or a folder is refused, never overwritten
         reg = cls(file)
-        if schema.needs_upgrade(reg._reader(), file):
+        try:
+            upgrade_needed = schema.needs_upgrade(reg._reader(), file, new=new, check_tables=not damaged_ok)
+        except sqlite3.DatabaseError as exc:  # not SQLite, truncated or corrupt: SQLite cannot read its schema
+            reg._close_reader()
+            raise schema.not_sqlite(exc, file) from None
+        except RegistryError:
+            reg._close_reader()
+            raise
+        if upgrade_needed:
             if not upgrade:
                 raise RegistryError(
                     "the registry schema is older than this promptyard",
@@ -348,11 +363,12 @@ class Registry(RegistryReads):
         return self.rollback(name, label, to, reason=reason, actor=actor, kind="adapter")
 
     def check_integrity(self, *, remove_orphans: bool = False) -> dict[str, builtins.list[dict[str, str]]]:
-        """Versions whose content no longer matches its hash, damaged or missing artifacts, and orphaned
-        folders (removed with ``remove_orphans``). ``promptyard doctor`` prints this."""
-        from promptyard.registry import adapters
+        """SQLite's integrity and foreign-key checks, missing tables or columns, versions whose content no
+        longer matches its hash (or whose contract is damaged), damaged or missing artifacts, and orphaned
+        folders (removed with ``remove_orphans``). ``registry check`` and ``doctor`` print this."""
+        from promptyard.registry import integrity
 
-        return adapters.check_integrity(self, remove_orphans=remove_orphans)
+        return integrity.check_integrity(self, remove_orphans=remove_orphans)
 
     def export(self, names: builtins.list[str] | None = None, *, kind: str = "prompt", path: str | Path | None = None,
                fmt: str | None = None) -> dict[str, Any]:

@@ -7,12 +7,18 @@ content is a conflict, and the whole import is refused (or goes under a new name
 from __future__ import annotations
 
 import json
-from datetime import datetime
+import os
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from promptyard.core.errors import BundleError, RegistryError
+from promptyard.core.adapter_files import pickled_files
+from promptyard.core.errors import BundleError, PromptyardError, RegistryError, UsageError
 from promptyard.core.refs import check_label, check_name
+from promptyard.core.render import check_template
+from promptyard.core.template import Template
+from promptyard.core.text_files import parse_json, read_text
+from promptyard.core.yaml_files import load_yaml
 from promptyard.registry import queries
 from promptyard.registry.records import content_hash_of
 
@@ -99,82 +105,123 @@ def write_bundle(bundle: dict[str, Any], path: Path, fmt: str | None = None) -> 
 
 
 def read_bundle(source: str | Path | dict[str, Any]) -> dict[str, Any]:
-    """Load a bundle from a file (JSON or YAML) or take a dict; BundleError when it is not one."""
-    if isinstance(source, dict):
-        return source
+    """Load a bundle from a file (JSON, or YAML for ``.yaml``/``.yml``) or take a dict; BundleError naming
+    the file and line when it cannot be read or parsed (encoding, aliases, nesting)."""
+    if not isinstance(source, str | os.PathLike):
+        return source  # parsed data: validate_bundle says what is wrong with it
     path = Path(source)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise BundleError(f"cannot read bundle: {exc.strerror}", where=str(path)) from None
-    try:
-        if path.suffix in (".yaml", ".yml"):
-            import yaml
+    text = read_text(path, what="bundle", error=BundleError)
+    if path.suffix.lower() in (".yaml", ".yml"):
+        return load_yaml(text, source=str(path), error=BundleError).data
+    return parse_json(text, where=str(path), error=BundleError)
 
-            data = yaml.safe_load(text)
-        else:
-            data = json.loads(text)
-    except Exception as exc:  # JSON and YAML parsers raise different types
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{path} line {mark.line + 1}, column {mark.column + 1}" if mark else str(path)
-        problem = getattr(exc, "problem", None) or exc
-        raise BundleError(
-            f"not valid {'YAML' if path.suffix in ('.yaml', '.yml') else 'JSON'}: {problem}", where=where
-        ) from None
-    return data
+
+def _fail(message: str, where: str, hint: str | None = None) -> BundleError:
+    return BundleError(message, where=where, hint=hint)
+
+
+def _string(value: Any, key: str, where: str, *, optional: bool = True) -> None:
+    if value is None and optional:
+        return
+    if not isinstance(value, str):
+        raise _fail(f"{key} must be a string, got {type(value).__name__}", f"{where}.{key}")
+
+
+def _created_at(value: Any, where: str) -> datetime | None:
+    """An imported version's time: an ISO string (or a datetime from a dict bundle), never a number."""
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    if not isinstance(value, str):
+        raise _fail(f"created_at must be an ISO time string, got {type(value).__name__} {value!r:.40}",
+                    f"{where}.created_at", hint="e.g. 2026-01-31T12:00:00+00:00")
+    try:
+        stamp = datetime.fromisoformat(value)
+    except ValueError:
+        raise _fail(f"created_at {value!r:.40} is not an ISO time", f"{where}.created_at") from None
+    return stamp if stamp.tzinfo else stamp.replace(tzinfo=UTC)  # a time without a zone is UTC, as stored
+
+
+def _check_version(kind: str, v: Any, j: int, vat: str) -> None:
+    if not isinstance(v, dict) or not isinstance(v.get("content"), dict):
+        raise _fail("each version needs 'number', 'content_hash' and a 'content' mapping", vat)
+    number = v.get("number")
+    if isinstance(number, bool) or number != j + 1:
+        raise _fail(f"version numbers must run 1, 2, 3 …; found {number!r}", f"{vat}.number")
+    if not isinstance(v.get("content_hash"), str):
+        raise _fail("content_hash must be a string", f"{vat}.content_hash")
+    _created_at(v.get("created_at"), vat)
+    for key in ("message", "author"):
+        _string(v.get(key), key, vat)
+    if not isinstance(v.get("lineage") or {}, dict):
+        raise _fail("lineage must be a mapping", f"{vat}.lineage")
+    contract = v.get("contract")
+    if contract is not None and (not isinstance(contract, list)
+                                 or not all(isinstance(c, dict) and isinstance(c.get("name"), str)
+                                            for c in contract)):
+        raise _fail("contract must be a list of variables ({name, type, required, …})", f"{vat}.contract")
+    if content_hash_of(v["content"]) != v["content_hash"]:
+        raise _fail("content does not match its content_hash (edited or corrupt)", vat)
+    artifact = v.get("artifact_hash")
+    if kind == "adapter":
+        content = v["content"]
+        if content.get("kind") != "adapter" or not isinstance(content.get("artifact_hash"), str):
+            raise _fail("an adapter version's content must be {kind: adapter, artifact_hash, files}",
+                        f"{vat}.content")
+        if artifact != content["artifact_hash"]:
+            raise _fail("artifact_hash differs from the content's artifact_hash", f"{vat}.artifact_hash")
+        if contract:
+            raise _fail("an adapter version has no variable contract", f"{vat}.contract")
+    elif artifact is not None:
+        raise _fail("a prompt version has no artifact_hash", f"{vat}.artifact_hash")
 
 
 def validate_bundle(bundle: Any, where: str = "bundle") -> list[dict[str, Any]]:
-    """Check shape and every hash; return the items. BundleError naming the first problem."""
+    """Check shape, types, names, labels and every hash, as strictly as a commit; return the items.
+    BundleError naming the first problem (its key path, e.g. ``items[0].versions[1].created_at``)."""
     if not isinstance(bundle, dict) or bundle.get("format") != FORMAT:
         raise BundleError(f"not a promptyard bundle (format must be {FORMAT!r})", where=where)
-    if bundle.get("format_version") != FORMAT_VERSION:
+    if bundle.get("format_version") != FORMAT_VERSION or isinstance(bundle.get("format_version"), bool):
         raise BundleError(f"unsupported bundle format_version {bundle.get('format_version')!r}", where=where)
     items = bundle.get("items")
     if not isinstance(items, list):
-        raise BundleError("'items' must be a list", where=where)
+        raise BundleError("'items' must be a list", where=f"{where}: items")
+    seen: set[tuple[Any, Any]] = set()
     for i, item in enumerate(items):
         at = f"{where}: items[{i}]"
-        if not isinstance(item, dict) or not isinstance(item.get("versions"), list):
-            raise BundleError("each item needs 'name', 'kind' and a 'versions' list", where=at)
-        if item.get("kind") not in ("prompt", "adapter"):
-            raise BundleError(f"unknown kind {item.get('kind')!r}", where=at)
+        if not isinstance(item, dict) or not isinstance(item.get("versions"), list) or not item["versions"]:
+            raise _fail("each item needs 'name', 'kind' and a non-empty 'versions' list", at)
+        kind = item.get("kind")
+        if kind not in ("prompt", "adapter"):
+            raise _fail(f"unknown kind {kind!r}", f"{at}.kind", hint="prompt or adapter")
         try:
             check_name(item.get("name"))
-            for label in item.get("labels") or {}:
-                check_label(label)
-        except Exception as exc:
-            raise BundleError(str(exc), where=at) from None
+        except UsageError as exc:
+            raise _fail(exc.message, f"{at}.name", exc.hint) from None
+        if (kind, item["name"]) in seen:
+            raise _fail(f"{kind} {item['name']!r} appears twice", f"{at}.name")
+        seen.add((kind, item["name"]))
         tags = item.get("tags") or []
         if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
-            raise BundleError("tags must be a list of strings", where=at)
+            raise _fail("tags must be a list of strings", f"{at}.tags")
         for key in ("task_type", "description"):
-            if item.get(key) is not None and not isinstance(item[key], str):
-                raise BundleError(f"{key} must be a string", where=at)
+            _string(item.get(key), key, at)
+        if not isinstance(item.get("archived", False), bool):
+            raise _fail("archived must be true or false", f"{at}.archived")
         for j, v in enumerate(item["versions"]):
-            vat = f"{at}.versions[{j}]"
-            if not isinstance(v, dict) or not isinstance(v.get("content"), dict):
-                raise BundleError(
-                    "each version needs 'number', 'content_hash' and a 'content' mapping", where=vat
-                )
-            if v.get("number") != j + 1:
-                raise BundleError(f"version numbers must run 1, 2, 3 …; found {v.get('number')!r}", where=vat)
-            if v.get("created_at") is not None:
-                try:
-                    datetime.fromisoformat(str(v["created_at"]))
-                except ValueError:
-                    raise BundleError(f"created_at {v['created_at']!r} is not an ISO time", where=vat) from None
-            for key in ("message", "author"):
-                if not isinstance(v.get(key, ""), str):
-                    raise BundleError(f"{key} must be a string", where=vat)
-            if not isinstance(v.get("lineage") or {}, dict):
-                raise BundleError("lineage must be a mapping", where=vat)
-            if content_hash_of(v["content"]) != v.get("content_hash"):
-                raise BundleError("content does not match its content_hash (edited or corrupt)", where=vat)
-        numbers = {v["number"] for v in item["versions"]}
-        for label, number in (item.get("labels") or {}).items():
-            if number not in numbers:
-                raise BundleError(f"label {label!r} points to missing version {number!r}", where=at)
+            _check_version(kind, v, j, f"{at}.versions[{j}]")
+        labels = item.get("labels") or {}
+        if not isinstance(labels, dict):
+            raise _fail(f"labels must be a mapping of label to version number, got {type(labels).__name__}",
+                        f"{at}.labels", hint="e.g. labels: {production: 2}")
+        for label, number in labels.items():
+            try:
+                check_label(label)
+            except UsageError as exc:
+                raise _fail(exc.message, f"{at}.labels", exc.hint) from None
+            if isinstance(number, bool) or not isinstance(number, int) or not 1 <= number <= len(item["versions"]):
+                raise _fail(f"label {label!r} points to missing version {number!r}", f"{at}.labels.{label}")
     return items
 
 
@@ -188,7 +235,7 @@ def import_bundle(
     """Import a bundle (path or dict). Returns ``{"items": [{name, added, skipped, labels}]}``."""
     from promptyard.registry.api import default_author
 
-    where = str(source) if not isinstance(source, dict) else "bundle"
+    where = str(source) if isinstance(source, str | os.PathLike) else "bundle"
     items = validate_bundle(read_bundle(source), where)
     if as_name is not None:
         check_name(as_name)
@@ -196,26 +243,50 @@ def import_bundle(
             raise BundleError(
                 f"--as needs a bundle with exactly one item, this one has {len(items)}", where=where
             )
-    if any(i["kind"] == "prompt" for i in items):
-        _check_templates(items)
+    contracts = _check_contents(items, where)
     with self.write() as s:
         report = [
-            _import_item(self, s, item, as_name or item["name"], actor or default_author()) for item in items
+            _import_item(self, s, item, as_name or item["name"], actor or default_author(), contracts[i])
+            for i, item in enumerate(items)
         ]
     return {"items": report}
 
 
-def _check_templates(items: list[dict[str, Any]]) -> None:
-    from promptyard.core.render import check_template
-    from promptyard.core.template import Template
+def _check_contents(items: list[dict[str, Any]], where: str) -> list[list[Any]]:
+    """Per item, the contract of each version as a commit would compute it; BundleError when a prompt's
+    content is not a canonical template, its template does not compile, or a given contract differs."""
+    out = []
+    for i, item in enumerate(items):
+        contracts = []
+        for j, v in enumerate(item["versions"]):
+            vat = f"{where}: items[{i}].versions[{j}]"
+            if item["kind"] != "prompt":
+                contracts.append([])
+                continue
+            try:
+                template = Template.from_dict(v["content"], where=f"{vat}.content")
+                if template.content_hash() != v["content_hash"]:
+                    raise _fail("content is not a template in canonical form", f"{vat}.content",
+                                hint="export it again with `promptyard prompt export`")
+                contract = [var.to_dict() for var in check_template(template)]
+            except BundleError:
+                raise
+            except PromptyardError as exc:
+                raise _fail(exc.message, f"{vat}.content" + (f": {exc.where}" if exc.where else ""),
+                            exc.hint) from None
+            except (TypeError, ValueError, AttributeError) as exc:
+                raise _fail(f"bad template field: {exc}", f"{vat}.content") from None
+            given = v.get("contract")
+            if given is not None and given != contract:
+                raise _fail("contract does not match the template's variables", f"{vat}.contract",
+                            hint="leave 'contract' out: it is computed from the template")
+            contracts.append(contract)
+        out.append(contracts)
+    return out
 
-    for item in items:
-        for v in item["versions"]:
-            if item["kind"] == "prompt":
-                check_template(Template.from_dict(v["content"], where=f"{item['name']}@{v['number']}"))
 
-
-def _import_item(self: Registry, s: Any, item: dict[str, Any], name: str, actor: str) -> dict[str, Any]:
+def _import_item(self: Registry, s: Any, item: dict[str, Any], name: str, actor: str,
+                 contracts: list[Any]) -> dict[str, Any]:
     from promptyard.registry.tables import Item, Label, LabelMove, Version, utcnow
     from promptyard.registry.versioning import raw
 
@@ -251,26 +322,27 @@ def _import_item(self: Registry, s: Any, item: dict[str, Any], name: str, actor:
     ids = {n: v.id for n, v in existing.items()}
     added = []
     for v in item["versions"][len(existing) :]:
-        if (
-            v.get("artifact_hash")
-            and conn.execute("SELECT 1 FROM artifacts WHERE hash = ?", (v["artifact_hash"],)).fetchone()
-            is None
-        ):
+        stored = (conn.execute("SELECT manifest FROM artifacts WHERE hash = ?", (v["artifact_hash"],)).fetchone()
+                  if v.get("artifact_hash") else None)
+        if v.get("artifact_hash") and stored is None:
             raise BundleError(
                 f"adapter artifact {v['artifact_hash'][:12]} is not in this registry's store",
                 where=f"{name}@{v['number']}",
                 hint="bundles carry metadata, not adapter files",
             )
+        if stored is not None and pickled_files(json.loads(stored[0] or "{}")):
+            raise BundleError("the stored adapter holds pickled weights; only safetensors are accepted",
+                              where=f"{name}@{v['number']}")
         version = Version(
             item_id=item_id,
             number=v["number"],
             content_hash=v["content_hash"],
             content=json.dumps(v["content"], sort_keys=True, ensure_ascii=False),
-            contract=json.dumps(v.get("contract") or []),
+            contract=json.dumps(contracts[v["number"] - 1]),
             message=v.get("message") or "",
             author=v.get("author") or "",
             parent_id=ids.get(v["number"] - 1),
-            created_at=datetime.fromisoformat(v["created_at"]) if v.get("created_at") else utcnow(),
+            created_at=_created_at(v.get("created_at"), name) or utcnow(),
             lineage=json.dumps(v.get("lineage") or {}, sort_keys=True),
             artifact_hash=v.get("artifact_hash"),
         )

@@ -8,11 +8,33 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from promptyard.core.errors import IntegrityError
+
 
 def content_hash_of(content: dict[str, Any]) -> str:
     """sha256 of canonical JSON; for a prompt equal to ``Template.content_hash()`` of its ``to_dict()``."""
     text = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _stored_json(text: Any, ref: str, column: str, expected: type) -> Any:
+    """A JSON column of a stored version; IntegrityError when it is not JSON of the expected type."""
+    try:
+        value = json.loads(text)
+    except (TypeError, ValueError, RecursionError):
+        value = None
+    if not isinstance(value, expected):
+        raise IntegrityError(f"stored {column} is damaged (not a JSON {expected.__name__})", where=ref,
+                             hint="`promptyard registry check` lists every damaged version")
+    return value
+
+
+def check_stored_contract(contract: list, ref: str) -> list:
+    """``contract`` unchanged when every entry is a variable mapping with a name; else IntegrityError."""
+    if not all(isinstance(v, dict) and isinstance(v.get("name"), str) for v in contract):
+        raise IntegrityError("stored contract is damaged (not a list of variables)", where=ref,
+                             hint="`promptyard registry check` lists every damaged version")
+    return contract
 
 
 def _time(value: Any) -> datetime:
@@ -64,7 +86,8 @@ class VersionInfo:
 
     @classmethod
     def from_row(cls, row: tuple) -> VersionInfo:
-        """Build from a row of :data:`promptyard.registry.queries.VERSION_COLUMNS`."""
+        """Build from a row of :data:`promptyard.registry.queries.VERSION_COLUMNS`; IntegrityError when the
+        stored content no longer matches its hash, or a stored field is not what promptyard wrote."""
         (
             vid,
             kind,
@@ -80,20 +103,29 @@ class VersionInfo:
             artifact_hash,
             contract,
         ) = row
+        ref = f"{name}@{number}"
+        content = _stored_json(content, ref, "content", dict)
+        if content_hash_of(content) != content_hash:
+            raise IntegrityError("stored content does not match its hash (edited or corrupt)", where=ref,
+                                 hint="`promptyard registry check` lists every damaged version")
+        try:
+            created = _time(created_at)
+        except (TypeError, ValueError):
+            raise IntegrityError("stored created_at is not a time", where=ref) from None
         return cls(
             id=vid,
             kind=kind,
             name=name,
             number=number,
             content_hash=content_hash,
-            content=json.loads(content),
+            content=content,
             message=message,
             author=author,
-            created_at=_time(created_at),
+            created_at=created,
             parent=parent,
-            lineage=json.loads(lineage or "{}"),
+            lineage=_stored_json(lineage or "{}", ref, "lineage", dict),
             artifact_hash=artifact_hash,
-            contract=json.loads(contract or "[]"),
+            contract=check_stored_contract(_stored_json(contract or "[]", ref, "contract", list), ref),
         )
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import ast
 import re
 import sqlite3
+import stat
 import time
 from functools import lru_cache
 from pathlib import Path
@@ -66,16 +67,63 @@ def current_revisions(conn: sqlite3.Connection) -> frozenset[str] | None:
     return frozenset(r[0] for r in rows)
 
 
-def needs_upgrade(conn: sqlite3.Connection, path: Path) -> bool:
-    """True when the database is behind the code; RegistryError when it is ahead or not a registry."""
+#: tables every command reads; opening checks that they exist (``registry check`` compares every column)
+CORE_TABLES = ("items", "versions", "labels", "label_moves", "settings", "artifacts")
+_RESTORE = "restore it from a backup (registry.db.bak-*), or `promptyard init` a new registry elsewhere"
+
+
+def check_file(path: Path) -> None:
+    """RegistryError unless ``path`` is a non-empty regular file. Nothing is written: a file that is not a
+    registry is never turned into one. Only ``stat`` is used: opening and closing another descriptor on a
+    database this process has open would drop SQLite's POSIX locks on it (SQLite's own header check, at
+    the first query, finds a file that is not SQLite: see :func:`not_sqlite`)."""
+    try:
+        info = path.stat()
+    except OSError as exc:
+        raise RegistryError(f"cannot read the registry: {exc.strerror or exc}", where=str(path)) from None
+    if stat.S_ISDIR(info.st_mode):
+        raise RegistryError("not a registry: is a directory", where=str(path),
+                            hint="pass the registry file, e.g. .promptyard/registry.db")
+    if not stat.S_ISREG(info.st_mode):
+        raise RegistryError("not a registry: not a regular file", where=str(path))
+    if info.st_size == 0:
+        raise RegistryError("not a registry: the file is empty", where=str(path),
+                            hint="`promptyard init` creates a registry; delete the empty file first")
+
+
+def not_sqlite(exc: sqlite3.DatabaseError, path: Path) -> RegistryError:
+    """The error for a file SQLite could not read at open: not SQLite at all, or damaged."""
+    if "not a database" in str(exc):
+        return RegistryError("not a registry: not an SQLite database", where=str(path),
+                             hint="check --registry / PROMPTYARD_REGISTRY")
+    return RegistryError(f"damaged registry: {exc}", where=str(path), hint=_RESTORE)
+
+
+def check_core_tables(conn: sqlite3.Connection, path: Path) -> None:
+    """RegistryError naming the first core table that is missing (a dropped table, a damaged file)."""
+    present = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    missing = [t for t in CORE_TABLES if t not in present]
+    if missing:
+        raise RegistryError(f"damaged registry: table {', '.join(missing)} is missing", where=str(path),
+                            hint=_RESTORE)
+
+
+def needs_upgrade(conn: sqlite3.Connection, path: Path, *, new: bool = False, check_tables: bool = True) -> bool:
+    """True when the database is behind the code; RegistryError when it is ahead, damaged or not a
+    registry. An empty database gets its schema only when this process just created the file (``new``)."""
     current = current_revisions(conn)
     heads = head_revisions()
     if current is None:
         tables = conn.execute("SELECT count(*) FROM sqlite_master WHERE type='table'").fetchone()[0]
         if tables:
             raise RegistryError("not a promptyard registry (no schema revision table)", where=str(path))
+        if not new:
+            raise RegistryError("not a registry: an SQLite database without promptyard's tables",
+                                where=str(path), hint="`promptyard init` creates a registry in a new file")
         return True
     if current == heads:
+        if check_tables:
+            check_core_tables(conn, path)
         return False
     unknown = current - set(revision_graph())
     if unknown:

@@ -11,12 +11,11 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from promptyard.core.adapter_files import check_safetensors_only
 from promptyard.core.adapter_format import PEFT_CONFIG
-from promptyard.core.errors import IntegrityError, TuningError, UnknownNameError
+from promptyard.core.errors import IntegrityError, UnknownNameError
 from promptyard.core.lookups import ADAPTER_META, adapter_method, load_adapter, load_model, read_meta, runs_as
 from promptyard.core.protocols import LoadedModel, TuningMethodDefaults
-
-PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".pkl", ".pickle", ".ckpt")
 
 
 def default_adapter_name(prompt: Any, method: str, *, searched: bool = False) -> str:
@@ -32,17 +31,9 @@ def default_adapter_name(prompt: Any, method: str, *, searched: bool = False) ->
     return f"adapter-{suffix}"
 
 
-def check_adapter_dir(folder: Path) -> None:
-    """Refuse folders that hold pickled weights: adapters are stored as safetensors only."""
-    bad = sorted(p.name for p in Path(folder).rglob("*") if p.suffix in PICKLE_SUFFIXES)
-    if bad:
-        raise TuningError(f"adapter folder holds pickled weights: {', '.join(bad)}", where=str(folder),
-                          hint="save with safe_serialization=True (safetensors)")
-
-
 def register_result(registry: Any, name: str, result: Any, message: str = "") -> Any:
     """Register a :class:`TrainResult`'s adapter as a new version of ``name`` with its lineage."""
-    check_adapter_dir(result.adapter_dir)
+    check_safetensors_only(result.adapter_dir)
     metrics = result.metrics
     text = message or (f"{result.lineage['method']['name']} on {result.lineage['base_model']['ref']}: "
                        f"{metrics['metric_name']} {metrics['val_metric']:.4f}")

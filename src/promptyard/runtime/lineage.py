@@ -1,10 +1,40 @@
-"""Package versions recorded with every trained adapter and every eval cell (one set for both)."""
+"""Lineage of a trained adapter: ONE schema for ``tune run`` and ``tune search``, checked when written.
+
+Both writers (the training loop's :func:`promptyard.tuning.loop.train` and a search's best trial,
+:mod:`promptyard.tuning.search_driver`) build a mapping with these keys and pass it through
+:func:`validate_lineage` before it is registered::
+
+    source:          "run" or "search"
+    base_model:      {ref: str, hash: str | None, kind: str | None}
+    method:          {name: str, config: {...}}              # the tuning method and its settings
+    task:            {name: str | None, labels: [...] | None, choices: [...] | None}
+    prompt:          {...}                                   # ref, hash, … of the prompt version (optional)
+    data:            {...}                                   # ref, fingerprints, sizes
+    hyperparameters: {...}
+    metrics:         {val_metric: number, metric_name: str, …}
+    seed:            int | None
+    packages:        {name: version}
+    search:          {id, trial_id, …}                       # searches only
+
+Readers go through :func:`read_lineage`, which also accepts what older versions wrote (a search recorded
+``method`` as a bare string), so every adapter in every registry reads the same way.
+"""
 
 from __future__ import annotations
 
 import functools
 import platform
+from collections.abc import Mapping
 from importlib import metadata
+from typing import Any
+
+from promptyard.core.errors import TuningError
+
+SOURCES = ("run", "search")
+#: key -> the type its value must have (None always allowed for the optional ones)
+SECTIONS: dict[str, type] = {"base_model": dict, "method": dict, "task": dict, "prompt": dict, "data": dict,
+                             "hyperparameters": dict, "metrics": dict, "packages": dict, "search": dict}
+REQUIRED = ("source", "base_model", "method")
 
 #: what decides a trained adapter's weights or an eval's numbers
 PACKAGES = ("promptyard", "torch", "transformers", "peft", "accelerate", "evaluate", "numpy", "scikit-learn",
@@ -25,3 +55,65 @@ def _versions() -> tuple[tuple[str, str], ...]:
 def package_versions() -> dict[str, str]:
     """``{"python": "3.11.9", "torch": "2.13.0", ...}``; a package that is absent is ``"not installed"``."""
     return dict(_versions())
+
+
+def _fail(key: str, message: str) -> TuningError:
+    return TuningError(f"lineage {key}: {message}", where="lineage",
+                       hint="build it with promptyard.runtime.lineage (see its docstring for the schema)")
+
+
+def validate_lineage(lineage: Any) -> dict[str, Any]:
+    """``lineage`` when it has the schema above; TuningError naming the first key that does not."""
+    if not isinstance(lineage, Mapping):
+        raise _fail("(root)", f"must be a mapping, got {type(lineage).__name__}")
+    for key in REQUIRED:
+        if key not in lineage:
+            raise _fail(key, "is missing")
+    if lineage["source"] not in SOURCES:
+        raise _fail("source", f"must be one of {', '.join(SOURCES)}, got {lineage['source']!r}")
+    for key, expected in SECTIONS.items():
+        value = lineage.get(key)
+        if value is not None and not isinstance(value, expected):
+            raise _fail(key, f"must be a mapping, got {type(value).__name__}")
+    base, method = lineage["base_model"], lineage["method"]
+    if not isinstance(base.get("ref"), str) or not base["ref"]:
+        raise _fail("base_model.ref", "must be a non-empty string")
+    if not isinstance(method.get("name"), str) or not method["name"]:
+        raise _fail("method.name", "must be a non-empty string")
+    if not isinstance(method.get("config", {}), Mapping):
+        raise _fail("method.config", "must be a mapping")
+    metrics = lineage.get("metrics") or {}
+    value = metrics.get("val_metric")
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)):
+        raise _fail("metrics.val_metric", f"must be a number, got {type(value).__name__}")
+    seed = lineage.get("seed")
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+        raise _fail("seed", f"must be an integer, got {type(seed).__name__}")
+    if lineage["source"] == "search" and not isinstance(lineage.get("search"), Mapping):
+        raise _fail("search", "a search's lineage names the search (id, trial_id)")
+    return dict(lineage)
+
+
+def read_lineage(lineage: Any) -> dict[str, Any]:
+    """Any stored lineage in the schema's shape, for readers: older shapes converted (``method`` as a bare
+    string), sections that are not mappings read as empty. Never raises."""
+    out = dict(lineage) if isinstance(lineage, Mapping) else {}
+    method = out.get("method")
+    if isinstance(method, str):
+        out["method"] = {"name": method, "config": {}}
+    for key in SECTIONS:
+        if not isinstance(out.get(key), Mapping):
+            out[key] = {}
+    out.setdefault("source", "search" if out["search"] else "run")
+    return out
+
+
+def summary(lineage: Any) -> dict[str, Any]:
+    """What ``adapter list`` shows: method name, base model ref and the validation metric."""
+    lin = read_lineage(lineage)
+    metric = lin["metrics"].get("val_metric")
+    return {"method": lin["method"].get("name"), "base_model": lin["base_model"].get("ref"),
+            "metric": metric if isinstance(metric, int | float) and not isinstance(metric, bool) else None}
+
+
+__all__ = ["package_versions", "read_lineage", "summary", "validate_lineage"]

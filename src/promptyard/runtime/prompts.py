@@ -9,13 +9,13 @@ File templates are checked when loaded, so a syntax error names the file and lin
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from promptyard.core.errors import PromptyardError
 from promptyard.core.template_files import is_template_file, load_template_file, template_from_data
+from promptyard.core.text_files import parse_json, read_text
 
 
 @dataclass
@@ -38,8 +38,8 @@ def _from_file(ref: str, path: Path) -> ResolvedPrompt:
     data = None
     if path.suffix.lower() == ".json":
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except (ValueError, OSError):
+            data = parse_json(read_text(path, what="prompt file"), where=str(path))
+        except PromptyardError:
             data = None  # the loader below says what is wrong, with the line
     if isinstance(data, dict) and isinstance(data.get("template"), dict):
         template, _ = template_from_data(data["template"], where=str(path))

@@ -28,7 +28,7 @@ def new_plugin(name: str, directory: Path | str = ".", *, kind: str = "both") ->
     name = name.strip().lower()
     if name.startswith("promptyard-"):
         name = name[len("promptyard-"):]
-    if not _NAME.match(name):
+    if not _NAME.fullmatch(name):
         raise UsageError(f"plugin name {name!r} is not valid",
                          hint="use lower-case letters, digits and single '-' or '_', starting with a letter")
     if kind not in KINDS:

@@ -25,7 +25,7 @@ from promptyard.core import events
 from promptyard.core.errors import TuningError
 from promptyard.core.lookups import save_adapter
 from promptyard.core.paths import work_dir
-from promptyard.runtime.lineage import package_versions
+from promptyard.runtime.lineage import package_versions, validate_lineage
 from promptyard.tuning.batching import batch_loss, collate, length_grouped_batches
 from promptyard.tuning.plan import Prepared, plan_run, prepare
 from promptyard.tuning.resume import (
@@ -314,7 +314,8 @@ def _curves(run_dir: Path, steps: list, history: list, metric_name: str) -> tupl
 
 def _lineage(prep: Prepared, metrics: dict[str, Any], elapsed: float, device: Any) -> dict[str, Any]:
     plan, spec = prep.plan, prep.plan.spec
-    return {
+    return validate_lineage({
+        "source": "run",
         "base_model": {"ref": spec.model, "hash": prep.loaded.content_hash, "kind": plan.model_kind},
         "prompt": plan.prompt,
         "data": prep.data,
@@ -326,4 +327,4 @@ def _lineage(prep: Prepared, metrics: dict[str, Any], elapsed: float, device: An
         "packages": package_versions(),
         "training_time_s": elapsed,
         "device": str(device),
-    }
+    })

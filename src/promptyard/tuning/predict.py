@@ -8,6 +8,7 @@ from typing import Any
 
 from promptyard.core.lookups import read_meta
 from promptyard.core.template import Template
+from promptyard.runtime.lineage import read_lineage
 from promptyard.runtime.model_text import render_model_text
 
 
@@ -36,8 +37,9 @@ def adapter_diff(a: Any, b: Any) -> dict[str, Any]:
     """What differs between two adapter versions' lineage: base, prompt, data, method, settings, metrics."""
     keys = ("base_model", "prompt", "data", "task", "method", "hyperparameters", "seed", "metrics")
     changes = {}
+    lin_a, lin_b = read_lineage(a.lineage), read_lineage(b.lineage)  # adapters of any source or age
     for key in keys:
-        left, right = a.lineage.get(key), b.lineage.get(key)
+        left, right = lin_a.get(key), lin_b.get(key)
         if left == right:
             continue
         if isinstance(left, dict) and isinstance(right, dict):

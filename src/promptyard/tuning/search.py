@@ -14,7 +14,6 @@ import importlib
 import json
 import math
 import os
-import pickle
 import secrets
 import shutil
 import time
@@ -24,12 +23,17 @@ from pathlib import Path
 from typing import Any
 
 from promptyard.core.errors import UsageError
+from promptyard.core.paths import check_id, inside
+from promptyard.core.template import Template
+from promptyard.core.text_files import parse_json, read_text
 from promptyard.runtime.ray_session import apply_ray_env, tune_storage_dir
 from promptyard.tuning.resume import MUTABLE, RESUME_DIR
+from promptyard.tuning.spec import TrainSpec
 
 SCHEDULERS = ("asha", "median", "pbt", "fifo")
 SEARCH_ALGS = ("random", "optuna")
-SPEC_FILE = "promptyard_search.pkl"
+SPEC_FILE = "promptyard_search.json"
+OLD_SPEC_FILE = "promptyard_search.pkl"  # written by older versions; never unpickled
 TRIAL_STATE_FILE = "promptyard_trial.json"
 DONE_FILE = "promptyard_done.json"
 DEFAULT_TRAINER = "promptyard.tuning.loop:train"
@@ -37,7 +41,7 @@ DEFAULT_TRAINER = "promptyard.tuning.loop:train"
 
 @dataclass
 class SearchSpec:
-    """Everything a search needs; picklable, so ``tune resume`` can rebuild the same trainable."""
+    """Everything a search needs, as plain values: saved as JSON so ``tune resume`` rebuilds the same trainable."""
 
     train_spec: Any  # a TrainSpec; each trial's params are merged into its config overrides
     space: dict[str, Any]  # a validated promptyard space (see tuning.space), not Tune domains
@@ -62,6 +66,7 @@ class SearchSpec:
     search_id: str = field(default_factory=lambda: new_search_id())
 
     def __post_init__(self) -> None:
+        check_id(self.search_id, what="search id")  # it names a folder in the work dir
         if self.scheduler not in SCHEDULERS:
             raise UsageError(f"unknown scheduler '{self.scheduler}'", where="--scheduler",
                              hint=f"use one of: {', '.join(SCHEDULERS)}")
@@ -261,8 +266,9 @@ def make_trainable(spec: SearchSpec) -> Any:
 
 
 def experiment_dir(search_id: str) -> Path:
-    """Tune's experiment folder for a search (under the work dir)."""
-    return tune_storage_dir() / search_id
+    """Tune's experiment folder for a search (under the work dir); the id is checked first, and the folder
+    must resolve inside the Tune storage folder (no ``..``, no separator, no symlink leading out)."""
+    return inside(tune_storage_dir(), check_id(search_id, what="search id"))
 
 
 def build_tuner(spec: SearchSpec, callbacks: list[Any] | None = None) -> Any:
@@ -299,24 +305,67 @@ def _run_config(spec: SearchSpec, callbacks: list[Any] | None) -> Any:
     )
 
 
+def spec_to_json(spec: SearchSpec) -> dict[str, Any]:
+    """The spec as plain JSON data (a Template prompt as its dict); :func:`spec_from_json` reverses it."""
+    train = spec.train_spec
+    if not isinstance(train, TrainSpec):
+        train_data: dict[str, Any] | None = None  # a trainer of its own: such a search cannot be resumed
+    else:
+        train_data = dataclasses.asdict(train)
+        if isinstance(train.prompt, Template):
+            train_data["prompt"] = {"template": train.prompt.to_dict()}
+    plain = {f.name: getattr(spec, f.name) for f in dataclasses.fields(spec) if f.name != "train_spec"}
+    return json.loads(json.dumps({"format": 1, "search": plain, "train_spec": train_data,
+                                  "train_spec_type": type(train).__name__}))
+
+
+def spec_from_json(data: Any, where: str) -> SearchSpec:
+    """A SearchSpec from :func:`spec_to_json`'s data; UsageError naming ``where`` when it is not that."""
+    if not isinstance(data, dict) or data.get("format") != 1 or not isinstance(data.get("search"), dict):
+        raise UsageError("not a promptyard search spec", where=where)
+    train = data.get("train_spec")
+    if not isinstance(train, dict):
+        raise UsageError(f"the search used a train spec of its own ({data.get('train_spec_type')}); "
+                         "only searches over promptyard's TrainSpec can be resumed", where=where)
+    try:
+        names = {f.name for f in dataclasses.fields(TrainSpec)}
+        fields = {k: v for k, v in train.items() if k in names}
+        if isinstance(fields.get("prompt"), dict):
+            fields["prompt"] = Template.from_dict(fields["prompt"]["template"], where=f"{where}: prompt")
+        if isinstance(fields.get("split_fractions"), list):
+            fields["split_fractions"] = tuple(fields["split_fractions"])
+        plain = {f.name: data["search"][f.name] for f in dataclasses.fields(SearchSpec)
+                 if f.name in data["search"]}
+        return SearchSpec(train_spec=TrainSpec(**fields), **plain)
+    except (TypeError, KeyError, ValueError) as exc:
+        raise UsageError(f"damaged search spec: {exc}", where=where) from None
+
+
 def save_spec(spec: SearchSpec) -> Path:
-    """Keep the spec next to Tune's state so ``tune resume`` rebuilds the identical trainable."""
+    """Keep the spec (as JSON, never a pickle) next to Tune's state so ``tune resume`` rebuilds the
+    identical trainable."""
     folder = experiment_dir(spec.search_id)
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / SPEC_FILE
     tmp = path.with_suffix(".tmp")
-    tmp.write_bytes(pickle.dumps(spec))
+    tmp.write_text(json.dumps(spec_to_json(spec), indent=1), encoding="utf-8")
     os.replace(tmp, path)
     return path
 
 
 def load_spec(search_id: str) -> SearchSpec:
-    """The spec saved by :func:`save_spec`; a clear error when the search's files are gone."""
-    path = experiment_dir(search_id) / SPEC_FILE
-    if not path.exists():
+    """The spec saved by :func:`save_spec` (plain JSON, read from promptyard's own Tune storage only); a
+    clear error when the search's files are gone or were written by a version that pickled them."""
+    folder = experiment_dir(search_id)
+    path = folder / SPEC_FILE
+    if not path.is_file():
+        if (folder / OLD_SPEC_FILE).exists():
+            raise UsageError(f"search '{search_id}' was saved by an older promptyard as a pickle, which is "
+                             "never loaded", where=search_id, hint="start the search again")
         raise UsageError(f"no Tune state for search '{search_id}' under {tune_storage_dir()}",
                          where=search_id, hint="resume on the machine (work dir) that started the search")
-    return pickle.loads(path.read_bytes())
+    text = read_text(path, what="search spec", error=UsageError)
+    return spec_from_json(parse_json(text, where=str(path), error=UsageError), str(path))
 
 
 def fit(spec: SearchSpec, *, resume: bool = False, callbacks: list[Any] | None = None) -> Any:

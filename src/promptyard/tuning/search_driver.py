@@ -10,15 +10,18 @@ from pathlib import Path
 from typing import Any
 
 from promptyard.core import events
+from promptyard.core.errors import UsageError
 from promptyard.core.lookups import read_meta
-from promptyard.core.paths import work_dir
+from promptyard.core.paths import check_id, work_dir
 from promptyard.runtime.adapter_loading import default_adapter_name
+from promptyard.runtime.lineage import validate_lineage
 from promptyard.runtime.ray_session import RayTarget, ray_session, tune_storage_dir
 from promptyard.tuning.resume import RESUME_DIR
 from promptyard.tuning.search import (
     TRIAL_STATE_FILE,
     SearchSpec,
     apply_params,
+    experiment_dir,
     fit,
     load_spec,
 )
@@ -47,7 +50,7 @@ class SearchResult:
 
 def output_dir(search_id: str) -> Path:
     """Where a search's plot, results JSON and best adapter copy go (``<work_dir>/searches/<id>``)."""
-    path = work_dir() / "searches" / search_id
+    path = work_dir() / "searches" / check_id(search_id, what="search id")
     path.mkdir(parents=True, exist_ok=True)
     return path
 
@@ -81,14 +84,15 @@ def _clean_adapter(checkpoint: str, dest: Path) -> Path:
 
 def _trained_lineage(best: TrialRecord) -> dict[str, Any]:
     """What the training loop saved with the best checkpoint (``promptyard_adapter.json``): base model and its
-    content hash, prompt version and hash, data fingerprints, task, package versions."""
+    content hash, method and its config, prompt version and hash, data fingerprints, task, package versions."""
     meta = read_meta(best.checkpoint) if best.checkpoint else {}
     if not meta:
         return {}
     out: dict[str, Any] = {"base_model": {"ref": meta.get("base_model"), "hash": meta.get("base_model_hash"),
                                           "kind": meta.get("model_kind")},
                            "task": {"name": meta.get("task"), "labels": meta.get("labels"),
-                                    "choices": meta.get("choices")}}
+                                    "choices": meta.get("choices")},
+                           "method": {"name": meta.get("method"), "config": meta.get("method_config") or {}}}
     if isinstance(meta.get("prompt"), dict):
         out["prompt"] = {k: v for k, v in meta["prompt"].items() if k != "template"}
     for key in ("data", "packages"):
@@ -98,20 +102,31 @@ def _trained_lineage(best: TrialRecord) -> dict[str, Any]:
 
 
 def _lineage(spec: SearchSpec, best: TrialRecord) -> dict[str, Any]:
+    """The best trial's lineage, in the one schema of :mod:`promptyard.runtime.lineage`."""
     trial_spec = apply_params(spec.train_spec, best.params)
     train = dataclasses.asdict(trial_spec) if dataclasses.is_dataclass(trial_spec) else {}
-    return json.loads(json.dumps({
-        **_trained_lineage(best),
+    trained = _trained_lineage(best)
+    # a trainer of its own may save no metadata: name what the spec says
+    base = trained.get("base_model") or {}
+    if not base.get("ref"):
+        base = {**base, "ref": str(getattr(spec.train_spec, "model", "") or "unknown")}
+    method = trained.get("method") or {}
+    if not method.get("name"):
+        method = {"name": _method_of(spec) or "custom", "config": method.get("config") or {}}
+    metrics: dict[str, Any] = {spec.metric: best.best_metric, "metric_name": spec.metric}
+    return validate_lineage(json.loads(json.dumps({
+        **trained,
         "source": "search",
+        "base_model": base,
+        "method": method,
         "search": {"id": spec.search_id, "trial_id": best.trial_id, "scheduler": spec.scheduler,
                    "search_alg": spec.search_alg, "trials": spec.trials, "metric": spec.metric,
                    "mode": spec.mode},
         "hyperparameters": best.params,
-        "metrics": {spec.metric: best.best_metric},
+        "metrics": metrics,
         "train": train,
-        "method": _method_of(spec),
         "seed": getattr(spec.train_spec, "seed", None),
-    }, default=str))
+    }, default=str)))
 
 
 def finalize(spec: SearchSpec, grid: Any, registry: Any | None) -> SearchResult:
@@ -177,11 +192,22 @@ def run_search(spec: SearchSpec, target: RayTarget, *, registry: Any | None = No
 
 def resume_search(search_id: str, target: RayTarget, *, registry: Any | None = None,
                   num_cpus: int | None = None) -> SearchResult:
-    """Finish an interrupted search from Tune's saved state; finished trials are not run again."""
+    """Finish an interrupted search from Tune's saved state; finished trials are not run again.
+
+    The id is checked and looked up in the registry before any file is read: only a search this registry
+    recorded, in the Tune storage folder it recorded, is resumed."""
+    check_id(search_id, what="search id")
+    if registry is not None:
+        from promptyard.registry.search_records import get_search, mark_resumed
+
+        record = get_search(registry, search_id)  # UnknownRefError for a search nobody started
+        expected = experiment_dir(search_id)
+        if record.get("storage_path") and Path(record["storage_path"]).resolve() != expected.resolve():
+            raise UsageError(f"search '{search_id}' keeps its Tune state in {record['storage_path']}, "
+                             f"not in this work dir ({expected.parent})", where=search_id,
+                             hint="resume it with PROMPTYARD_WORKDIR set as when it started")
     spec = load_spec(search_id)
     if registry is not None:
-        from promptyard.registry.search_records import mark_resumed
-
         mark_resumed(registry, search_id)
     with ray_session(target, num_cpus=num_cpus):
         grid = fit(spec, resume=True, callbacks=_callbacks(spec))

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from promptyard.core.errors import ValidationError
+from promptyard.core.yaml_files import load_data_file
 
 KINDS = ("choice", "uniform", "loguniform", "int", "randint")
 _SCALARS = (str, int, float, bool)
@@ -72,27 +73,11 @@ def validate_space(space: Mapping[str, Any], *, source: str = "search space",
 
 def load_space_file(path: str | Path) -> dict[str, Any]:
     """Read and validate a YAML space file (errors name the file, the key and its line)."""
-    import yaml
-
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ValidationError(f"cannot read search space file: {exc.strerror}", where=str(path)) from exc
-    try:
-        node = yaml.compose(text)
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{path} line {mark.line + 1}, column {mark.column + 1}" if mark else str(path)
-        raise ValidationError(f"invalid YAML: {getattr(exc, 'problem', exc)}", where=where) from exc
-    lines: dict[str, int] = {}
-    if isinstance(node, yaml.MappingNode):
-        for key_node, _ in node.value:
-            lines[str(key_node.value)] = key_node.start_mark.line + 1
-    if not isinstance(data, Mapping):
-        raise ValidationError("the file must hold a mapping of parameter name to range", where=str(path))
-    return validate_space(data, source=str(path), lines=lines)
+    doc = load_data_file(path, what="search space file")
+    if not isinstance(doc.data, Mapping):
+        raise ValidationError("the file must hold a mapping of parameter name to range", where=doc.source)
+    lines = {str(key[0]): line for key, line in doc.lines.items() if len(key) == 1}
+    return validate_space(doc.data, source=doc.source, lines=lines)
 
 
 def to_tune(space: Mapping[str, Any]) -> dict[str, Any]:
