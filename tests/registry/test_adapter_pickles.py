@@ -52,7 +52,7 @@ def test_loading_a_peft_folder_needs_its_safetensors_file(tmp_path):
 
 
 def test_load_adapter_refuses_a_bin_before_peft_sees_it(tmp_path):
-    from promptyard.plugins.tuning.base import load_adapter
+    from promptyard.core.lookups import load_adapter
 
     folder = _folder(tmp_path, "a", {"adapter_config.json": b'{"peft_type": "LORA"}', "adapter_model.bin": b"x"})
     with pytest.raises(ValidationError, match="pickled weights"):
