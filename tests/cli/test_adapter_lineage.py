@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from promptyard.testing import invoke, isolated_environment
-from tests.cli.test_tune_cli import FAST
+from tests.cli.helpers import FAST
 from tests.tuning.toydata import write_toy_sentiment
 
 pytestmark = pytest.mark.slow

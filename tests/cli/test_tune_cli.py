@@ -10,10 +10,8 @@ import pytest
 
 from promptyard import hookimpl
 from promptyard.testing import invoke, plugin_registered
+from tests.cli.helpers import FAST
 from tests.tuning.toydata import write_toy_sentiment
-
-FAST = ["--set", "train_sample=32", "--set", "val_sample=16", "--set", "eval_every=0", "--set", "batch_size=8",
-        "--epochs", "2"]
 
 
 @pytest.fixture

@@ -29,6 +29,11 @@ CASES = [
     ("full", "tiny-causal", 3e-3), ("full", "tiny-encoder", 1e-3),
 ]
 UNSUPPORTED = [("prefix_tuning", "tiny-encoder")]
+# each case trains, reloads in a fresh process and takes tens of seconds on 2 cores: `-m "not slow"` keeps the
+# default method on both model kinds, the full run has every method
+FAST = {("lora", "tiny-causal"), ("lora", "tiny-encoder")}
+TRAIN_CASES = [pytest.param(m, k, lr, id=f"{m}-{k}", marks=() if (m, k) in FAST else pytest.mark.slow)
+               for m, k, lr in CASES]
 
 
 def test_every_method_is_registered_and_covered():
@@ -40,7 +45,7 @@ def test_every_method_is_registered_and_covered():
             assert (name, model) in covered
 
 
-@pytest.mark.parametrize("method, model, lr", CASES, ids=[f"{m}-{k}" for m, k, _ in CASES])
+@pytest.mark.parametrize("method, model, lr", TRAIN_CASES)
 def test_method_trains_saves_registers_and_reloads(tmp_path, child_env, method, model, lr):
     from promptyard.registry.api import Registry
 
