@@ -46,11 +46,12 @@ LAZY_OK: dict[tuple[str, str], str] = {
 }
 
 RICH_OR_TYPER = {"rich", "typer"}
-#: libraries that cost start-up time; an own module that imports one at its top is heavy too, and may be
-#: imported lazily from a light module (that is what keeps `--help` and `prompt render` fast)
+#: libraries that cost start-up time. An own module that loads one at its top (itself or through its own
+#: imports) may be imported inside a function, by a module that does not load that library already: that
+#: is what keeps `--help` and `prompt render` fast. Any other own import sits at the top of the file.
 HEAVY = {"torch", "transformers", "peft", "accelerate", "ray", "evaluate", "matplotlib", "numpy", "sklearn",
          "sacrebleu", "rouge_score", "safetensors", "sqlalchemy", "sqlmodel", "alembic", "typer", "rich",
-         "fastapi", "uvicorn", "httpx", "pydantic", "jsonschema", "yaml", "optuna"}
+         "fastapi", "uvicorn", "httpx", "pydantic", "jsonschema", "yaml", "optuna", "jinja2"}
 CLI_ONLY = {"cli"}
 
 
@@ -118,10 +119,11 @@ def graph() -> dict[str, set[str]]:
 
 def test_every_import_follows_the_layer_rule():
     wrong = []
+    edges = graph()
     for m in MODULES:
         allowed = ALLOWED.get(layer(m))
         assert allowed is not None, f"{m}: a new top-level package needs its place in ALLOWED and in docs"
-        for target in graph()[m]:
+        for target in edges[m]:
             if layer(target) not in allowed and target not in LEAVES:
                 wrong.append(f"{m} -> {target}")
     assert not wrong, "imports against the layers:\n" + "\n".join(sorted(wrong))
@@ -168,35 +170,40 @@ def test_no_import_cycle_counting_function_level_imports():
     assert not cycles, "import cycles:\n" + "\n".join(" <-> ".join(c) for c in cycles)
 
 
-def heavy_modules() -> set[str]:
-    """Own modules whose import (at module level, transitively) loads a library in HEAVY."""
-    top: dict[str, set[str]] = {m: set() for m in MODULES}
-    heavy: set[str] = set()
+def heavy_libraries() -> dict[str, set[str]]:
+    """For each own module, the libraries in HEAVY that importing it loads (module-level imports, transitively)."""
+    direct: dict[str, set[str]] = {m: set() for m in MODULES}
+    deps: dict[str, set[str]] = {m: set() for m in MODULES}
     for m in MODULES:
         for name, is_lazy, _ in imports_of(m):
             if is_lazy:
                 continue
             if name.split(".")[0] in HEAVY:
-                heavy.add(m)
+                direct[m].add(name.split(".")[0])
             elif name.split(".")[0] == "promptyard" and internal(name) not in (None, m):
-                top[m].add(internal(name))
+                deps[m].add(internal(name))
+    loads = {m: set(v) for m, v in direct.items()}
     changed = True
     while changed:
         changed = False
-        for m, deps in top.items():
-            if m not in heavy and deps & heavy:
-                heavy.add(m)
-                changed = True
-    return heavy
+        for m, ds in deps.items():
+            for d in ds:
+                if not loads[d] <= loads[m]:
+                    loads[m] |= loads[d]
+                    changed = True
+    return loads
+
+
+def lazy_is_justified(module: str, target: str, loads: dict[str, set[str]]) -> bool:
+    """A function-level import pays off only when it defers a heavy library the importer does not load anyway."""
+    return (module, target) in LAZY_OK or bool(loads[target] - loads[module])
 
 
 def test_own_modules_are_imported_at_the_top():
-    heavy = heavy_modules()
+    loads = heavy_libraries()
     lazy = sorted({(m, internal(name), line) for m in MODULES for name, is_lazy, line in imports_of(m)
                    if is_lazy and name.split(".")[0] == "promptyard" and internal(name) not in (None, m)
-                   and (m, internal(name)) not in LAZY_OK
-                   # a light module may load a heavy one when needed; a heavy one gains nothing by it
-                   and not (internal(name) in heavy and m not in heavy)})
+                   and not lazy_is_justified(m, internal(name), loads)})
     assert not lazy, "function-level imports of promptyard modules (move them up, or add the reason to " \
                      "LAZY_OK):\n" + "\n".join(f"{m}:{line} -> {t}" for m, t, line in lazy)
 

@@ -11,7 +11,15 @@ from promptyard.cli import progress
 from promptyard.cli.app import app as root_app
 from promptyard.cli.output import console, print_json, table
 from promptyard.cli.state import state
-from promptyard.core.errors import UsageError
+from promptyard.core.errors import EvalError, UsageError
+from promptyard.evals.cache import ResponseCache
+from promptyard.evals.report import write_report
+from promptyard.evals.reproduce import reproduce as run_reproduce
+from promptyard.evals.successive_halving import search as run_search
+from promptyard.evals.suite import Suite, load_suite, single_cell
+from promptyard.registry.evals_store import list_runs as stored
+from promptyard.registry.evals_store import load_run
+from promptyard.runtime.ray_session import choose_executor
 
 app = typer.Typer(help="Evaluate prompts x models/adapters x data: suites, compare, gate, report, search.",
                   no_args_is_help=True)
@@ -35,7 +43,6 @@ def _cell_options(prompt: str | None, model: str | None, data: str | None, adapt
                   sample: int | None, metrics: list[str] | None, seed: int, task: str | None,
                   scoring: str | None, choices: list[str] | None, max_new_tokens: int | None,
                   batch_size: int | None, chat: bool, reply_prefix: str | None = None) -> Any:
-    from promptyard.evals.suite import single_cell
 
     missing = [n for n, v in (("--prompt", prompt), ("--model", model), ("--data", data)) if not v]
     if missing:
@@ -104,9 +111,7 @@ def run(
     as_json: bool = JSON,
 ) -> None:
     """Run a suite (every cell), or one cell given by --prompt/--model/--data; store the results."""
-    from promptyard.evals.suite import load_suite
     from promptyard.evals.suite_run import run_suite
-    from promptyard.runtime.ray_session import choose_executor
 
     if suite_file:
         suite = load_suite(suite_file)
@@ -131,7 +136,6 @@ def run(
 @app.command("list")
 def list_runs(limit: int = typer.Option(50, "--limit"), as_json: bool = JSON) -> None:
     """List stored runs, newest first."""
-    from promptyard.registry.evals_store import list_runs as stored
 
     runs = stored(_registry(), limit=limit)
     if as_json:
@@ -147,7 +151,6 @@ def show(run_id: str = typer.Argument(..., metavar="RUN"),
          examples: bool = typer.Option(False, "--examples", help="Include per-example outputs."),
          as_json: bool = JSON) -> None:
     """Show a run: cells, lineage and metrics with 95% CIs."""
-    from promptyard.registry.evals_store import load_run
 
     run_data = load_run(_registry(), run_id, with_examples=examples or as_json)
     if as_json:
@@ -190,9 +193,7 @@ def compare(
 ) -> None:
     """Compare two runs (ids) or two prompt references: delta, its bootstrap CI, paired test, flipped examples."""
     from promptyard.evals.compare import compare_cells, compare_runs
-    from promptyard.evals.suite import Suite
     from promptyard.evals.suite_run import run_suite
-    from promptyard.registry.evals_store import load_run
 
     registry = _registry()
     if a.isdigit() and b.isdigit():
@@ -231,7 +232,6 @@ def gate(
 
     from promptyard.evals.compare import raise_if_failed
     from promptyard.evals.gate_run import run_gate
-    from promptyard.evals.suite import load_suite
 
     if suite_file:
         base = load_suite(suite_file).cells[0]
@@ -256,8 +256,6 @@ def report(run_id: str = typer.Argument(..., metavar="RUN"),
            html: str = typer.Option(..., "--html", help="Write the report to this HTML file."),
            as_json: bool = JSON) -> None:
     """Write one self-contained HTML report (tables, charts as embedded PNG) for a run."""
-    from promptyard.evals.report import write_report
-    from promptyard.registry.evals_store import load_run
 
     path = write_report(load_run(_registry(), run_id), html)
     if as_json:
@@ -283,7 +281,6 @@ def search(
     as_json: bool = JSON,
 ) -> None:
     """Score prompt variants on the validation split with successive halving; commit the best as a new version."""
-    from promptyard.evals.successive_halving import search as run_search
 
     base = _cell_options(prompt, model, data, adapter, "validation", None, [metric], seed, None, None, None, None,
                          None, False).cells[0]
@@ -305,8 +302,6 @@ def reproduce(run_id: str = typer.Argument(..., metavar="RUN"),
               use_cache: bool = typer.Option(False, "--use-cache", help="Allow cached responses."),
               as_json: bool = JSON) -> None:
     """Re-run a stored eval run from its lineage (exact versions, seed) and show that the metrics match."""
-    from promptyard.core.errors import EvalError
-    from promptyard.evals.reproduce import reproduce as run_reproduce
 
     result = run_reproduce(_registry(), run_id, use_cache=use_cache)
     if as_json:
@@ -325,7 +320,6 @@ def reproduce(run_id: str = typer.Argument(..., metavar="RUN"),
 @cache_app.command("clear")
 def cache_clear(as_json: bool = JSON) -> None:
     """Delete every cached model response."""
-    from promptyard.evals.cache import ResponseCache
 
     cache = ResponseCache()
     removed = cache.clear()
@@ -338,7 +332,6 @@ def cache_clear(as_json: bool = JSON) -> None:
 @cache_app.command("info")
 def cache_info(as_json: bool = JSON) -> None:
     """Where the response cache is and how big."""
-    from promptyard.evals.cache import ResponseCache
 
     stats = ResponseCache().stats()
     if as_json:

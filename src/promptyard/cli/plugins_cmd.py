@@ -9,6 +9,8 @@ from rich.markup import escape
 
 from promptyard.cli.app import app
 from promptyard.cli.output import console, print_json
+from promptyard.core.host import get_host, hook_names, hook_signature
+from promptyard.scaffold import new_plugin
 
 plugins_app = typer.Typer(help="List installed plugins and their contributions, or start a new plugin.",
                           no_args_is_help=True)
@@ -20,7 +22,6 @@ def list_plugins(
     as_json: bool = typer.Option(False, "--json", help="Print JSON: plugins and failures."),
 ) -> None:
     """Every plugin (built-in and installed): version, hooks, what it registered; and any that failed."""
-    from promptyard.core.host import get_host
 
     host = get_host()
     plugins = host.describe()
@@ -49,7 +50,6 @@ def _line(text: str) -> None:
 @plugins_app.command("hooks")
 def list_hooks(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
     """Every hook a plugin can implement, with its signature."""
-    from promptyard.core.host import hook_names, hook_signature
 
     signatures = [hook_signature(name) for name in hook_names()]
     if as_json:
@@ -66,7 +66,6 @@ def new(
     kind: str = typer.Option("both", "--kind", help="Example to include: metric, task or both."),
 ) -> None:
     """Write a ready-to-install plugin package promptyard-NAME with an example, a test and a README."""
-    from promptyard.scaffold import new_plugin
 
     root = new_plugin(name, directory, kind=kind)
     console.print(f"created {root}", highlight=False, markup=False, soft_wrap=True)

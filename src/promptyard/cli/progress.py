@@ -12,14 +12,6 @@ import threading
 from typing import Any
 
 from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    Progress,
-    SpinnerColumn,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
 
 from promptyard.core import events
 
@@ -42,7 +34,7 @@ class RichProgress:
     def __init__(self, console: Console | None = None):
         self.console = console or Console(stderr=True)
         self.lock = threading.Lock()
-        self.progress: Progress | None = None
+        self.progress: Any = None
         self.tasks: dict[int, Any] = {}
 
     def __call__(self, event: events.ProgressEvent) -> None:
@@ -50,6 +42,16 @@ class RichProgress:
             return
         with self.lock:
             if self.progress is None:
+                # rich.progress (and its live display) loads on the first task, not on every start-up
+                from rich.progress import (
+                    BarColumn,
+                    Progress,
+                    SpinnerColumn,
+                    TextColumn,
+                    TimeElapsedColumn,
+                    TimeRemainingColumn,
+                )
+
                 self.progress = Progress(SpinnerColumn(), TextColumn("[bold]{task.description}"), BarColumn(),
                                          TextColumn("{task.fields[count]}"), TextColumn("{task.fields[info]}"),
                                          TimeElapsedColumn(), TimeRemainingColumn(), console=self.console)

@@ -10,8 +10,14 @@ from typing import Any
 import typer
 
 from promptyard.cli.app import app as root_app
+from promptyard.cli.output import print_json, table
 from promptyard.cli.registry_cmd import open_registry
+from promptyard.cli.render_cmd import run_render
+from promptyard.cli.state import state
 from promptyard.core.errors import UsageError
+from promptyard.core.template import Template
+from promptyard.core.template_files import load_template_file
+from promptyard.registry.history import contract_lines
 
 app = typer.Typer(name="prompt", help="Versioned prompt templates: commit, label, render, diff, roll back.",
                   no_args_is_help=True)
@@ -27,7 +33,6 @@ def _when(stamp: Any) -> str:
 def _done(as_json: bool, text: str, data: dict[str, Any]) -> None:
     """What a write command prints: ``text`` for people, ``data`` with ``--json``."""
     if as_json:
-        from promptyard.cli.output import print_json
 
         print_json(data)
     else:
@@ -35,7 +40,6 @@ def _done(as_json: bool, text: str, data: dict[str, Any]) -> None:
 
 
 def _load_file(path: Path) -> tuple[Any, dict[str, Any]]:
-    from promptyard.core.template_files import load_template_file
 
     return load_template_file(path)
 
@@ -73,7 +77,6 @@ def commit(
     as_json: bool = JSON_OPT,
 ) -> None:
     """Add a version of NAME from FILE or --text (nothing happens when it equals the latest)."""
-    from promptyard.core.template import Template
 
     if (file is None) == (text is None):
         raise UsageError("give either FILE or --text", where="prompt commit")
@@ -99,7 +102,6 @@ def show(ref: str = typer.Argument(..., help="NAME, NAME@3, NAME@label, NAME@sha
         item = reg.item(v.name)
     labels = sorted(label for label, n in item.labels.items() if n == v.number)
     if as_json:
-        from promptyard.cli.output import print_json
 
         print_json({**v.to_dict(), "labels": labels, "task_type": item.task_type, "tags": item.tags,
                     "description": item.description})
@@ -108,7 +110,6 @@ def show(ref: str = typer.Argument(..., help="NAME, NAME@3, NAME@label, NAME@sha
     print(f"author: {v.author}  created: {_when(v.created_at)}  parent: {v.parent or '-'}")
     if v.message:
         print(f"message: {v.message}")
-    from promptyard.registry.history import contract_lines
 
     print("variables:\n" + "".join("  " + line for line in contract_lines(v.contract)).rstrip())
     print("---\n" + v.template.source_text())
@@ -128,11 +129,9 @@ def list_(
     with open_registry() as reg:
         items = reg.list(pattern, tag=tag, template_kind=kind, task_type=task_type, label=label, archived=archived)
     if as_json:
-        from promptyard.cli.output import print_json
 
         print_json([i.to_dict() for i in items])
         return
-    from promptyard.cli.output import table
 
     rows = [[i.name + (" (archived)" if i.archived else ""), i.template_kind, i.latest, i.task_type or "",
              ", ".join(f"{k}→{v}" for k, v in i.labels.items()), ", ".join(i.tags)] for i in items]
@@ -145,11 +144,9 @@ def log(name: str = typer.Argument(..., help="Prompt name."), as_json: bool = JS
     with open_registry() as reg:
         events = reg.log(name)
     if as_json:
-        from promptyard.cli.output import print_json
 
         print_json(events)
         return
-    from promptyard.cli.output import table
 
     rows = []
     for e in events:
@@ -169,7 +166,6 @@ def diff(a: str = typer.Argument(..., help="First reference."), b: str = typer.A
     with open_registry() as reg:
         result = reg.diff(a, b)
     if as_json:
-        from promptyard.cli.output import print_json
 
         print_json(result)
         return
@@ -189,8 +185,6 @@ def render(
     as_json: bool = JSON_OPT,
 ) -> None:
     """Render REF with variables (-v, --vars or JSON on stdin): text, or JSON messages for multi prompts."""
-    from promptyard.cli.render_cmd import run_render
-    from promptyard.cli.state import state
 
     run_render(state.registry, ref, var, vars_file, seed, as_json)
 
@@ -287,7 +281,6 @@ def import_(
     with open_registry() as reg:
         report = reg.import_bundle(file, as_name=as_name)
     if as_json:
-        from promptyard.cli.output import print_json
 
         print_json(report)
         return

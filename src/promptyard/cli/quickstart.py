@@ -13,6 +13,7 @@ from promptyard.cli.app import app as root_app
 from promptyard.cli.app import apply_quiet
 from promptyard.cli.output import console, print_json, table
 from promptyard.cli.state import state
+from promptyard.quickstart.reporter import SilentReporter
 
 STYLES = {"good": "green", "bad": "red", "warn": "yellow", "dim": "dim"}
 
@@ -52,7 +53,6 @@ def quickstart(
     Commits a sentiment prompt in all four kinds, evaluates them with SmolLM2 on Rotten Tomatoes, searches
     prompt-tuning and LoRA adapters (ASHA), gates the best against production, rolls back, writes a report.
     """
-    from promptyard.quickstart.reporter import SilentReporter
     from promptyard.quickstart.run import QuickstartSettings, run_quickstart
 
     if quiet:  # the same as the root --quiet

@@ -7,7 +7,10 @@ from typing import TYPE_CHECKING
 import typer
 
 from promptyard.cli.app import app as root_app
+from promptyard.cli.output import print_json
 from promptyard.cli.state import state
+from promptyard.core.paths import REGISTRY_DIRNAME, REGISTRY_FILENAME, registry_path
+from promptyard.registry.api import Registry
 
 if TYPE_CHECKING:
     from promptyard.registry.api import Registry
@@ -19,7 +22,6 @@ root_app.add_typer(app, name="registry")
 
 def open_registry(*, create: bool = False) -> Registry:
     """The registry chosen by ``--registry`` / ``PROMPTYARD_REGISTRY`` / upward search."""
-    from promptyard.registry.api import Registry
 
     return Registry.open(state.registry, create=create)
 
@@ -30,14 +32,11 @@ def init(path: str = typer.Argument(None, help="Folder to create .promptyard/reg
     """Create a registry (.promptyard/registry.db) here or in PATH."""
     from pathlib import Path
 
-    from promptyard.core.paths import REGISTRY_DIRNAME, REGISTRY_FILENAME
-    from promptyard.registry.api import Registry
 
     target = state.registry or (Path(path or ".") / REGISTRY_DIRNAME / REGISTRY_FILENAME)
     existed = Path(target).exists()
     reg = Registry.open(target, create=True)
     if as_json:
-        from promptyard.cli.output import print_json
 
         print_json({"path": str(reg.path), "created": not existed})
     else:
@@ -48,8 +47,6 @@ def init(path: str = typer.Argument(None, help="Folder to create .promptyard/reg
 @app.command("upgrade")
 def upgrade() -> None:
     """Upgrade the registry schema to this promptyard's newest revision (a backup copy is written first)."""
-    from promptyard.core.paths import registry_path
-    from promptyard.registry.api import Registry
 
     # Opening would upgrade on its own; upgrade explicitly so the user sees from/to and the backup.
     path = registry_path(state.registry)
@@ -73,8 +70,6 @@ def check(
 ) -> None:
     """Check the database (SQLite integrity and foreign keys, tables and columns), every version against
     its hash, every artifact against its files; list orphans. Exit 1 when anything is wrong."""
-    from promptyard.cli.output import print_json
-    from promptyard.registry.api import Registry
     from promptyard.registry.integrity import has_damage
 
     with Registry.open(state.registry, damaged_ok=True) as reg:
@@ -99,7 +94,6 @@ def protect(
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Show or set the protected labels (default: production)."""
-    from promptyard.cli.output import print_json
 
     with open_registry() as reg:
         if labels:

@@ -9,8 +9,16 @@ import typer
 
 from promptyard.cli import progress
 from promptyard.cli.app import app as root_app
+from promptyard.cli.data import data_options
 from promptyard.cli.output import console, print_json, table
 from promptyard.cli.state import state
+from promptyard.core.errors import UsageError
+from promptyard.core.host import get_host
+from promptyard.core.protocols import member
+from promptyard.core.refs import check_name
+from promptyard.runtime.adapter_loading import default_adapter_name, register_result
+from promptyard.tuning.resume import has_state
+from promptyard.tuning.spec import TrainSpec, parse_sets
 
 app = typer.Typer(name="tune", help="Train adapters (PEFT methods or fine-tuning) and search hyper-parameters.",
                   no_args_is_help=True)
@@ -44,13 +52,8 @@ def run(
                                  callback=progress.silence_for_json),
 ) -> None:
     """Train an adapter: split the data, train with early stopping, keep the best, register it."""
-    from promptyard.cli.data import data_options
-    from promptyard.core.errors import UsageError
-    from promptyard.runtime.adapter_loading import default_adapter_name, register_result
     from promptyard.tuning.loop import new_run_dir, train
     from promptyard.tuning.plan import plan_run
-    from promptyard.tuning.resume import has_state
-    from promptyard.tuning.spec import TrainSpec, parse_sets
 
     if resume is not None and not has_state(resume):
         raise UsageError(f"no resume state in {resume}", where="--resume",
@@ -67,7 +70,6 @@ def run(
     adapter_name = name or default_adapter_name(prompt, method)
     registry = None
     if register:
-        from promptyard.core.refs import check_name
         from promptyard.registry.api import Registry
 
         check_name(adapter_name)  # a bad name fails before training, not after
@@ -105,8 +107,6 @@ def methods(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -
     """List the tuning methods, the model kinds they support and their settings."""
     import dataclasses
 
-    from promptyard.core.host import get_host
-    from promptyard.core.protocols import member
 
     rows = []
     for m in get_host().table("tuning_methods").values():

@@ -15,7 +15,15 @@ from promptyard.cli import progress
 from promptyard.cli.app import app as root_app
 from promptyard.cli.output import console, print_json, table
 from promptyard.cli.state import state
-from promptyard.core.paths import check_id
+from promptyard.core.errors import TuningError
+from promptyard.core.host import lookup
+from promptyard.core.paths import check_id, registry_path
+from promptyard.runtime.ray_session import choose_executor
+from promptyard.tuning.search import SearchSpec
+from promptyard.tuning.search_driver import resume_search, run_search
+from promptyard.tuning.search_results import trial_rows
+from promptyard.tuning.space import load_space_file, validate_space
+from promptyard.tuning.spec import TrainSpec, parse_sets
 
 try:
     from promptyard.cli.tune import app
@@ -37,7 +45,6 @@ def _registry(create: bool = False) -> Any:
 def build_train_spec(*, prompt: str, model: str, data: str, method: str, overrides: dict[str, Any],
                      seed: int, registry: str | None) -> Any:
     """The TrainSpec ``tune run`` builds for these options (Tune's callback reports the search's progress)."""
-    from promptyard.tuning.spec import TrainSpec
 
     # Trials run in Tune's trial folders, maybe on other nodes: local files must be absolute paths.
     data, prompt, model = (str(Path(v).resolve()) if Path(v).exists() else v for v in (data, prompt, model))
@@ -47,18 +54,15 @@ def build_train_spec(*, prompt: str, model: str, data: str, method: str, overrid
 
 def resolve_space(method: str, space_file: Path | None) -> dict[str, Any]:
     """The space file when given, else the tuning method's ``default_search_space()``."""
-    from promptyard.tuning.space import load_space_file, validate_space
 
     if space_file is not None:
         return load_space_file(space_file)
-    from promptyard.core.host import lookup
 
     return validate_space(lookup("tuning_methods", method).default_search_space(),
                           source=f"default search space of '{method}'")
 
 
 def _show(result: Any, as_json: bool) -> None:
-    from promptyard.tuning.search_results import trial_rows
 
     best = result.best
     if as_json:
@@ -70,7 +74,6 @@ def _show(result: Any, as_json: bool) -> None:
         table(f"trials ({result.metric})", *trial_rows(result.trials, result.metric, best.trial_id if best else None),
               fold=True)
     if best is None:
-        from promptyard.core.errors import TuningError
 
         raise TuningError("no trial finished with a checkpoint", where=f"search {result.search_id}",
                           hint="see the errors in the table above")
@@ -110,11 +113,6 @@ def search(
                                  callback=progress.silence_for_json),
 ) -> None:
     """Search hyper-parameters with Ray Tune; register the best trial's adapter."""
-    from promptyard.core.paths import registry_path
-    from promptyard.runtime.ray_session import choose_executor
-    from promptyard.tuning.search import SearchSpec
-    from promptyard.tuning.search_driver import run_search
-    from promptyard.tuning.spec import parse_sets
 
     space_dict = resolve_space(method, space)
     train_spec = build_train_spec(prompt=prompt, model=model, data=data, method=method,
@@ -142,8 +140,6 @@ def resume(
                                  callback=progress.silence_for_json),
 ) -> None:
     """Finish an interrupted search; finished trials are not run again."""
-    from promptyard.runtime.ray_session import choose_executor
-    from promptyard.tuning.search_driver import resume_search
 
     target = choose_executor(True, ray_address)
     result = resume_search(search_id, target, registry=_registry(create=False))

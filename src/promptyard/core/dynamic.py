@@ -19,6 +19,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from promptyard.core.errors import RenderError, ValidationError
+from promptyard.core.host import lookup
 from promptyard.core.template import Template
 
 
@@ -33,7 +34,6 @@ def check_dynamic(t: Template) -> None:
     if t.k < 0:
         raise ValidationError(f"k must be 0 (all) or more, got {t.k}", where="k")
     if t.selector is not None:
-        from promptyard.core.host import lookup
 
         lookup("example_selectors", t.selector)  # UnknownNameError lists the known selectors
 
@@ -76,7 +76,6 @@ def choose(t: Template, variables: Mapping[str, Any], seed: int) -> list[int]:
     k = t.k or len(pool)
     if t.selector is None:
         return list(range(min(k, len(pool))))
-    from promptyard.core.host import lookup
 
     selector = lookup("example_selectors", t.selector)
     try:
@@ -111,7 +110,6 @@ def dynamic_context(t: Template, prepared: Any, variables: dict[str, Any], *, se
         recorded_values = {}
     values: dict[str, Any] = {}
     if prepared.providers:
-        from promptyard.core.host import lookup
 
         for name in prepared.providers:
             if name in recorded_values:

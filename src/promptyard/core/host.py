@@ -30,9 +30,11 @@ from typing import Any
 
 import pluggy
 
+from promptyard._version import __version__
 from promptyard.core import hookspecs
 from promptyard.core.contributions import REQUIRED_ATTRIBUTES, Entry, Table, make_entry
 from promptyard.core.errors import PluginError
+from promptyard.core.paths import cache_dir
 
 __all__ = [
     "CONTRIBUTION_HOOKS", "DEFAULT_PLUGINS", "ENTRY_POINT_GROUP", "REQUIRED_ATTRIBUTES", "Entry", "LoadFailure",
@@ -109,7 +111,6 @@ class PluginHost:
         self.tables: dict[str, Table] = {}
         self.infos: dict[str, PluginInfo] = {}
         self.loaded_external = False
-        from promptyard._version import __version__
 
         for module_name in DEFAULT_PLUGINS if default_plugins is None else default_plugins:
             info = PluginInfo(module_name, "builtin", module_name, "promptyard", __version__)
@@ -392,7 +393,6 @@ def discover_entry_points() -> list[tuple[str, str, str | None, str | None]]:
     fingerprint = _path_fingerprint()
     cache_file = None
     try:
-        from promptyard.core.paths import cache_dir
 
         cache_file = cache_dir("plugins") / "entry-points.json"
         cached = json.loads(cache_file.read_text(encoding="utf-8"))

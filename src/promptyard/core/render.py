@@ -24,9 +24,12 @@ from typing import Any
 import jinja2
 
 from promptyard.core.contract import bind, infer, matches
+from promptyard.core.dynamic import check_dynamic, dynamic_context
 from promptyard.core.errors import PromptyardError, RenderError, SandboxViolation, ValidationError
+from promptyard.core.host import get_host
 from promptyard.core.sandbox import SandboxEnv, SecurityError, end_budget, sandbox_env, start_budget
 from promptyard.core.sandbox_limits import SandboxLimits, budget, current_limits, limit_error
+from promptyard.core.structured import check_structured, compose
 from promptyard.core.syntax import too_deep, translate
 from promptyard.core.template import KINDS, Template, Variable
 
@@ -103,11 +106,9 @@ def _check_structure(t: Template) -> None:
     if t.kind == "multi" and not t.parts:
         raise ValidationError("a multi template needs at least one part", where="parts")
     if t.kind == "structured":
-        from promptyard.core.structured import check_structured
 
         check_structured(t)
     if t.kind == "dynamic":
-        from promptyard.core.dynamic import check_dynamic
 
         check_dynamic(t)
     seen: set[str] = set()
@@ -126,7 +127,6 @@ def _check_structure(t: Template) -> None:
 def _reserved(t: Template, senv: SandboxEnv) -> set[str]:
     reserved = set(senv.builtin_names)
     if t.kind == "dynamic":
-        from promptyard.core.host import get_host
 
         reserved |= set(DYNAMIC_RESERVED) | set(get_host().table("value_providers").names())
     return reserved
@@ -189,7 +189,6 @@ def _build(t: Template, senv: SandboxEnv) -> Prepared:
     used_all = _used_names(compiled)
     providers: tuple[str, ...] = ()
     if t.kind == "dynamic":
-        from promptyard.core.host import get_host
 
         providers = tuple(n for n in get_host().table("value_providers").names() if n in used_all)
     if declared:
@@ -335,7 +334,6 @@ def _render(t: Template, variables: Mapping[str, Any] | None, seed: int | None,
     prepared = prepare(t)
     context = bind(prepared.contract, prepared.declared, variables if variables is not None else {})
     if t.kind == "dynamic":
-        from promptyard.core.dynamic import dynamic_context
 
         extra, rec = dynamic_context(t, prepared, context, seed=seed, record=record)
         context = {**context, **extra}
@@ -346,7 +344,6 @@ def _render(t: Template, variables: Mapping[str, Any] | None, seed: int | None,
         messages = [{"role": role, "content": text} for role, text in outputs]
         return Rendered("multi", "\n".join(text for _, text in outputs), messages)
     if t.kind == "structured":
-        from promptyard.core.structured import compose
 
         return Rendered("structured", compose(t, dict(outputs)))
     return Rendered(t.kind, outputs[0][1])

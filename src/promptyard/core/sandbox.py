@@ -32,6 +32,7 @@ from jinja2.runtime import BlockReference, LoopContext
 from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
 from markupsafe import Markup, escape
 
+from promptyard.core import host as plugins
 from promptyard.core.sandbox_filters import (
     BoundedEscapeFormatter,
     BoundedFormatter,
@@ -390,7 +391,6 @@ def build_env(filter_entries: Iterator[Any] = iter(())) -> SandboxEnv:
 def sandbox_env() -> SandboxEnv:
     """The sandbox for the current plugin host; rebuilt (cache and all) when plugins change."""
     global _current
-    from promptyard.core import host as plugins
 
     # the host's lock is only needed to build it; once built, reading the global is enough
     host = plugins._host or plugins.get_host()

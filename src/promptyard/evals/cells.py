@@ -10,7 +10,9 @@ from pathlib import Path
 from typing import Any
 
 from promptyard.core.adapter_files import check_safetensors_only
-from promptyard.core.errors import EvalError
+from promptyard.core.errors import EvalError, RenderError
+from promptyard.core.hashing import files_sha256
+from promptyard.core.host import lookup
 from promptyard.core.lookups import ADAPTER_META, load_dataset
 from promptyard.core.protocols import member
 from promptyard.core.template_files import is_template_file
@@ -69,7 +71,6 @@ def resolve_adapter(ref: str, registry: Any) -> ResolvedAdapter:
     if path.is_dir():
         check_safetensors_only(path, loading=True)
     if (path / "adapter_config.json").is_file() or (path / ADAPTER_META).is_file():
-        from promptyard.core.hashing import files_sha256
 
         files = sorted(p for p in path.rglob("*") if p.is_file())
         return ResolvedAdapter(ref, path.resolve(), files_sha256(files, path), str(path.resolve()))
@@ -133,7 +134,6 @@ def _choice_labels(spec: CellSpec, choices: list[str] | None, examples: list[Any
 
 def prepare_cell(spec: CellSpec, *, indices: list[int] | None = None, registry: Any = None) -> PreparedCell:
     """Resolve the prompt and adapter, load and sample the data, build examples and render every prompt."""
-    from promptyard.core.host import lookup
     from promptyard.core.render import render
 
     reg = open_registry(spec, registry) if not is_template_file(spec.prompt) or spec.adapter else registry
@@ -166,7 +166,6 @@ def prepare_cell(spec: CellSpec, *, indices: list[int] | None = None, registry: 
     if mode == "choices" and not choices:
         raise EvalError("choices scoring needs choices", where=spec.label(),
                         hint="set `choices:` in the suite, or use a task type that provides them")
-    from promptyard.core.errors import RenderError
     from promptyard.core.render import check_template
 
     accepted = {v.name for v in check_template(prompt.template)}

@@ -18,7 +18,11 @@ from typing import Any
 
 from promptyard.core import events
 from promptyard.core.errors import EvalError
+from promptyard.evals.cache import ResponseCache
+from promptyard.evals.cells import prepare_cell
+from promptyard.evals.modelpool import ModelPool
 from promptyard.evals.results import CellResult, ExampleResult, merge_shards
+from promptyard.evals.runner import open_cache, run_cell
 from promptyard.evals.suite import CellSpec, Suite
 from promptyard.evals.suite_run import SuiteRun, store_suite_run
 from promptyard.runtime.ray_session import ray_session
@@ -64,7 +68,6 @@ class _WorkerCache:
     would have stored, under the runner's own keys)."""
 
     def __init__(self, path: str | None):
-        from promptyard.evals.cache import ResponseCache
 
         self._cache = ResponseCache(path) if path and Path(path).exists() else None
         self.collected: dict[str, Any] = {}
@@ -80,7 +83,6 @@ class EvalWorker:
     """A Ray actor serving one base model: it loads the base once and switches adapters per cell."""
 
     def __init__(self, model: str, cache_path: str | None):
-        from promptyard.evals.modelpool import ModelPool
 
         self.model = model
         self.pool = ModelPool()
@@ -90,7 +92,6 @@ class EvalWorker:
         """Run the examples ``indices`` of ``cell``: the result, the responses to cache, node id, seconds."""
         import ray
 
-        from promptyard.evals.runner import run_cell
 
         t0 = time.perf_counter()
         cache = _WorkerCache(self.cache_path) if self.cache_path else None
@@ -148,8 +149,6 @@ def run_cells_distributed(cells: list[CellSpec], *, registry: Any, cache: Any = 
     import ray
     from ray.exceptions import ActorDiedError, ActorUnavailableError, RayActorError, WorkerCrashedError
 
-    from promptyard.evals.cells import prepare_cell
-    from promptyard.evals.runner import open_cache
 
     stats = stats or DistributedStats()
     t_start = time.perf_counter()

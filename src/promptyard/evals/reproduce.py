@@ -8,6 +8,7 @@ from typing import Any
 
 from promptyard.core.errors import EvalError
 from promptyard.evals.suite import CellSpec, Suite
+from promptyard.registry.evals_store import load_run
 
 TOLERANCE = 1e-9
 
@@ -48,7 +49,6 @@ def _same(a: float | None, b: float | None) -> bool:
 def reproduce(registry: Any, run_id: int | str, *, use_cache: bool = False, store: bool = True) -> Reproduction:
     """Re-run every cell of ``run_id`` at its pinned versions (no cache by default) and compare metrics."""
     from promptyard.evals.suite_run import run_suite
-    from promptyard.registry.evals_store import load_run
 
     stored = load_run(registry, run_id, with_examples=False)
     specs = [pinned_spec(c, str(registry.path)) for c in stored["cells"]]

@@ -14,11 +14,13 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from promptyard.core.errors import PromptyardError
+from promptyard.core.structured import parse_output
 from promptyard.evals.cache import ResponseCache, response_key
 from promptyard.evals.cells import PreparedCell, prepare_cell, sha256_json
 from promptyard.evals.modelpool import ModelPool
 from promptyard.evals.results import CellResult, ExampleResult, compute_cell_metrics
 from promptyard.evals.suite import CellSpec
+from promptyard.runtime import inference
 from promptyard.runtime.model_text import model_text
 
 DEFAULT = "default"
@@ -56,7 +58,6 @@ def reply_prefix(prepared: PreparedCell) -> str:
 def extract_label(output: str, labels: Sequence[str], template: Any) -> str:
     """The label a generated reply names: from the JSON of a structured prompt, else the first one mentioned."""
     if getattr(template, "kind", "") == "structured":
-        from promptyard.core.structured import parse_output
 
         try:
             value = parse_output(template, output)
@@ -81,7 +82,6 @@ def _generation_kwargs(decoding: dict[str, Any]) -> dict[str, Any]:
 def _infer(prepared: PreparedCell, loaded: Any, prompts: list[str], todo: list[int],
            progress: Progress | None, done0: int, total: int) -> dict[int, dict[str, Any]]:
     """Run the model on the examples at positions ``todo``; return position -> stored value."""
-    from promptyard.runtime import inference
 
     decoding = prepared.spec.decoding
     batch_size = int(decoding.get("batch_size", 16))

@@ -15,9 +15,13 @@ from pathlib import Path
 from typing import Any
 
 from promptyard.core.errors import ValidationError
+from promptyard.core.host import registered
 from promptyard.core.paths import work_dir
+from promptyard.core.template import Template
 from promptyard.core.yaml_files import load_data_file
+from promptyard.evals.cells import cell_indices
 from promptyard.evals.suite import CellSpec
+from promptyard.runtime.prompts import resolve_prompt
 
 WORDINGS = (
     "",
@@ -58,7 +62,6 @@ class SearchResult:
 
 def load_variants(path: str | Path, base: Any) -> list[Variant]:
     """A YAML/JSON list: each item a template text (same kind as the base) or a mapping of template fields."""
-    from promptyard.core.template import Template
 
     p = Path(path)
     if not p.is_file():
@@ -84,7 +87,6 @@ def load_variants(path: str | Path, base: Any) -> list[Variant]:
 
 def generate_variants(base: Any, selectors: list[str]) -> list[Variant]:
     """Wording prefixes for every kind; for dynamic templates also few-shot count and selector."""
-    from promptyard.core.template import Template
 
     out = [Variant("base", base)]
     data = base.to_dict()
@@ -149,9 +151,6 @@ def search(registry: Any, prompt_ref: str, base_cell: CellSpec, *, metric: str, 
            generate: bool = False, min_examples: int = 16, eta: int = 2, commit: bool = True,
            cache: Any = "default") -> SearchResult:
     """Search variants of ``prompt_ref`` on ``base_cell``'s data (validation split) and commit the best."""
-    from promptyard.core.host import registered
-    from promptyard.evals.cells import cell_indices
-    from promptyard.runtime.prompts import resolve_prompt
 
     if not variants_file and not generate:
         raise ValidationError("give a variants file or ask to generate variants", where="eval search",

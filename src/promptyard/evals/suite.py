@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from promptyard.core.errors import ValidationError
+from promptyard.core.host import registered
 from promptyard.core.text_files import read_text
 from promptyard.core.yaml_files import format_key, load_yaml
 
@@ -193,7 +194,6 @@ def _common(c: _Checker, d: dict[str, Any], path: str, base: dict[str, Any]) -> 
             raise c.fail(f"{prefix}metrics", f"expected a list of metric names, got {_show(metrics)}")
         out["metrics"] = tuple(c.string(m, f"{prefix}metrics[{i}]") for i, m in enumerate(metrics))
         # checked here, not after inference: a typo must not cost a model load and a whole run
-        from promptyard.core.host import registered
 
         known = set(registered("metrics"))
         for i, name in enumerate(out["metrics"]):

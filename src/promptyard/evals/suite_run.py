@@ -10,6 +10,7 @@ from promptyard.core import events
 from promptyard.core.host import get_host
 from promptyard.evals.cache import ResponseCache
 from promptyard.evals.cells import prepare_cell
+from promptyard.evals.metrics import get_metric
 from promptyard.evals.modelpool import ModelPool
 from promptyard.evals.results import CellResult
 from promptyard.evals.runner import DEFAULT, Progress, open_cache, run_prepared
@@ -48,7 +49,6 @@ def run_cells(cells: list[CellSpec], *, registry: Any = None, cache: ResponseCac
 
     Each cell reports its progress as a :class:`~promptyard.core.events.Task` named by its label.
     """
-    from promptyard.evals.metrics import get_metric
 
     for cell in cells:  # fail on a misspelt metric before any model is loaded
         for name in cell.metrics:

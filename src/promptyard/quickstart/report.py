@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from promptyard.evals.report import STYLE, html_table, render_sections
+from promptyard.tuning.curves import save_curves
 
 
 def _png(path: Path | str | None) -> str:
@@ -25,7 +26,6 @@ def _png(path: Path | str | None) -> str:
 
 def _curves_png(record: Any, metric: str) -> str:
     """Training curves of one trial (train loss, validation loss and metric per evaluation)."""
-    from promptyard.tuning.curves import save_curves
 
     history = [h for h in record.history if h.get("step") is not None]
     steps = [{"step": h["step"], "loss": h["train_loss"]} for h in history

@@ -15,7 +15,13 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from promptyard.core.errors import TuningError, UsageError
+from promptyard.core.paths import REGISTRY_DIRNAME, REGISTRY_FILENAME, cache_dir
+from promptyard.core.template import Template
+from promptyard.evals.compare import compare_cells
 from promptyard.evals.gate_run import run_gate
+from promptyard.evals.suite import CellSpec, Suite
+from promptyard.evals.suite_run import run_suite
 from promptyard.quickstart.prompts import (
     ADAPTER_NAME,
     PROMPT_NAME,
@@ -23,9 +29,15 @@ from promptyard.quickstart.prompts import (
     TASK,
     VERSIONS,
 )
+from promptyard.quickstart.report import write_quickstart_report
 from promptyard.quickstart.reporter import Narrator, Reporter, SilentReporter, TextReporter
 from promptyard.registry.evals_store import load_run
+from promptyard.runtime.ray_session import RayTarget, ray_session
+from promptyard.tuning.search import SearchSpec
+from promptyard.tuning.search_driver import run_search
+from promptyard.tuning.search_local import run_search_local
 from promptyard.tuning.search_results import trial_rows
+from promptyard.tuning.spec import TrainSpec
 
 DATA = "rotten_tomatoes"
 METRIC = "accuracy"
@@ -84,7 +96,6 @@ def quickstart_environment(directory: Path) -> Iterator[Path]:
     The converted SmolLM2 (and content hashes) are linked from the usual model cache, so its one-time
     GGUF -> safetensors conversion is shared with every other promptyard command.
     """
-    from promptyard.core.paths import REGISTRY_DIRNAME, REGISTRY_FILENAME, cache_dir
 
     directory = directory.resolve()
     shared = {kind: cache_dir(kind) for kind in ("models", "hashes")}
@@ -118,7 +129,6 @@ def _ci(m: dict[str, Any]) -> str:
 
 def commit_prompts(registry: Any, n: Narrator) -> list[dict[str, Any]]:
     """Step 1: one prompt, four versions (one per kind); version 1 labelled production."""
-    from promptyard.core.template import Template
 
     out = []
     for kind, doc, message in VERSIONS:
@@ -136,7 +146,6 @@ def commit_prompts(registry: Any, n: Narrator) -> list[dict[str, Any]]:
 
 
 def _cell(s: QuickstartSettings, registry_path: Path, prompt: str, kind: str, adapter: str | None = None) -> Any:
-    from promptyard.evals.suite import CellSpec
 
     return CellSpec(prompt=prompt, model=s.model, data=DATA, adapter=adapter, split="test", sample=s.eval_sample,
                     metrics=(METRIC,), task=TASK, seed=s.seed, registry=str(registry_path),
@@ -153,9 +162,6 @@ def _comparison_table(n: Narrator, c: Any) -> None:
 def evaluate_prompts(registry: Any, registry_path: Path, s: QuickstartSettings, prompts: list[dict[str, Any]],
                      n: Narrator) -> dict[str, Any]:
     """Step 2: every version on one test sample; each compared with production (paired CIs and tests)."""
-    from promptyard.evals.compare import compare_cells
-    from promptyard.evals.suite import Suite
-    from promptyard.evals.suite_run import run_suite
 
     cells = [_cell(s, registry_path, p["ref"], p["kind"]) for p in prompts]
     done = run_suite(Suite(name="quickstart: four prompt kinds", cells=cells, seed=s.seed), registry=registry)
@@ -186,8 +192,6 @@ def _ray_usable() -> bool:
 def search_adapters(registry: Any, registry_path: Path, s: QuickstartSettings, best: dict[str, Any],
                     n: Narrator) -> dict[str, Any]:
     """Step 3: an ASHA search per method (prompt tuning from the best prompt, LoRA); each best is registered."""
-    from promptyard.tuning.search import SearchSpec
-    from promptyard.tuning.spec import TrainSpec
 
     specs = []
     for method, trials in s.trials.items():
@@ -211,7 +215,6 @@ def search_adapters(registry: Any, registry_path: Path, s: QuickstartSettings, b
                          "result": r})
     registered = [x for x in searches if x["adapter"]]
     if not registered:
-        from promptyard.core.errors import TuningError
 
         raise TuningError("no trial of the search produced an adapter", where="quickstart step 3",
                           hint="run `promptyard tune searches` to see each trial's error")
@@ -223,8 +226,6 @@ def search_adapters(registry: Any, registry_path: Path, s: QuickstartSettings, b
 
 def _run_searches(specs: list[Any], registry: Any, n: Narrator) -> list[Any]:
     """Both searches on one local Ray instance (started once, ~3-5 s)."""
-    from promptyard.runtime.ray_session import RayTarget, ray_session
-    from promptyard.tuning.search_driver import run_search
 
     target = RayTarget(None)
     n.say(f"starting a {target.describe()} (trials run in parallel, one CPU each)")
@@ -233,7 +234,6 @@ def _run_searches(specs: list[Any], registry: Any, n: Narrator) -> list[Any]:
 
 
 def _run_searches_here(specs: list[Any], registry: Any, n: Narrator) -> list[Any]:
-    from promptyard.tuning.search_local import run_search_local
 
     n.say("running the trials one after another in this process (--no-ray)")
     out = []
@@ -329,13 +329,11 @@ def run_quickstart(settings: QuickstartSettings, *, reporter: Reporter | None = 
     ``reporter`` is told the steps, messages and tables (default: :class:`TextReporter` log lines; nothing
     with ``settings.quiet``). ``console`` is deprecated and ignored.
     """
-    from promptyard.quickstart.report import write_quickstart_report
     from promptyard.registry.api import Registry
 
     s = settings
     directory = s.directory.resolve()
     if directory.exists() and not directory.is_dir():
-        from promptyard.core.errors import UsageError
 
         raise UsageError(f"{directory} exists and is not a folder", where="--dir",
                          hint="give a new or existing folder for the quickstart's files")

@@ -8,24 +8,21 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from promptyard.core.adapter_files import check_safetensors_only
 from promptyard.core.refs import Ref, check_name
-from promptyard.registry.records import content_hash_of
+from promptyard.registry.actors import default_author
+from promptyard.registry.records import VersionInfo, content_hash_of
 from promptyard.registry.store import ArtifactStore
 
-if TYPE_CHECKING:
-    from promptyard.registry.api import Registry
-    from promptyard.registry.records import VersionInfo
 
-
-def _store(self: Registry) -> ArtifactStore:
+def _store(self: Any) -> ArtifactStore:
     return ArtifactStore(self.artifacts_dir)
 
 
 def register_adapter(
-    self: Registry,
+    self: Any,
     name: str,
     adapter_dir: str | Path,
     lineage: dict[str, Any] | None = None,
@@ -38,7 +35,6 @@ def register_adapter(
 ) -> VersionInfo:
     """Copy a saved PEFT adapter folder into the artifact store and record it as a new version of adapter
     ``name``. Registering the same bytes as the latest version returns that version unchanged."""
-    from promptyard.registry.api import default_author
     from promptyard.registry.versioning import check_meta, commit_version
 
     check_name(name)
@@ -66,7 +62,7 @@ def register_adapter(
     return info
 
 
-def adapter_path(self: Registry, ref: str | Ref, *, verify: bool = True) -> Path:
+def adapter_path(self: Any, ref: str | Ref, *, verify: bool = True) -> Path:
     """The stored folder of an adapter version, after checking its bytes (IntegrityError if tampered)."""
     info = self.resolve(ref, kind="adapter")
     store = _store(self)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import builtins
 import contextlib
-import getpass
 import os
 import sqlite3
 import threading
@@ -19,9 +18,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from promptyard.core.errors import RegistryError
+from promptyard.core.host import get_host
 from promptyard.core.paths import registry_path
 from promptyard.core.refs import Ref, check_name, parse_ref
-from promptyard.registry import queries, schema
+from promptyard.core.template import Template
+from promptyard.registry import adapters, queries, schema
+from promptyard.registry.actors import default_author
 from promptyard.registry.connection import BUSY_TIMEOUT_MS
 from promptyard.registry.reads import RegistryReads
 from promptyard.registry.records import LabelMoveInfo, VersionInfo
@@ -32,14 +34,6 @@ if TYPE_CHECKING:
     from promptyard.core.template import Template
 
 _render = None
-
-
-def default_author() -> str:
-    """``PROMPTYARD_AUTHOR``, else the login name."""
-    try:
-        return os.environ.get("PROMPTYARD_AUTHOR") or getpass.getuser()
-    except Exception:  # getuser raises when no login name is known (containers)
-        return "unknown"
 
 
 class Registry(RegistryReads):
@@ -199,7 +193,6 @@ class Registry(RegistryReads):
             self._data_version = None
 
     def _observe(self, hook: str, **kw: Any) -> None:
-        from promptyard.core.host import get_host
 
         get_host().call_observers(hook, registry=self, **kw)
 
@@ -258,7 +251,6 @@ class Registry(RegistryReads):
         """Add a version of prompt ``name`` (created if new). Returns None, writing nothing, when the
         content equals the latest version. Template syntax errors raise before anything is written."""
         from promptyard.core.render import check_template
-        from promptyard.core.template import Template
         from promptyard.registry.versioning import commit_version
 
         check_name(name)
@@ -338,7 +330,6 @@ class Registry(RegistryReads):
         """Copy a saved PEFT adapter folder into the artifact store and record it as a new version of adapter
         ``name`` (``meta``: author, task_type, tags, description). The same bytes as the latest version
         return that version unchanged."""
-        from promptyard.registry import adapters
 
         return adapters.register_adapter(self, name, adapter_dir, lineage, message, **meta)
 
@@ -348,7 +339,6 @@ class Registry(RegistryReads):
 
     def adapter_path(self, ref: str | Ref, *, verify: bool = True) -> Path:
         """The stored folder of an adapter version, after checking its bytes (IntegrityError if changed)."""
-        from promptyard.registry import adapters
 
         return adapters.adapter_path(self, ref, verify=verify)
 

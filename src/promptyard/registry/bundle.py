@@ -10,7 +10,7 @@ import json
 import os
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from promptyard.core.adapter_files import pickled_files
 from promptyard.core.errors import BundleError, PromptyardError, RegistryError, UsageError
@@ -20,17 +20,15 @@ from promptyard.core.template import Template
 from promptyard.core.text_files import parse_json, read_text
 from promptyard.core.yaml_files import load_yaml
 from promptyard.registry import queries
+from promptyard.registry.actors import default_author
 from promptyard.registry.records import content_hash_of
-
-if TYPE_CHECKING:
-    from promptyard.registry.api import Registry
 
 FORMAT = "promptyard-bundle"
 FORMAT_VERSION = 1
 
 
 def export(
-    self: Registry,
+    self: Any,
     names: list[str] | None = None,
     *,
     kind: str = "prompt",
@@ -226,15 +224,13 @@ def validate_bundle(bundle: Any, where: str = "bundle") -> list[dict[str, Any]]:
 
 
 def import_bundle(
-    self: Registry,
+    self: Any,
     source: str | Path | dict[str, Any],
     *,
     as_name: str | None = None,
     actor: str | None = None,
 ) -> dict[str, Any]:
     """Import a bundle (path or dict). Returns ``{"items": [{name, added, skipped, labels}]}``."""
-    from promptyard.registry.api import default_author
-
     where = str(source) if isinstance(source, str | os.PathLike) else "bundle"
     items = validate_bundle(read_bundle(source), where)
     if as_name is not None:
@@ -285,7 +281,7 @@ def _check_contents(items: list[dict[str, Any]], where: str) -> list[list[Any]]:
     return out
 
 
-def _import_item(self: Registry, s: Any, item: dict[str, Any], name: str, actor: str,
+def _import_item(self: Any, s: Any, item: dict[str, Any], name: str, actor: str,
                  contracts: list[Any]) -> dict[str, Any]:
     from promptyard.registry.tables import Item, Label, LabelMove, Version, utcnow
     from promptyard.registry.versioning import raw

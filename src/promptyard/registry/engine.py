@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine
 
+import promptyard.registry as package
 from promptyard.registry.connection import BUSY_TIMEOUT_MS, configure_connection
 
 
@@ -40,7 +41,6 @@ def make_engine(path: Path) -> Engine:
 
 def load_table_modules() -> list[str]:
     """Import every ``promptyard.registry.tables*`` module so that ``SQLModel.metadata`` knows all tables."""
-    import promptyard.registry as package
 
     names = []
     for info in pkgutil.iter_modules(package.__path__):

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from promptyard.core.refs import Ref, check_label
 from promptyard.registry import queries
+from promptyard.registry.history import diff_versions
 from promptyard.registry.records import ItemInfo, LabelMoveInfo, VersionInfo
 
 if TYPE_CHECKING:
@@ -129,7 +130,6 @@ class RegistryReads:
 
     def diff(self, a: str | Ref, b: str | Ref) -> dict[str, Any]:
         """Unified diffs of the template text and of the variable contract between two references."""
-        from promptyard.registry.history import diff_versions
 
         return diff_versions(self.resolve(a), self.resolve(b))
 

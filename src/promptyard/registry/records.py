@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from promptyard.core.errors import IntegrityError
+from promptyard.core.template import Template
 
 
 def content_hash_of(content: dict[str, Any]) -> str:
@@ -72,7 +73,6 @@ class VersionInfo:
     @property
     def template(self) -> Any:
         """The prompt's :class:`~promptyard.core.template.Template` (prompts only)."""
-        from promptyard.core.template import Template
 
         if self.kind != "prompt":
             raise TypeError(f"{self.ref} is an {self.kind}, not a prompt")

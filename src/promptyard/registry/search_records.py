@@ -3,23 +3,19 @@
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from promptyard.core.errors import UnknownRefError
 from promptyard.registry.tables import utcnow
-
-if TYPE_CHECKING:
-    from promptyard.registry.api import Registry
-
+from promptyard.registry.tables_search import Search, SearchTrial
 
 _HINT = "see `promptyard tune searches`"
 
 
-def start_search(registry: Registry, search_id: str, *, method: str, adapter_name: str, scheduler: str,
+def start_search(registry: Any, search_id: str, *, method: str, adapter_name: str, scheduler: str,
                  search_alg: str, metric: str, mode: str, trials: int, spec: dict[str, Any],
                  storage_path: str) -> None:
     """Record a search as running (before any trial starts)."""
-    from promptyard.registry.tables_search import Search
 
     with registry.write() as s:
         s.add(Search(id=search_id, status="running", method=method, adapter_name=adapter_name,
@@ -27,9 +23,8 @@ def start_search(registry: Registry, search_id: str, *, method: str, adapter_nam
                      trials_requested=trials, spec=json.dumps(spec, default=str), storage_path=storage_path))
 
 
-def mark_resumed(registry: Registry, search_id: str) -> None:
+def mark_resumed(registry: Any, search_id: str) -> None:
     """Count one more resume of a search and set it running again."""
-    from promptyard.registry.tables_search import Search
 
     with registry.write() as s:
         row = s.get(Search, search_id)
@@ -40,13 +35,12 @@ def mark_resumed(registry: Registry, search_id: str) -> None:
         s.add(row)
 
 
-def finish_search(registry: Registry, search_id: str, trials: list[dict[str, Any]], *, status: str,
+def finish_search(registry: Any, search_id: str, trials: list[dict[str, Any]], *, status: str,
                   best_trial_id: str | None, best_metric: float | None, adapter_version_id: int | None,
                   plot_path: str = "", error: str = "") -> None:
     """Replace the search's trial rows with ``trials`` and close it, in one transaction."""
     from sqlmodel import delete
 
-    from promptyard.registry.tables_search import Search, SearchTrial
 
     with registry.write() as s:
         row = s.get(Search, search_id)
@@ -64,11 +58,10 @@ def finish_search(registry: Registry, search_id: str, trials: list[dict[str, Any
         s.add(row)
 
 
-def get_search(registry: Registry, search_id: str) -> dict[str, Any]:
+def get_search(registry: Any, search_id: str) -> dict[str, Any]:
     """A search with its trials as plain dicts; UnknownRefError when there is none."""
     from sqlmodel import select
 
-    from promptyard.registry.tables_search import Search, SearchTrial
 
     with registry.session() as s:
         row = s.get(Search, search_id)
@@ -83,11 +76,10 @@ def get_search(registry: Registry, search_id: str) -> dict[str, Any]:
         return out
 
 
-def list_searches(registry: Registry) -> list[dict[str, Any]]:
+def list_searches(registry: Any) -> list[dict[str, Any]]:
     """Every search, newest first (without trial rows)."""
     from sqlmodel import select
 
-    from promptyard.registry.tables_search import Search
 
     with registry.session() as s:
         rows = s.exec(select(Search).order_by(Search.created_at.desc())).all()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from promptyard._version import __version__
 from promptyard.core.errors import UsageError
 
 KINDS = ("both", "metric", "task")
@@ -38,7 +39,6 @@ def new_plugin(name: str, directory: Path | str = ".", *, kind: str = "both") ->
         raise UsageError(f"{root} already exists", hint="pick another name or --dir, or remove it")
     import jinja2
 
-    from promptyard._version import __version__
 
     ident = name.replace("-", "_")
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(_TEMPLATES), keep_trailing_newline=True,

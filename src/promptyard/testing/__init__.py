@@ -16,6 +16,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from promptyard.cli import logs
+from promptyard.cli.state import state
+from promptyard.core.errors import PluginError
+from promptyard.core.host import get_host
+from promptyard.core.protocols import LoadedModel
+
 
 @dataclass
 class CliResult:
@@ -37,9 +43,8 @@ def invoke(args: list[str], *, input: str | None = None,
     """
     import sys
 
-    from promptyard.cli import logs, progress
+    from promptyard.cli import progress
     from promptyard.cli.main import main
-    from promptyard.cli.state import state
 
     entry = entry or main
 
@@ -93,8 +98,6 @@ def plugin_registered(plugin: Any, name: str | None = None) -> Iterator[str]:
     left as it is. A plugin the host rejects (misspelt hook, a register hook that raises) raises
     :class:`~promptyard.core.errors.PluginError` with the reason, instead of silently missing.
     """
-    from promptyard.core.errors import PluginError
-    from promptyard.core.host import get_host
 
     host = get_host()
     if host.pm.is_registered(plugin):
@@ -129,7 +132,6 @@ def tiny_causal_lm(
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers
     from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 
-    from promptyard.core.protocols import LoadedModel
 
     specials = ["<pad>", "<s>", "</s>"]
     vocab = {token: i for i, token in enumerate(specials + sorted(pre_tokenizers.ByteLevel.alphabet()))}

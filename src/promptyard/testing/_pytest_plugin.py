@@ -18,11 +18,12 @@ from typing import Any
 
 import pytest
 
+from promptyard.testing import invoke, isolated_environment, plugin_registered, tiny_causal_lm
+
 
 @pytest.fixture
 def promptyard_env(tmp_path: Path) -> Iterator[Path]:
     """Point the registry and every cache at ``tmp_path / "promptyard"`` for this test."""
-    from promptyard.testing import isolated_environment
 
     with isolated_environment(tmp_path / "promptyard") as root:
         yield root
@@ -31,7 +32,6 @@ def promptyard_env(tmp_path: Path) -> Iterator[Path]:
 @pytest.fixture
 def plugin() -> Iterator[Callable[..., str]]:
     """Register plugins for one test; every one is unregistered afterwards, even if the test fails."""
-    from promptyard.testing import plugin_registered
 
     with contextlib.ExitStack() as stack:
 
@@ -44,7 +44,6 @@ def plugin() -> Iterator[Callable[..., str]]:
 @pytest.fixture
 def cli(promptyard_env: Path) -> Callable[..., Any]:
     """``cli(args, input=None)``: run ``promptyard ARGS`` in-process against the test's registry."""
-    from promptyard.testing import invoke
 
     return invoke
 
@@ -67,6 +66,5 @@ def registry(promptyard_env: Path) -> Iterator[Any]:
 def tiny_model() -> Any:
     """A tiny randomly initialised causal LM (:func:`promptyard.testing.tiny_causal_lm`, seed 0)."""
     pytest.importorskip("transformers", reason="tiny_model needs promptyard's 'ml' extra")
-    from promptyard.testing import tiny_causal_lm
 
     return tiny_causal_lm()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 from typing import Any
 
+from promptyard.runtime.inference import scored_positions
 from promptyard.tuning.features import IGNORE_INDEX
 
 #: a shuffle window of this many batches is sorted by length: little padding, still random order
@@ -52,7 +53,6 @@ def batch_loss(model: Any, batch: dict[str, Any], *, causal: bool, device: Any) 
     """
     import torch
 
-    from promptyard.runtime.inference import scored_positions
 
     ids = batch["input_ids"].to(device)
     mask = batch["attention_mask"].to(device)

@@ -25,8 +25,10 @@ from promptyard.core import events
 from promptyard.core.errors import TuningError
 from promptyard.core.lookups import save_adapter
 from promptyard.core.paths import work_dir
+from promptyard.runtime.inference import score_choices
 from promptyard.runtime.lineage import package_versions, validate_lineage
 from promptyard.tuning.batching import batch_loss, collate, length_grouped_batches
+from promptyard.tuning.curves import save_curves
 from promptyard.tuning.plan import Prepared, plan_run, prepare
 from promptyard.tuning.resume import (
     LoopState,
@@ -73,7 +75,6 @@ def evaluate(model: Any, prep: Prepared, device: Any, dtype: Any) -> dict[str, f
     """Validation loss over target tokens, and the metric: accuracy (classification) or the loss."""
     import torch
 
-    from promptyard.runtime.inference import score_choices
 
     plan = prep.plan
     causal = plan.runs_as == "causal"
@@ -303,7 +304,6 @@ def train(spec: TrainSpec, *, report: Report | None = None,
 
 
 def _curves(run_dir: Path, steps: list, history: list, metric_name: str) -> tuple[Path | None, Path | None]:
-    from promptyard.tuning.curves import save_curves
 
     try:
         return save_curves(run_dir, steps, history, metric_name)

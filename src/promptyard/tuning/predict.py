@@ -8,14 +8,14 @@ from typing import Any
 
 from promptyard.core.lookups import read_meta
 from promptyard.core.template import Template
+from promptyard.runtime.adapter_loading import load_adapted
+from promptyard.runtime.inference import generate, score_choices
 from promptyard.runtime.lineage import read_lineage
 from promptyard.runtime.model_text import render_model_text
 
 
 def predict(adapter_dir: str | Path, texts: list[str], *, max_new_tokens: int = 32) -> list[dict[str, Any]]:
     """One result per text: ``{"prediction", "scores"}`` (classification) or ``{"prediction"}``."""
-    from promptyard.runtime.adapter_loading import load_adapted
-    from promptyard.runtime.inference import generate, score_choices
 
     meta = read_meta(adapter_dir)
     loaded = load_adapted(adapter_dir)

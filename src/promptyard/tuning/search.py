@@ -28,6 +28,7 @@ from promptyard.core.template import Template
 from promptyard.core.text_files import parse_json, read_text
 from promptyard.runtime.ray_session import apply_ray_env, tune_storage_dir
 from promptyard.tuning.resume import MUTABLE, RESUME_DIR
+from promptyard.tuning.space import searched_keys, to_tune
 from promptyard.tuning.spec import TrainSpec
 
 SCHEDULERS = ("asha", "median", "pbt", "fifo")
@@ -101,7 +102,6 @@ def default_mode(train_spec: Any, metric: str) -> str:
         return "min"
     if metric != "val_metric":
         return "max"
-    from promptyard.tuning.spec import TrainSpec
 
     if not isinstance(train_spec, TrainSpec):  # a trainer of its own: its val_metric is a score
         return "max"
@@ -214,7 +214,6 @@ def pbt_mutations(spec: SearchSpec, tune_space: dict[str, Any]) -> dict[str, Any
     Others (a LoRA rank, the batch size) change the weights' shapes or the batch order: they are sampled once
     per trial and an exploit copies them with the checkpoint, so the donor's state always fits.
     """
-    from promptyard.tuning.space import searched_keys
 
     mutations = {k: tune_space[k] for k in searched_keys(spec.space) if k in MUTABLE}
     if not mutations:
@@ -275,7 +274,6 @@ def build_tuner(spec: SearchSpec, callbacks: list[Any] | None = None) -> Any:
     """A fresh Tuner for ``spec`` (storage, checkpoints and retries configured)."""
     from ray import tune
 
-    from promptyard.tuning.space import to_tune
 
     tune_space = to_tune(spec.space)
     return tune.Tuner(
