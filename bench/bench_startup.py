@@ -1,10 +1,11 @@
 """Cold start: ``promptyard --help`` and ``promptyard prompt render NAME -v x=1`` against ``python -c pass``.
 
-Run: ``PYTHONPATH=src .venv/bin/python bench/bench_startup.py [--runs 10]``.
+Run: ``PYTHONPATH=src .venv/bin/python bench/bench_startup.py [--runs 10] [--baseline SRC:MODULE]``.
 
 Each command runs in a fresh process, alternating, ``--runs`` times; the median wall time of each is printed
 with its ratio to a bare interpreter start (the floor every Python CLI sits on). The registry is a throwaway
-one in a temporary folder, with one prompt committed.
+one in a temporary folder, with one prompt committed. ``--baseline /tmp/old/src:promptyard`` runs the same
+commands from another checkout's ``src`` (``python -m MODULE``) in the same rounds, to compare two versions.
 """
 
 from __future__ import annotations
@@ -28,29 +29,37 @@ def timed(cmd: list[str], env: dict[str, str]) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=10)
+    parser.add_argument("--baseline", help="SRC:MODULE of another checkout to time beside this one")
     args = parser.parse_args()
-    exe = [sys.executable, "-m", "promptyard.cli"]
+    here = str(Path(__file__).resolve().parents[1] / "src")
+    versions = {"": (here, "promptyard.cli")}
+    if args.baseline:
+        src, _, module = args.baseline.partition(":")
+        versions["baseline "] = (src, module or "promptyard")
     with tempfile.TemporaryDirectory() as tmp:
-        env = dict(os.environ, PROMPTYARD_HOME=tmp)
-        reg = str(Path(tmp) / "registry.db")
-        subprocess.run([*exe, "--registry", reg, "init"], env=env, check=True, capture_output=True)
-        subprocess.run([*exe, "--registry", reg, "prompt", "commit", "bench", "--text", "Hello {{ x }}"],
-                       env=env, check=True, capture_output=True)
-        cases = {
-            "python -c pass": [sys.executable, "-c", "pass"],
-            "promptyard --help": [*exe, "--help"],
-            "promptyard prompt render": [*exe, "--registry", reg, "prompt", "render", "bench", "-v", "x=1"],
-        }
+        cases: dict[str, tuple[list[str], dict[str, str]]] = {
+            "python -c pass": ([sys.executable, "-c", "pass"], dict(os.environ))}
+        for label, (src, module) in versions.items():
+            home = Path(tmp) / (label.strip() or "current")
+            env = dict(os.environ, PROMPTYARD_HOME=str(home), PYTHONPATH=src)
+            exe = [sys.executable, "-m", module]
+            reg = str(home / "registry.db")
+            subprocess.run([*exe, "--registry", reg, "init"], env=env, check=True, capture_output=True)
+            subprocess.run([*exe, "--registry", reg, "prompt", "commit", "bench", "--text", "Hello {{ x }}"],
+                           env=env, check=True, capture_output=True)
+            cases[f"{label}promptyard --help"] = ([*exe, "--help"], env)
+            cases[f"{label}promptyard prompt render"] = (
+                [*exe, "--registry", reg, "prompt", "render", "bench", "-v", "x=1"], env)
         times: dict[str, list[float]] = {k: [] for k in cases}
         for _ in range(args.runs):
-            for name, cmd in cases.items():
+            for name, (cmd, env) in cases.items():
                 times[name].append(timed(cmd, env))
     floor = statistics.median(times["python -c pass"])
     print(f"load average: {os.getloadavg()[0]:.2f}  runs: {args.runs}")
-    print(f"{'command':28} {'median s':>9} {'× python -c pass':>17}")
+    print(f"{'command':37} {'median s':>9} {'x python -c pass':>17}")
     for name, ts in times.items():
         med = statistics.median(ts)
-        print(f"{name:28} {med:9.3f} {med / floor:17.1f}")
+        print(f"{name:37} {med:9.3f} {med / floor:17.1f}")
 
 
 if __name__ == "__main__":
