@@ -80,7 +80,8 @@ def search_in_process(tmp_path: Path, *, prompt: str, model: str, data: str, met
         result = run_search_local(spec, registry=registry)
         assert [t.status for t in result.trials] == ["completed", "completed"]
         lineage = registry.resolve_adapter(f"{method}-search@latest").lineage
-        assert lineage["method"] == method and lineage["task"]["name"] == read_meta(result.best.checkpoint)["task"]
+        assert lineage["method"]["name"] == method
+        assert lineage["task"]["name"] == read_meta(result.best.checkpoint)["task"]
 
 
 def write_keyword_data(folder: Path) -> None:

@@ -139,7 +139,7 @@ class TuningMethod(Protocol):
 
         ``config`` is a ``config_class`` instance. ``context`` may carry ``kind`` (``"causal"`` or
         ``"encoder"``: how the model runs), ``model_kind`` (the loader's own name for it), ``tokenizer``,
-        ``task_type`` and ``prompt_text``/``init_text`` (the prompt's words, for initialising a soft
+        ``task_type``, ``model_path`` and ``init_text`` (the prompt's words, for initialising a soft
         prompt); accept ``**context`` and ignore what you do not use.
         """
         ...
