@@ -21,10 +21,10 @@ from promptyard.registry.api import Registry
 from promptyard.server.context import ServerContext
 from promptyard.server.errors import error_response
 from promptyard.server.limits import ServerLimits
-from promptyard.server.routes import health, prompts
+from promptyard.server.routes import adapters, evals, health, prompts, searches, tokens
 
 #: routers in the order their paths are matched
-ROUTERS = [health.router, prompts.router]
+ROUTERS = [health.router, prompts.router, adapters.router, evals.router, searches.router, tokens.router]
 
 
 class BodyLimit:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import Request
@@ -100,11 +101,12 @@ async def move_label(ctx_request: Request, token: TokenInfo, name: str, label: s
         ref = target_ref(name, body)
         check_protected(token, label, reg.protected_labels)
         move = reg.label(ref, label, force=body.force, reason=body.reason, actor=token.name, kind=kind)
-        if move is None:
+        if move is None:  # already there: say so in the same shape, recording nothing
             number = reg.resolve(ref, kind=kind).number
-            return {"name": name, "label": label, "from": number, "to": number, "moved": False, "actor": token.name}
-        return {"name": name, "label": label, "from": move.from_number, "to": move.to_number, "moved": True,
-                "actor": move.actor}
+            return {"kind": kind, "name": name, "label": label, "from_number": number, "to_number": number,
+                    "action": "none", "actor": token.name, "reason": body.reason,
+                    "created_at": datetime.now(UTC).isoformat(), "moved": False}
+        return {**move.to_dict(), "moved": True}
 
     return await run_in_threadpool(work)
 
@@ -118,8 +120,7 @@ async def rollback(request: Request, token: TokenInfo, name: str, body: models.R
         reg = ctx.registry()
         check_protected(token, body.label, reg.protected_labels)
         move = reg.rollback(name, body.label, body.to, reason=body.reason, actor=token.name, kind=kind)
-        return {"name": name, "label": body.label, "from": move.from_number, "to": move.to_number, "moved": True,
-                "actor": move.actor}
+        return {**move.to_dict(), "moved": True}
 
     return await run_in_threadpool(work)
 

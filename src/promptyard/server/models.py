@@ -128,17 +128,11 @@ class Rendered(BaseModel):
     record: dict[str, Any]
 
 
-class MoveResult(BaseModel):
-    """What a label move or rollback did; ``moved`` is false when the label already pointed there."""
+class MoveResult(LabelMove):
+    """What a label move or rollback did; ``moved`` is false (and nothing recorded) when the label already
+    pointed there."""
 
-    name: str
-    label: str
-    from_number: int | None = Field(alias="from")
-    to_number: int = Field(alias="to")
     moved: bool
-    actor: str
-
-    model_config = ConfigDict(populate_by_name=True)
 
 
 class CommitResult(BaseModel):
@@ -289,5 +283,4 @@ class Search(SearchSummary):
 
 class Health(BaseModel):
     status: str
-    registry: str | None = None
     schema_revisions: list[str] | None = None
