@@ -135,20 +135,20 @@ class RemoteRegistry:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _error(self, response: httpx.Response, unprocessable: type[PromptyardError] = ValidationError
-               ) -> PromptyardError:
+    def _error(self, response: httpx.Response, unprocessable: type[PromptyardError] = ValidationError,
+               conflict: type[PromptyardError] = RegistryError) -> PromptyardError:
         try:
             body = response.json()
         except ValueError:
             body = {}
         if not isinstance(body, dict) or "message" not in body:
             body = {"message": f"the server answered {response.status_code}", "where": str(response.url)}
-        cls = unprocessable if response.status_code == 422 else _STATUS_ERRORS.get(response.status_code,
-                                                                                   PromptyardError)
+        cls = {422: unprocessable, 409: conflict}.get(response.status_code) or _STATUS_ERRORS.get(
+            response.status_code, PromptyardError)
         return cls(body["message"], where=body.get("where"), hint=body.get("hint"))
 
     def _request(self, method: str, path: str, *, unprocessable: type[PromptyardError] = ValidationError,
-                 **kw: Any) -> httpx.Response:
+                 conflict: type[PromptyardError] = RegistryError, **kw: Any) -> httpx.Response:
         """Send a request; PromptyardError for an error answer, ServerUnreachable when nothing answers."""
         try:
             response = self._http.request(method, API + path, **kw)
@@ -159,7 +159,7 @@ class RemoteRegistry:
             raise ServerUnreachable(f"the registry server answered {response.status_code}", where=self.url,
                                     hint="the server (or the proxy in front of it) is down")
         if response.status_code >= 400:
-            raise self._error(response, unprocessable)
+            raise self._error(response, unprocessable, conflict)
         self.offline = False
         return response
 
@@ -399,7 +399,7 @@ class RemoteRegistry:
         digest = hashlib.sha256(json.dumps(manifest, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
         if digest != version.artifact_hash:
             raise IntegrityError("the manifest does not match the artifact hash", where=version.ref)
-        archive = self._request("GET", f"/adapters/{_q(version.ref)}/-/download").content
+        archive = self._request("GET", f"/adapters/{_q(version.ref)}/-/download", conflict=IntegrityError).content
         with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
             members = [m for m in tar.getmembers() if m.isfile()]
             names = sorted(m.name for m in members)

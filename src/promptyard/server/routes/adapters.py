@@ -14,6 +14,7 @@ from starlette.concurrency import run_in_threadpool
 
 import promptyard.server.items as items
 import promptyard.server.models as models
+from promptyard.core.errors import IntegrityError
 from promptyard.registry.tokens import TokenInfo
 from promptyard.server.auth import context, require
 from promptyard.server.errors import ERROR_RESPONSES
@@ -72,7 +73,11 @@ async def download(request: Request, ref: str, token: TokenInfo = Read) -> Respo
     info = items.resolve_visible(ctx.registry(), token, ref, KIND)
 
     def pack() -> str:
-        folder = ctx.registry().adapter_path(info.ref, verify=True)  # IntegrityError (409) when tampered
+        try:
+            folder = ctx.registry().adapter_path(info.ref, verify=True)
+        except IntegrityError as exc:  # 409, naming the version, not the server's folders
+            raise IntegrityError(exc.message, where=info.ref, hint="an admin should run `promptyard registry "
+                                 "check` on the server and re-register the adapter") from None
         fd, path = tempfile.mkstemp(prefix="promptyard-adapter-", suffix=".tar")
         os.close(fd)
         with tarfile.open(path, "w") as tar:
