@@ -66,8 +66,9 @@ def serve(
     if not state.quiet:
         auth = "no auth (loopback only)" if no_auth else "tokens required"
         typer.echo(f"serving {path} at http://{host}:{port} ({auth}); API docs at /docs", err=True)
+    # a short graceful shutdown: open long-polls are cut after 2 s and their clients poll again
     uvicorn.run("promptyard.server.app:app_from_env", factory=True, host=host, port=port, workers=workers,
-                log_level=log_level, access_log=False)
+                log_level=log_level, access_log=False, timeout_graceful_shutdown=2)
 
 
 def _token_store() -> Any:

@@ -7,7 +7,8 @@ Never stale, cheap, surviving an outage:
   and a 304 costs one small round trip (no body);
 - with ``watch=True`` a background thread long-polls the server's watch endpoint for every cached
   reference; while that poll is up, a cached reference is served with no request at all, and a label
-  move reaches the cache as soon as the server notices it (tens of milliseconds);
+  move reaches the cache as soon as the server notices it (tens of milliseconds); ``on_change(ref,
+  version)`` is called from that thread for each change;
 - every good answer is also written to disk; when the server cannot be reached (connection refused,
   timeout, 502/503/504 from a proxy) the client serves the copy in memory, else the one on disk, else the
   ``fallback`` template given for that reference, with a :class:`StaleWarning`, instead of failing the
@@ -28,7 +29,7 @@ import os
 import tarfile
 import threading
 import warnings
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -87,6 +88,7 @@ class RemoteRegistry:
     def __init__(self, url: str, token: str | None = None, *, watch: bool = False, timeout: float = 10.0,
                  cache_dir: str | os.PathLike | None = None,
                  fallback: Mapping[str, Template | Mapping[str, Any] | str] | None = None,
+                 on_change: Callable[[str, RemoteVersion | None], None] | None = None,
                  transport: httpx.BaseTransport | None = None):
         self.url = url.rstrip("/")
         token = token if token is not None else os.environ.get("PROMPTYARD_TOKEN")
@@ -99,6 +101,7 @@ class RemoteRegistry:
         self._cache: dict[tuple[str, str], _Entry] = {}
         self._disk = DiskCache(Path(cache_dir) if cache_dir else home_dir() / "remote", self.url)
         self._fallback = dict(fallback or {})
+        self._on_change = on_change
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._watcher: threading.Thread | None = None
@@ -122,12 +125,12 @@ class RemoteRegistry:
         """Stop the watcher and close the connections."""
         self._stop.set()
         self._wake.set()
+        if self._watch_http is not None:
+            self._watch_http.close()  # ends the poll in flight, so the thread need not wait for its timeout
         if self._watcher is not None:
-            self._watcher.join(timeout=WATCH_POLL_S + 5)
+            self._watcher.join(timeout=2.0)
             self._watcher = None
         self._http.close()
-        if self._watch_http is not None:
-            self._watch_http.close()
 
     def __enter__(self) -> RemoteRegistry:
         return self
@@ -259,7 +262,9 @@ class RemoteRegistry:
                 if sent.status_code != 200:
                     raise httpx.TransportError(f"watch answered {sent.status_code}")
                 changed = {c["ref"]: c for c in sent.json()["changed"]}
-            except (httpx.HTTPError, ValueError, KeyError) as exc:
+            except (httpx.HTTPError, RuntimeError, ValueError, KeyError) as exc:  # RuntimeError: closed client
+                if self._stop.is_set():
+                    return
                 with self._lock:
                     for e in self._cache.values():
                         e.fresh = False
@@ -283,6 +288,12 @@ class RemoteRegistry:
             for ref, change in changed.items():
                 if change["version"] is not None:
                     self._disk.put("prompt", ref, {"etag": change["etag"], "version": change["version"]})
+                if self._on_change is not None:
+                    version = RemoteVersion.from_json(change["version"]) if change["version"] else None
+                    try:
+                        self._on_change(ref, version)
+                    except Exception:  # the application's callback must not stop the watcher
+                        log.exception("on_change callback failed for %s", ref)
 
     # ---------------------------------------------------------------- reads
     def versions(self, name: str, *, kind: str = "prompt") -> builtins.list[RemoteVersion]:

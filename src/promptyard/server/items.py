@@ -155,4 +155,4 @@ async def watch(request: Request, token: TokenInfo, entries: list[models.WatchEn
         remaining = deadline - loop.time()
         if changed or remaining <= 0 or await request.is_disconnected():
             return changed
-        await ctx.watcher.wait(change_token, min(remaining, 5.0))
+        await ctx.watcher.wait(change_token, min(remaining, 1.0))  # wakes each second to notice a gone client
