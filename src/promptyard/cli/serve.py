@@ -44,6 +44,9 @@ def serve(
     max_body: int = typer.Option(1 << 20, "--max-body", min=1, help="Largest request body in bytes (413 above)."),
     render_timeout: float = typer.Option(5.0, "--render-timeout", min=0.001,
                                          help="Longest render in seconds (422 above)."),
+    max_watch: float = typer.Option(60.0, "--max-watch", min=0.01,
+                                    help="Longest a watch request waits, in seconds (keep it under your proxy's "
+                                         "read timeout)."),
     log_level: str = typer.Option("info", "--log-level", help="uvicorn log level."),
 ) -> None:
     """Serve the registry over HTTP: JSON API under /api/v1, its schema at /openapi.json."""
@@ -59,7 +62,7 @@ def serve(
                          where="--no-auth", hint="bind to 127.0.0.1, or create tokens with `promptyard token create`")
     path = registry_path(registry or state.registry)
     Registry.open(path).close()  # "no registry here" and schema upgrades happen before uvicorn starts
-    limits = ServerLimits(max_body_bytes=max_body, render_timeout_s=render_timeout)
+    limits = ServerLimits(max_body_bytes=max_body, render_timeout_s=render_timeout, max_watch_s=max_watch)
     os.environ[ENV_REGISTRY] = str(path)
     os.environ[ENV_AUTH] = "0" if no_auth else "1"
     os.environ[ENV_LIMITS] = json.dumps(asdict(limits))

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from starlette.concurrency import run_in_threadpool
 
 import promptyard.server.models as models
@@ -18,6 +18,7 @@ from promptyard.server.errors import ERROR_RESPONSES
 
 router = APIRouter(prefix="/api/v1/evals", tags=["evals"], responses=ERROR_RESPONSES)
 Read = Depends(require("read"))
+RUN_ID_MAX = 2**63 - 1  # SQLite's largest integer
 
 
 def _names(run: dict[str, Any]) -> list[str | None]:
@@ -57,7 +58,8 @@ async def list_runs(request: Request, limit: int = Query(50, ge=1, le=500), toke
 
 @router.get("/compare", response_model=models.Comparison,
             summary="Compare run b against run a, cell by cell (deltas, intervals, paired test, flips)")
-async def compare(request: Request, a: int, b: int, metric: list[str] | None = Query(None),
+async def compare(request: Request, a: int = Query(ge=1, le=RUN_ID_MAX), b: int = Query(ge=1, le=RUN_ID_MAX),
+                  metric: list[str] | None = Query(None),
                   token: TokenInfo = Read) -> dict:
     def work() -> dict:
         runs = [_load(request, token, rid, examples=True) for rid in (a, b)]
@@ -67,12 +69,13 @@ async def compare(request: Request, a: int, b: int, metric: list[str] | None = Q
 
 
 @router.get("/{run_id}", response_model=models.EvalRun, summary="One run: cells, lineage, metrics with intervals")
-async def show(request: Request, run_id: int, token: TokenInfo = Read) -> dict:
+async def show(request: Request, run_id: int = Path(ge=1, le=RUN_ID_MAX), token: TokenInfo = Read) -> dict:
     return await run_in_threadpool(lambda: _load(request, token, run_id, examples=False))
 
 
 @router.get("/{run_id}/examples", response_model=models.ExamplePage, summary="Per-example outputs of one cell")
-async def examples(request: Request, run_id: int, cell: int = Query(0, ge=0, description="cell position"),
+async def examples(request: Request, run_id: int = Path(ge=1, le=RUN_ID_MAX),
+                   cell: int = Query(0, ge=0, description="cell position"),
                    offset: int = Query(0, ge=0), limit: int = Query(100, ge=1, le=500),
                    token: TokenInfo = Read) -> dict:
     def work() -> dict:
