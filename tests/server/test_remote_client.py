@@ -162,3 +162,8 @@ def test_a_team_token_sees_only_its_names(served, tmp_path):
             team.label("other/x@1", "staging")
         with pytest.raises(ForbiddenError):
             team.token_functions().list_tokens(team)
+
+
+def json_roundtrip(value):
+    """``value`` as a JSON client sees it (tuples become lists, NaN none, times strings)."""
+    return json.loads(json.dumps(value, default=str).replace("NaN", "null"))

@@ -3,6 +3,7 @@ and the comparison of two runs (deltas with intervals, paired test, flipped exam
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request
@@ -19,6 +20,17 @@ from promptyard.server.errors import ERROR_RESPONSES
 router = APIRouter(prefix="/api/v1/evals", tags=["evals"], responses=ERROR_RESPONSES)
 Read = Depends(require("read"))
 RUN_ID_MAX = 2**63 - 1  # SQLite's largest integer
+
+
+def finite(value: Any) -> Any:
+    """``value`` with NaN and infinities as None: JSON has no such numbers (a metric over no examples)."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [finite(v) for v in value]
+    return value
 
 
 def _names(run: dict[str, Any]) -> list[str | None]:
@@ -41,14 +53,14 @@ def _load(request: Request, token: TokenInfo, run_id: int, *, examples: bool) ->
     run = evals_store.load_run(context(request).registry(), run_id, with_examples=examples)
     if not _visible(token, run):
         raise UnknownRefError(f"no eval run {run_id}", hint="see `promptyard eval list`")
-    return run
+    return finite(run)
 
 
 @router.get("", response_model=list[models.EvalRunSummary], summary="Eval runs, newest first")
 async def list_runs(request: Request, limit: int = Query(50, ge=1, le=500), token: TokenInfo = Read) -> list:
     def work() -> list:
         reg = context(request).registry()
-        runs = evals_store.list_runs(reg, limit=limit)
+        runs = finite(evals_store.list_runs(reg, limit=limit))
         if token.prompts is None:
             return runs
         return [r for r in runs if _visible(token, evals_store.load_run(reg, r["id"], with_examples=False))]
@@ -63,7 +75,7 @@ async def compare(request: Request, a: int = Query(ge=1, le=RUN_ID_MAX), b: int 
                   token: TokenInfo = Read) -> dict:
     def work() -> dict:
         runs = [_load(request, token, rid, examples=True) for rid in (a, b)]
-        return {"comparisons": [c.to_dict() for c in compare_runs(*runs, metrics=metric)]}
+        return {"comparisons": finite([c.to_dict() for c in compare_runs(*runs, metrics=metric)])}
 
     return await run_in_threadpool(work)
 
