@@ -12,6 +12,8 @@ from pathlib import Path
 import httpx
 
 STARTUP_TIMEOUT_S = 90.0
+#: the promptyard command in a subprocess (the installed script's entry point, with this interpreter)
+PROMPTYARD = [sys.executable, "-m", "promptyard.cli"]
 
 
 def free_port() -> int:
@@ -46,7 +48,7 @@ class LiveServer:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> LiveServer:
-        cmd = [sys.executable, "-m", "promptyard", "serve", "--registry", str(self.registry),
+        cmd = [*PROMPTYARD, "serve", "--registry", str(self.registry),
                "--host", "127.0.0.1", "--port", str(self.port), "--log-level", "warning", *self.args]
         if not self.auth:
             cmd.append("--no-auth")

@@ -4,13 +4,12 @@ holds every version committed before it started, and every version it holds is w
 from __future__ import annotations
 
 import subprocess
-import sys
 import threading
 import time
 
 from promptyard import Registry
 from promptyard.core.template import Template
-from tests.server.live import cli_env
+from tests.server.live import PROMPTYARD, cli_env
 
 WRITERS = 4
 
@@ -47,7 +46,7 @@ def test_backup_during_concurrent_commits(tmp_path):
     started = time.monotonic()
     target = tmp_path / "backup" / "copy.db"
     env = cli_env(tmp_path, path)
-    made = subprocess.run([sys.executable, "-m", "promptyard", "--registry", str(path), "registry", "backup",
+    made = subprocess.run([*PROMPTYARD, "--registry", str(path), "registry", "backup",
                            str(target)], env=env, capture_output=True, text=True, timeout=120)
     finished = time.monotonic()
     stop.set()
@@ -57,7 +56,7 @@ def test_backup_during_concurrent_commits(tmp_path):
     assert made.returncode == 0, made.stderr
     during = [n for v in committed.values() for n, (_, at) in v.items() if started < at < finished]
     assert during, "no commit landed while the backup ran"
-    checked = subprocess.run([sys.executable, "-m", "promptyard", "--registry", str(target), "registry", "check"],
+    checked = subprocess.run([*PROMPTYARD, "--registry", str(target), "registry", "check"],
                              env=env, capture_output=True, text=True, timeout=120)
     assert checked.returncode == 0, checked.stdout + checked.stderr
     assert "no problems found" in checked.stdout

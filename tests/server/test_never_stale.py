@@ -4,7 +4,6 @@ client hears of a rollback within a second, and a stopped server is stood in for
 from __future__ import annotations
 
 import subprocess
-import sys
 import threading
 import warnings
 
@@ -15,7 +14,7 @@ from promptyard import Registry
 from promptyard.core.errors import ServerUnreachable
 from promptyard.core.template import Template
 from promptyard.remote import StaleWarning
-from tests.server.live import LiveServer, cli_env
+from tests.server.live import PROMPTYARD, LiveServer, cli_env
 
 
 def cli(served, *args: str, registry: str | None = None, token: str | None = None) -> subprocess.CompletedProcess:
@@ -23,7 +22,7 @@ def cli(served, *args: str, registry: str | None = None, token: str | None = Non
     env = cli_env(served.server.home, served.path)
     if token:
         env["PROMPTYARD_TOKEN"] = token
-    return subprocess.run([sys.executable, "-m", "promptyard", "--registry", registry or str(served.path), *args],
+    return subprocess.run([*PROMPTYARD, "--registry", registry or str(served.path), *args],
                           env=env, capture_output=True, text=True, timeout=120)
 
 

@@ -9,7 +9,7 @@ import pytest
 import promptyard
 from promptyard import Registry
 from promptyard.core.errors import ForbiddenError, IntegrityError, RegistryError, RenderError, UnknownRefError
-from promptyard.registry.searches import finish_search, start_search
+from promptyard.registry.search_records import finish_search, start_search
 from promptyard.remote import RemoteRegistry
 from tests.registry.conftest import KINDS, TEMPLATES
 

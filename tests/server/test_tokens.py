@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import sqlite3
 import subprocess
-import sys
 
 import httpx
 import pytest
 
 from promptyard import Registry
-from tests.server.live import LiveServer, cli_env
+from tests.server.live import PROMPTYARD, LiveServer, cli_env
 
 PROD = "/api/v1/prompts/kinds/single/-/labels/production"
 STAGING = "/api/v1/prompts/kinds/single/-/labels/staging"
@@ -99,7 +98,7 @@ def test_a_revoked_token_is_refused_at_once(served):
     secret = created.json()["token"]
     headers = {"Authorization": f"Bearer {secret}"}
     assert httpx.get(served.url + "/api/v1/prompts", headers=headers).status_code == 200
-    revoked = subprocess.run([sys.executable, "-m", "promptyard", "--registry", str(served.path), "token", "revoke",
+    revoked = subprocess.run([*PROMPTYARD, "--registry", str(served.path), "token", "revoke",
                               "short-lived"], env=cli_env(served.server.home, served.path), capture_output=True,
                              text=True, timeout=120)
     assert revoked.returncode == 0, revoked.stderr
@@ -110,7 +109,7 @@ def test_token_create_prints_the_secret_once_and_stores_only_its_hash(tmp_path):
     path = tmp_path / "reg" / "registry.db"
     Registry.open(path, create=True).close()
     env = cli_env(tmp_path, path)
-    made = subprocess.run([sys.executable, "-m", "promptyard", "token", "create", "ci-bot", "--scope", "write",
+    made = subprocess.run([*PROMPTYARD, "token", "create", "ci-bot", "--scope", "write",
                            "--prompts", "team/*"], env=env, capture_output=True, text=True, timeout=120)
     assert made.returncode == 0, made.stderr
     secret = made.stdout.strip()
@@ -119,7 +118,7 @@ def test_token_create_prints_the_secret_once_and_stores_only_its_hash(tmp_path):
     dumped = "\n".join(conn.iterdump())
     conn.close()
     assert secret not in dumped and secret[4:] not in dumped
-    listed = subprocess.run([sys.executable, "-m", "promptyard", "token", "list", "--json"], env=env,
+    listed = subprocess.run([*PROMPTYARD, "token", "list", "--json"], env=env,
                             capture_output=True, text=True, timeout=120)
     assert '"ci-bot"' in listed.stdout and '"team/*"' in listed.stdout and secret not in listed.stdout
 
@@ -127,7 +126,7 @@ def test_token_create_prints_the_secret_once_and_stores_only_its_hash(tmp_path):
 def test_no_auth_is_refused_off_loopback(tmp_path):
     path = tmp_path / "reg" / "registry.db"
     Registry.open(path, create=True).close()
-    got = subprocess.run([sys.executable, "-m", "promptyard", "serve", "--registry", str(path), "--host", "0.0.0.0",
+    got = subprocess.run([*PROMPTYARD, "serve", "--registry", str(path), "--host", "0.0.0.0",
                           "--no-auth"], env=cli_env(tmp_path, path), capture_output=True, text=True, timeout=120)
     assert got.returncode == 2
     assert got.stderr.startswith("error: --no-auth: --no-auth is refused on 0.0.0.0")

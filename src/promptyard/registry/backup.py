@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from promptyard.core.errors import UsageError
-from promptyard.registry.schema import BUSY_TIMEOUT_MS
+from promptyard.registry.connection import BUSY_TIMEOUT_MS
 from promptyard.registry.store import ArtifactStore
 
 if TYPE_CHECKING:

@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from promptyard.core.errors import RegistryError, UnknownRefError, UsageError
-from promptyard.registry.models import _time
+from promptyard.registry.records import _time
 
 if TYPE_CHECKING:
     from promptyard.registry.api import Registry

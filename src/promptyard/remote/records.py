@@ -1,5 +1,5 @@
 """What the remote client hands out: the same fields, properties and ``to_dict()`` as the local registry's
-records (:mod:`promptyard.registry.models`), built from the server's JSON. The client imports only core
+records (:mod:`promptyard.registry.records`), built from the server's JSON. The client imports only core
 and httpx, so it keeps its own copy of these plain records."""
 
 from __future__ import annotations

@@ -15,8 +15,8 @@ from pathlib import Path
 from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-import promptyard
 import promptyard.server.errors as errors
+from promptyard._version import __version__
 from promptyard.registry.api import Registry
 from promptyard.server.context import ServerContext
 from promptyard.server.errors import error_response
@@ -79,7 +79,7 @@ def create_app(registry_path: str | os.PathLike, *, auth: bool = True, limits: S
         yield
         ctx.close()
 
-    app = FastAPI(title="promptyard", version=promptyard.__version__, lifespan=lifespan,
+    app = FastAPI(title="promptyard", version=__version__, lifespan=lifespan,
                   description="The promptyard registry as a service: prompts, adapters, eval runs and searches. "
                               "Every request needs `Authorization: Bearer TOKEN` (see `promptyard token create`). "
                               "Errors are `{message, where, hint}`.")

@@ -19,7 +19,7 @@ import promptyard.server.models as models
 from promptyard.core.errors import PromptyardError, UsageError
 from promptyard.core.refs import parse_ref
 from promptyard.registry.api import Registry
-from promptyard.registry.models import VersionInfo
+from promptyard.registry.records import VersionInfo
 from promptyard.registry.tokens import TokenInfo
 from promptyard.server.auth import check_protected, check_visible, context
 from promptyard.server.errors import status_of

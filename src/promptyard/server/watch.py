@@ -17,7 +17,7 @@ import contextlib
 import sqlite3
 from pathlib import Path
 
-from promptyard.registry.schema import BUSY_TIMEOUT_MS
+from promptyard.registry.connection import BUSY_TIMEOUT_MS
 
 POLL_INTERVAL_S = 0.02
 

@@ -9,7 +9,7 @@ from starlette.concurrency import run_in_threadpool
 
 import promptyard.server.models as models
 from promptyard.core.errors import UnknownRefError
-from promptyard.registry import searches
+from promptyard.registry import search_records as searches
 from promptyard.registry.tokens import TokenInfo
 from promptyard.server.auth import context, require
 from promptyard.server.errors import ERROR_RESPONSES
