@@ -73,7 +73,7 @@ def test_examples_are_paginated(evals):
 
 def test_compare_matches_the_cli(evals):
     server, _, tokens, ids, cli_json = evals
-    with promptyard.connect(server.url, token=tokens["admin"]) as client:  # GET /api/v1/evals/compare
+    with promptyard.connect(server.url, token=tokens["admin"], timeout=120) as client:  # GET /api/v1/evals/compare
         assert client.compare_runs(ids[0], ids[1]) == json_roundtrip(cli_json)
         assert client.eval_run(ids[0])["id"] == ids[0]
 
