@@ -17,7 +17,7 @@ from fastapi import Request
 
 from promptyard.core.errors import AuthError, ForbiddenError, UnknownRefError
 from promptyard.registry.api import default_author
-from promptyard.registry.tokens import SCOPES, TokenInfo, find_token
+from promptyard.registry.tokens import SCOPES, TokenInfo
 from promptyard.server.context import ServerContext
 
 _RANK = {scope: i for i, scope in enumerate(SCOPES)}
@@ -41,7 +41,7 @@ def caller(request: Request) -> TokenInfo:
         if scheme.lower() != "bearer" or not secret.strip():
             raise AuthError("a token is required", where="Authorization",
                             hint="send `Authorization: Bearer TOKEN`; `promptyard token create` makes one")
-        found = find_token(ctx.registry(), secret.strip())
+        found = ctx.tokens.find(ctx.registry(), secret.strip())
         if found is None:
             raise AuthError("unknown or revoked token", where="Authorization",
                             hint="ask an admin for a token (`promptyard token create`)")

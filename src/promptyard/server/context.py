@@ -13,8 +13,30 @@ import threading
 from pathlib import Path
 
 from promptyard.registry.api import Registry
+from promptyard.registry.tokens import TokenInfo, find_token
 from promptyard.server.limits import ServerLimits
 from promptyard.server.watch import ChangeWatcher
+
+
+class TokenCache:
+    """Token look-ups remembered until the registry file changes (``PRAGMA data_version`` of the asking
+    thread's reader moves whenever any process commits, a revocation included), so a request costs one
+    pragma instead of a query and a hash, and a revoked token is still refused by the next request."""
+
+    def __init__(self) -> None:
+        self._local = threading.local()
+
+    def find(self, reg: Registry, secret: str) -> TokenInfo | None:
+        version = reg._reader().execute("PRAGMA data_version").fetchone()[0]
+        cache = getattr(self._local, "cache", None)
+        if cache is None or self._local.version != version:
+            cache = self._local.cache = {}
+            self._local.version = version
+        if secret not in cache:
+            if len(cache) > 1024:
+                cache.clear()
+            cache[secret] = find_token(reg, secret)
+        return cache[secret]
 
 
 class ServerContext:
@@ -25,6 +47,7 @@ class ServerContext:
         self.auth = auth
         self.limits = limits
         self.watcher = ChangeWatcher(self.path)
+        self.tokens = TokenCache()
         self._local = threading.local()
         self._opened: list[Registry] = []
         self._lock = threading.Lock()
