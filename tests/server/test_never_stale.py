@@ -113,6 +113,9 @@ def test_a_stopped_server_is_stood_in_for_by_the_last_good_copy(tmp_path, two_ve
         server.stop()
         with pytest.warns(StaleWarning, match="copy in memory"):
             assert client.render("down/p@production", {"x": "a"}).text == "one a"
+        with warnings.catch_warnings():  # said once per outage, not on every call
+            warnings.simplefilter("error", StaleWarning)
+            assert client.render("down/p@production", {"x": "a"}).text == "one a"
         # a fresh process (a new client, the same cache folder) has the copy on disk
         with promptyard.connect(server.url, cache_dir=cache) as restarted:
             with pytest.warns(StaleWarning, match="copy on disk"):
@@ -122,12 +125,23 @@ def test_a_stopped_server_is_stood_in_for_by_the_last_good_copy(tmp_path, two_ve
             assert got.text == "fallback b"
             with pytest.raises(ServerUnreachable, match="cannot reach"):
                 restarted.resolve("down/never-seen")
+        env = cli_env(root, path)
+        env["PROMPTYARD_HOME"] = str(tmp_path / "cli-home")
+        first = subprocess.run([*PROMPTYARD, "--registry", server.url, "prompt", "render", "down/p@production",
+                                "-v", "x=c"], env=env, capture_output=True, text=True, timeout=120)
+        assert first.returncode != 0 and first.stderr.startswith("error: "), first.stderr  # never seen: fails
         with Registry.open(path) as reg:  # the label moves while the server is down
             reg.label("down/p@2", "production", force=True)
         server = LiveServer(path, root, auth=False, port=server.port).start()
         with warnings.catch_warnings():
             warnings.simplefilter("error", StaleWarning)
             assert client.render("down/p@production", {"x": "a"}).text == "two a"
+        cli_args = [*PROMPTYARD, "--registry", server.url, "prompt", "render", "down/p@production", "-v", "x=c"]
+        assert subprocess.run(cli_args, env=env, capture_output=True, text=True, timeout=120).stdout == "two c\n"
+        server.stop()  # the CLI, too, serves its last good copy with a one-line warning
+        offline = subprocess.run(cli_args, env=env, capture_output=True, text=True, timeout=120)
+        assert offline.returncode == 0 and offline.stdout == "two c\n", offline.stderr
+        assert offline.stderr.startswith("warning: ") and offline.stderr.count("\n") == 1, offline.stderr
         assert client.offline is False
         client.close()
     finally:

@@ -107,6 +107,7 @@ class RemoteRegistry:
         self._watcher: threading.Thread | None = None
         self.watching = watch
         self.offline = False
+        self._warned = False
         if watch:
             self._watch_http = httpx.Client(base_url=self.url, headers=headers, transport=transport,
                                             timeout=httpx.Timeout(timeout, read=WATCH_POLL_S + timeout))
@@ -163,7 +164,7 @@ class RemoteRegistry:
                                     hint="the server (or the proxy in front of it) is down")
         if response.status_code >= 400:
             raise self._error(response, unprocessable, conflict)
-        self.offline = False
+        self.offline = self._warned = False
         return response
 
     def _json(self, method: str, path: str, **kw: Any) -> Any:
@@ -213,8 +214,10 @@ class RemoteRegistry:
             with self._lock:
                 self._cache[key] = _Entry(saved["etag"], version)
             source = "the copy on disk"
-        warnings.warn(StaleWarning(f"{exc.message}; serving {source} of {ref} ({version.ref}), which may be old"),
-                      stacklevel=3)
+        if not self._warned:  # once per outage, not on every call while it lasts
+            self._warned = True
+            warnings.warn(StaleWarning(f"{exc.message}; serving {source} of {ref} ({version.ref}), which may be "
+                                       "old"), stacklevel=3)
         return version
 
     def _watching_ok(self) -> bool:
