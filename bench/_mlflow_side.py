@@ -78,7 +78,7 @@ def http_load(name: str, n: int, concurrency: int, cached: bool, move_at: int) -
     mlflow.genai.load_prompt(uri, **kwargs).format(x=1)  # warm-up (fills the cache when cached)
     lock = threading.Lock()
     state = {"next": 0, "moved_at": None}
-    latencies, stale, errors = [], [0], []
+    latencies, stale, errors, versions = [], [0], [], {}
 
     def worker() -> None:
         while True:
@@ -99,8 +99,10 @@ def http_load(name: str, n: int, concurrency: int, cached: bool, move_at: int) -
                 errors.append(repr(exc)[:200])
                 continue
             latencies.append(time.perf_counter() - t0)
-            if moved is not None and t0 > moved and prompt.version == 1:
-                with lock:
+            version = int(prompt.version)  # MLflow returns it as a string
+            with lock:
+                versions[version] = versions.get(version, 0) + 1
+                if moved is not None and t0 > moved and version == 1:
                     stale[0] += 1
 
     t0 = time.perf_counter()
@@ -110,7 +112,8 @@ def http_load(name: str, n: int, concurrency: int, cached: bool, move_at: int) -
     for t in threads:
         t.join()
     wall = time.perf_counter() - t0
-    return {"wall_s": wall, "latencies": latencies, "stale": stale[0], "errors": errors[:5], "n_errors": len(errors)}
+    return {"wall_s": wall, "latencies": latencies, "stale": stale[0], "errors": errors[:5], "n_errors": len(errors),
+            "versions": versions}
 
 
 def serve_setup(name: str) -> dict:

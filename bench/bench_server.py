@@ -210,7 +210,8 @@ def mlflow_side(python: str, root: Path, requests: int, cached_requests: int, co
                      str(n // 2))
             lat = r["latencies"]
             out[label] = {"n": len(lat), "rps": len(lat) / r["wall_s"], "p50_ms": pct(lat, 0.5) * 1e3,
-                          "p99_ms": pct(lat, 0.99) * 1e3, "stale": r["stale"], "errors": r["n_errors"]}
+                          "p99_ms": pct(lat, 0.99) * 1e3, "stale": r["stale"], "errors": r["n_errors"],
+                          "versions": r["versions"]}
             side_reset(python, url, env)
         return out
     finally:
@@ -254,7 +255,7 @@ def main() -> None:
         for label, r in theirs.items():
             print(f"MLflow server, load_prompt ({label}), {r['n']} calls by {args.concurrency} threads:")
             print(f"  {r['rps']:,.1f} req/s  p50 {r['p50_ms']:.1f} ms  p99 {r['p99_ms']:.1f} ms  "
-                  f"stale after the move: {r['stale']}  errors: {r['errors']}")
+                  f"stale after the move: {r['stale']}  errors: {r['errors']}  versions served: {r['versions']}")
         ratio = ours["rps"] / theirs["uncached"]["rps"]
         print(f"\nrequests/s against MLflow never-stale (cache off): {ratio:.1f}x (goal >= 10x); "
               f"p99 {ours['p99_ms']:.1f} ms (goal <= 20 ms); stale {ours['stale']} (goal 0)")
