@@ -70,6 +70,10 @@ def test_the_cli_reads_and_writes_through_the_server(served, two_versions):
         assert [(m.action, m.actor, m.reason) for m in moves[-2:]] == [("move", "admin", ""),
                                                                        ("rollback", "admin", "bad")]
         assert reg.resolve(f"{name}@3").author == "admin"
+    for args in (["eval", "list"], ["adapter", "show", "ads/x"], ["registry", "backup", "copy.db"]):
+        refused = cli(served, *args, registry=url, token=admin)  # these need the file: one clear line
+        assert refused.returncode != 0 and refused.stderr.startswith("error: "), refused.stderr
+        assert "Traceback" not in refused.stderr
     denied = cli(served, "prompt", "label", f"{name}@2", "production", "--force", registry=url,
                  token=served.tokens["reader"])
     assert denied.returncode == 1

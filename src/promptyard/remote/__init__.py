@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from promptyard.remote.client import RemoteRegistry, StaleWarning
+from promptyard.remote.client import RemoteRegistry, RemoteUnsupported, StaleWarning
 
 
 def connect(url: str, token: str | None = None, **options: Any) -> RemoteRegistry:
@@ -15,4 +15,4 @@ def connect(url: str, token: str | None = None, **options: Any) -> RemoteRegistr
     return RemoteRegistry(url, token, **options)
 
 
-__all__ = ["RemoteRegistry", "StaleWarning", "connect"]
+__all__ = ["RemoteRegistry", "RemoteUnsupported", "StaleWarning", "connect"]

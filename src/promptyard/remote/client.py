@@ -67,6 +67,10 @@ _STATUS_ERRORS: dict[int, type[PromptyardError]] = {400: UsageError, 401: AuthEr
                                                     422: ValidationError}
 
 
+class RemoteUnsupported(UsageError, AttributeError):
+    """A Registry feature that needs the file itself (sessions, artifact paths, integrity scans)."""
+
+
 class StaleWarning(UserWarning):
     """The server could not be reached; a cached (possibly old) copy or a fallback was served instead."""
 
@@ -118,6 +122,14 @@ class RemoteRegistry:
     @property
     def path(self) -> str:
         return self.url
+
+    def __getattr__(self, name: str) -> Any:
+        # a local Registry attribute the client does not offer: one clear error (also for the CLI), and
+        # hasattr() still answers False
+        if name.startswith("_"):
+            raise AttributeError(name)
+        raise RemoteUnsupported(f"{name!r} needs the registry file and is not available over HTTP", where=self.url,
+                                hint="run it where the file is, with --registry PATH")
 
     def __repr__(self) -> str:
         return f"RemoteRegistry({self.url!r})"
