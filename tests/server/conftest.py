@@ -1,5 +1,6 @@
 """A real server (uvicorn in a subprocess, free loopback port) over a registry with all four template kinds
-and one token of each kind the tests need. Module-scoped: tests use their own prompt names when they write."""
+and one token of each kind the tests need. One per test session (starting a server costs seconds): tests that
+write use their own prompt names and put back what they move."""
 
 from __future__ import annotations
 
@@ -49,7 +50,7 @@ def seed_registry(path: Path) -> dict[str, str]:
     return tokens
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def served(tmp_path_factory):
     root = tmp_path_factory.mktemp("served")
     path = root / "reg" / "registry.db"

@@ -94,6 +94,20 @@ def test_bad_input_is_refused_and_changes_nothing(served, runaway, method, path,
     assert snapshot(served.path) == before
 
 
+def test_a_chunked_body_over_the_limit_is_413(served):
+    def chunks():
+        yield b'{"template": {"text": "'
+        for _ in range(1100):
+            yield b"x" * 1024
+        yield b'"}}'
+
+    before = snapshot(served.path)
+    with served.client("admin") as http:
+        got = http.post(f"{P}/bad/chunked/-/versions", content=chunks(), headers={"content-type": "application/json"})
+    assert got.status_code == 413 and "larger than" in got.json()["message"]
+    assert snapshot(served.path) == before
+
+
 def test_render_time_is_bounded(served, runaway, tmp_path):
     with LiveServer(served.path, tmp_path, args=("--render-timeout", "0.05")) as quick:
         before = snapshot(served.path)

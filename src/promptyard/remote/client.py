@@ -106,6 +106,7 @@ class RemoteRegistry:
         self._disk = DiskCache(Path(cache_dir) if cache_dir else home_dir() / "remote", self.url)
         self._fallback = dict(fallback or {})
         self._on_change = on_change
+        self._templates: dict[str, Template] = {}
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._watcher: threading.Thread | None = None
@@ -244,7 +245,10 @@ class RemoteRegistry:
         server is unreachable and no copy of ``ref`` was ever kept, ``fallback`` (or the client's
         ``fallback[ref]``) is rendered instead, with a StaleWarning."""
         try:
-            template = self.resolve(ref).template
+            version = self.resolve(ref)
+            template = self._templates.get(version.content_hash)
+            if template is None:  # content is immutable per hash: this cache never goes stale
+                template = self._templates[version.content_hash] = version.template
         except ServerUnreachable as exc:
             chosen = fallback if fallback is not None else self._fallback.get(str(ref))
             if chosen is None:
@@ -356,11 +360,8 @@ class RemoteRegistry:
 
     @property
     def protected_labels(self) -> tuple[str, ...]:
-        """Labels that only an admin token (with force) may move; read from any prompt's labels."""
-        items = self.list()
-        if not items:
-            return ("production",)
-        return tuple(self._labels(items[0].name, "prompt")["protected"])
+        """Labels that only an admin token (with force) may move."""
+        return tuple(self._json("GET", "/prompts/-/protected"))
 
     def diff(self, a: str, b: str) -> dict[str, Any]:
         return self._json("GET", "/prompts/-/diff", params={"a": a, "b": b})

@@ -1,4 +1,4 @@
-"""What one request may ask of the server: body size, rendered output, render time, page size, watch time.
+"""What one request may ask of the server: body size, rendered output, render time, watch time.
 
 The output bound is the sandbox's own (:data:`promptyard.core.bounds.MAX_TEXT`): the server refuses no
 render that the CLI would allow. Body size and render time are the server's, since only a server has a
@@ -19,12 +19,11 @@ class ServerLimits:
     max_body_bytes: int = 1 << 20
     max_output_chars: int = sandbox_limits.MAX_TEXT
     render_timeout_s: float = 5.0
-    max_page: int = 500
     max_watch_s: float = 60.0
     max_watch_refs: int = 256
 
     def __post_init__(self) -> None:
-        for name in ("max_body_bytes", "max_output_chars", "render_timeout_s", "max_page", "max_watch_s",
+        for name in ("max_body_bytes", "max_output_chars", "render_timeout_s", "max_watch_s",
                      "max_watch_refs"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"ServerLimits.{name} must be positive")

@@ -48,6 +48,12 @@ async def diff(request: Request, a: str, b: str, token: TokenInfo = Read) -> dic
     return reg.diff(a, b)
 
 
+@router.get("/-/protected", response_model=list[str],
+            summary="Labels that only an admin token moves (with force), registry-wide")
+async def protected(request: Request, token: TokenInfo = Read) -> list:
+    return list(context(request).registry().protected_labels)
+
+
 @router.post("/-/watch", response_model=models.WatchResult,
              summary="Wait until any of the references resolves to something new (long-poll)")
 async def watch_many(request: Request, body: models.WatchRequest, token: TokenInfo = Read) -> dict:
@@ -149,7 +155,7 @@ async def watch_one(request: Request, ref: str, etag: str | None = None,
                     timeout: float = Query(30.0, gt=0), token: TokenInfo = Read) -> Response:
     changed = await items.watch(request, token, [models.WatchEntry(ref=ref, etag=etag)], timeout, KIND)
     if not changed:
-        return Response(status_code=304, headers={"ETag": etag or ""})
+        return Response(status_code=304, headers={"ETag": etag} if etag else None)
     if changed[0]["version"] is None:
         err = changed[0]["error"]
         return JSONResponse(err, status_code=404)
