@@ -69,10 +69,10 @@ def http_load(name: str, n: int, concurrency: int, cached: bool, move_at: int) -
     """``load_prompt`` of ``name@production`` from an MLflow server (MLFLOW_TRACKING_URI=http://…) by
     ``concurrency`` threads, ``n`` calls in all; after ``move_at`` calls the alias moves to version 2 and
     every call that started after the move and still got version 1 is counted as stale."""
+    import subprocess
     import threading
 
     mlflow = _mlflow()
-    client = mlflow.MlflowClient()
     kwargs = {} if cached else {"cache_ttl_seconds": 0}
     uri = f"prompts:/{name}@production"
     mlflow.genai.load_prompt(uri, **kwargs).format(x=1)  # warm-up (fills the cache when cached)
@@ -88,7 +88,11 @@ def http_load(name: str, n: int, concurrency: int, cached: bool, move_at: int) -
                     return
                 state["next"] = i + 1
                 if i == move_at:
-                    client.set_prompt_alias(name, alias="production", version=2)
+                    # from another process, as a teammate or CI would: an alias set in this process also
+                    # clears this process's own prompt cache, which would hide the staleness being counted
+                    code = (f"import mlflow; mlflow.MlflowClient().set_prompt_alias({name!r}, alias='production', "
+                            "version=2)")
+                    subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, timeout=600)
                     state["moved_at"] = time.perf_counter()
                 moved = state["moved_at"]
             t0 = time.perf_counter()
