@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.registry.conftest import TEMPLATES
+from tests.registry.helpers import TEMPLATES
 from tests.server.live import LiveServer
 
 

@@ -11,7 +11,7 @@ from promptyard import Registry
 from promptyard.core.errors import ForbiddenError, IntegrityError, RegistryError, RenderError, UnknownRefError
 from promptyard.registry.search_records import finish_search, start_search
 from promptyard.remote import RemoteRegistry
-from tests.registry.conftest import KINDS, TEMPLATES
+from tests.registry.helpers import KINDS, TEMPLATES
 
 
 @pytest.fixture

@@ -15,8 +15,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from sqlmodel import select
+
 from promptyard.core.errors import RegistryError, UnknownRefError, UsageError
 from promptyard.registry.records import _time
+from promptyard.registry.tables import utcnow
+from promptyard.registry.tables_tokens import ApiToken
 
 if TYPE_CHECKING:
     from promptyard.registry.api import Registry
@@ -62,8 +66,6 @@ def _info(row: tuple) -> TokenInfo:
 
 def create_token(registry: Registry, name: str, scope: str, prompts: str | None = None) -> tuple[TokenInfo, str]:
     """Record a new token; returns it and its secret (shown once, never stored)."""
-    from promptyard.registry.tables_tokens import ApiToken
-
     if not isinstance(name, str) or not _TOKEN_NAME.match(name):
         raise UsageError(f"invalid token name {name!r}", where="token name",
                          hint="letters, digits, '.', '_', '@', '-' (it is recorded as the actor of label moves)")
@@ -94,9 +96,7 @@ def list_tokens(registry: Registry) -> list[TokenInfo]:
 
 def revoke_token(registry: Registry, name: str) -> bool:
     """Revoke token ``name``; False when it was already revoked. UnknownRefError when there is none."""
-    from sqlmodel import select
 
-    from promptyard.registry.tables import utcnow
     from promptyard.registry.tables_tokens import ApiToken
 
     with registry.write() as s:

@@ -17,6 +17,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 import promptyard.server.errors as errors
 from promptyard._version import __version__
+from promptyard.core.sandbox_limits import SandboxLimits
 from promptyard.registry.api import Registry
 from promptyard.server.context import ServerContext
 from promptyard.server.errors import error_response
@@ -108,5 +109,8 @@ def app_from_env() -> FastAPI:
     """The app as ``promptyard serve`` configured it (uvicorn calls this in each worker process)."""
     import json
 
-    limits = ServerLimits(**json.loads(os.environ.get(ENV_LIMITS) or "{}"))
+    settings = json.loads(os.environ.get(ENV_LIMITS) or "{}")
+    if settings.get("sandbox") is not None:
+        settings["sandbox"] = SandboxLimits(**settings["sandbox"])
+    limits = ServerLimits(**settings)
     return create_app(os.environ[ENV_REGISTRY], auth=os.environ.get(ENV_AUTH, "1") != "0", limits=limits)

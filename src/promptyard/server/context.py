@@ -12,7 +12,9 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
+from promptyard.core.template import Template
 from promptyard.registry.api import Registry
+from promptyard.registry.records import VersionInfo
 from promptyard.registry.tokens import TokenInfo, find_token
 from promptyard.server.limits import ServerLimits
 from promptyard.server.watch import ChangeWatcher
@@ -48,6 +50,8 @@ class ServerContext:
         self.limits = limits
         self.watcher = ChangeWatcher(self.path)
         self.tokens = TokenCache()
+        self.render_limits = limits.render_limits()
+        self._templates: dict[str, Template] = {}
         self._local = threading.local()
         self._opened: list[Registry] = []
         self._lock = threading.Lock()
@@ -60,6 +64,15 @@ class ServerContext:
             with self._lock:
                 self._opened.append(reg)
         return reg
+
+    def template(self, info: VersionInfo) -> Template:
+        """The parsed template of a prompt version (content is immutable per hash: never stale)."""
+        found = self._templates.get(info.content_hash)
+        if found is None:
+            if len(self._templates) > 4096:
+                self._templates.clear()
+            found = self._templates[info.content_hash] = info.template
+        return found
 
     def close(self) -> None:
         self.watcher.close()

@@ -12,6 +12,8 @@ import promptyard.server.items as items
 import promptyard.server.models as models
 from promptyard.core.errors import RenderError, UsageError
 from promptyard.core.refs import check_name, parse_ref
+from promptyard.core.render import Rendered
+from promptyard.core.render import render as render_template
 from promptyard.registry.tokens import TokenInfo
 from promptyard.server.auth import check_visible, context, require
 from promptyard.server.errors import ERROR_RESPONSES
@@ -125,25 +127,23 @@ async def archive(request: Request, name: str, body: models.ArchiveRequest, toke
              summary="Resolve and render with variables (the CLI's sandbox, contract checks and errors)")
 async def render(request: Request, ref: str, body: models.RenderRequest, token: TokenInfo = Read) -> Response:
     ctx = context(request)
-    reg = ctx.registry()
-    info = items.resolve_visible(reg, token, ref, KIND)
-    limits = ctx.limits
+    info = items.resolve_visible(ctx.registry(), token, ref, KIND)
+    template = ctx.template(info)
+    limits = ctx.render_limits
 
-    def work():
-        return ctx.registry().render(info.ref, body.variables, seed=body.seed)
+    def work() -> Rendered:
+        return render_template(template, body.variables, seed=body.seed, limits=limits)
 
     try:
-        with anyio.fail_after(limits.render_timeout_s):
+        # the sandbox stops the render at its deadline; this outer bound only guards the worker pool
+        with anyio.fail_after(limits.deadline_s + 1.0):
             rendered = await anyio.to_thread.run_sync(work, abandon_on_cancel=True)
     except TimeoutError:
-        raise RenderError(f"rendering took longer than {limits.render_timeout_s:g} s", where=info.ref,
-                          hint="the server bounds render time; simplify the template") from None
+        raise RenderError(f"rendering took longer than {limits.deadline_s:g} s", where=info.ref,
+                          hint="the server bounds render time (serve --render-timeout)") from None
     except RenderError as exc:
         exc.where = f"{info.ref}: {exc.where}" if exc.where else info.ref
         raise
-    if len(rendered.text) > limits.max_output_chars:
-        raise RenderError(f"rendered output of {len(rendered.text)} characters is over the server's limit of "
-                          f"{limits.max_output_chars}", where=info.ref)
     # built here rather than through response_model: this is the hot path, and the shape is the model's
     return JSONResponse({"ref": info.ref, "content_hash": info.content_hash, **rendered.to_json()})
 
