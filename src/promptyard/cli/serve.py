@@ -14,8 +14,11 @@ from typing import Any, Optional
 import typer
 
 from promptyard.cli.app import app as root_app
+from promptyard.cli.output import print_json, table
 from promptyard.cli.state import state
 from promptyard.core.errors import UsageError
+from promptyard.core.paths import registry_path
+from promptyard.server.limits import ServerLimits
 
 token_app = typer.Typer(name="token", help="API tokens for `promptyard serve`: create, list, revoke.",
                         no_args_is_help=True)
@@ -52,10 +55,8 @@ def serve(
     """Serve the registry over HTTP: JSON API under /api/v1, its schema at /openapi.json."""
     import uvicorn
 
-    from promptyard.core.paths import registry_path
     from promptyard.registry.api import Registry
     from promptyard.server.app import ENV_AUTH, ENV_LIMITS, ENV_REGISTRY
-    from promptyard.server.limits import ServerLimits
 
     if no_auth and not is_loopback(host):
         raise UsageError(f"--no-auth is refused on {host}: anyone who can reach it could move production",
@@ -92,8 +93,6 @@ def create(
     with _token_store() as reg:
         info, secret = _tokens(reg).create_token(reg, name, scope, prompts)
     if as_json:
-        from promptyard.cli.output import print_json
-
         print_json({**info.to_dict(), "token": secret})
         return
     print(secret)
@@ -107,12 +106,8 @@ def list_tokens(as_json: bool = JSON_OPT) -> None:
     with _token_store() as reg:
         tokens = _tokens(reg).list_tokens(reg)
     if as_json:
-        from promptyard.cli.output import print_json
-
         print_json([t.to_dict() for t in tokens])
         return
-    from promptyard.cli.output import table
-
     table("tokens", ["name", "scope", "prompts", "created", "revoked"],
           [[t.name, t.scope, t.prompts or "*", t.created_at.strftime("%Y-%m-%d %H:%M"),
             t.revoked_at.strftime("%Y-%m-%d %H:%M") if t.revoked_at else ""] for t in tokens])
@@ -124,8 +119,6 @@ def revoke(name: str = typer.Argument(..., help="Token name."), as_json: bool = 
     with _token_store() as reg:
         changed = _tokens(reg).revoke_token(reg, name)
     if as_json:
-        from promptyard.cli.output import print_json
-
         print_json({"name": name, "revoked": True, "changed": changed})
         return
     print(f"token {name!r} {'revoked' if changed else 'was already revoked'}")

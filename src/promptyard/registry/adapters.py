@@ -78,7 +78,7 @@ def adapter_path(self: Any, ref: str | Ref, *, verify: bool = True) -> Path:
     return check_safetensors_only(path, where=info.ref)  # stored by an older promptyard: still never loaded
 
 
-def adapter_manifest(self: Registry, ref: str | Ref) -> dict[str, str]:
+def adapter_manifest(self: Any, ref: str | Ref) -> dict[str, str]:
     """Relative path -> sha256 of every file of an adapter version, as recorded when it was registered."""
     info = self.resolve(ref, kind="adapter")
     row = self._reader().execute("SELECT manifest FROM artifacts WHERE hash = ?", (info.artifact_hash,)).fetchone()

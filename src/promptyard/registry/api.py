@@ -367,8 +367,6 @@ class Registry(RegistryReads):
 
     def adapter_manifest(self, ref: str | Ref) -> dict[str, str]:
         """Relative path -> sha256 of each file of an adapter version, as recorded at registration."""
-        from promptyard.registry import adapters
-
         return adapters.adapter_manifest(self, ref)
 
     def label_adapter(self, ref: str | Ref, label: str, *, force: bool = False, reason: str = "",

@@ -12,17 +12,14 @@ import os
 import shutil
 import sqlite3
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from promptyard.core.errors import UsageError
 from promptyard.registry.connection import BUSY_TIMEOUT_MS
 from promptyard.registry.store import ArtifactStore
 
-if TYPE_CHECKING:
-    from promptyard.registry.api import Registry
 
-
-def backup(registry: Registry, target: str | os.PathLike) -> dict[str, Any]:
+def backup(registry: Any, target: str | os.PathLike) -> dict[str, Any]:
     """Write a snapshot of ``registry`` to the new file ``target`` and its artifacts to ``target``'s
     folder; returns what was copied. The copy opens as a registry of its own."""
     target = Path(target).expanduser().resolve()

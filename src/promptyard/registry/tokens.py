@@ -13,7 +13,7 @@ import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlmodel import select
 
@@ -21,9 +21,6 @@ from promptyard.core.errors import RegistryError, UnknownRefError, UsageError
 from promptyard.registry.records import _time
 from promptyard.registry.tables import utcnow
 from promptyard.registry.tables_tokens import ApiToken
-
-if TYPE_CHECKING:
-    from promptyard.registry.api import Registry
 
 SCOPES = ("read", "write", "admin")
 PREFIX = "pyd_"
@@ -64,7 +61,7 @@ def _info(row: tuple) -> TokenInfo:
     return TokenInfo(name, scope, prompts, _time(created), _time(revoked) if revoked else None)
 
 
-def create_token(registry: Registry, name: str, scope: str, prompts: str | None = None) -> tuple[TokenInfo, str]:
+def create_token(registry: Any, name: str, scope: str, prompts: str | None = None) -> tuple[TokenInfo, str]:
     """Record a new token; returns it and its secret (shown once, never stored)."""
     if not isinstance(name, str) or not _TOKEN_NAME.match(name):
         raise UsageError(f"invalid token name {name!r}", where="token name",
@@ -88,17 +85,14 @@ def create_token(registry: Registry, name: str, scope: str, prompts: str | None 
 _COLUMNS = "name, scope, prompts, created_at, revoked_at"
 
 
-def list_tokens(registry: Registry) -> list[TokenInfo]:
+def list_tokens(registry: Any) -> list[TokenInfo]:
     """Every token, oldest first, revoked ones too."""
     rows = registry._reader().execute(f"SELECT {_COLUMNS} FROM api_tokens ORDER BY id").fetchall()
     return [_info(r) for r in rows]
 
 
-def revoke_token(registry: Registry, name: str) -> bool:
+def revoke_token(registry: Any, name: str) -> bool:
     """Revoke token ``name``; False when it was already revoked. UnknownRefError when there is none."""
-
-    from promptyard.registry.tables_tokens import ApiToken
-
     with registry.write() as s:
         row = s.exec(select(ApiToken).where(ApiToken.name == name)).first()
         if row is None:
@@ -110,7 +104,7 @@ def revoke_token(registry: Registry, name: str) -> bool:
     return True
 
 
-def find_token(registry: Registry, secret: str) -> TokenInfo | None:
+def find_token(registry: Any, secret: str) -> TokenInfo | None:
     """The active token whose secret is ``secret``, or None (unknown or revoked)."""
     row = registry._reader().execute(
         f"SELECT {_COLUMNS} FROM api_tokens WHERE token_hash = ? AND revoked_at IS NULL", (hash_secret(secret),)

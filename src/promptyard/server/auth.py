@@ -16,7 +16,7 @@ from typing import Any
 from fastapi import Request
 
 from promptyard.core.errors import AuthError, ForbiddenError, UnknownRefError
-from promptyard.registry.api import default_author
+from promptyard.registry.actors import default_author
 from promptyard.registry.tokens import SCOPES, TokenInfo
 from promptyard.server.context import ServerContext
 
