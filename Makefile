@@ -21,7 +21,7 @@ install: $(STAMP)
 $(STAMP): pyproject.toml requirements-embedded.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
-	$(PIP) install -q "$(TORCH)" -e ".[ml,ray,dev]"
+	$(PIP) install -q "$(TORCH)" -e ".[ml,ray,server,dev]"
 	$(PIP) install -q --no-deps -r requirements-embedded.txt
 	touch $(STAMP)
 

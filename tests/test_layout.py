@@ -43,6 +43,7 @@ ALLOWED: dict[str, set[str]] = {
 LAZY_OK: dict[tuple[str, str], str] = {
     ("promptyard", "promptyard.registry.api"): "`import promptyard` must stay light: Registry on first use",
     ("promptyard", "promptyard.core.template"): "`import promptyard` must stay light: Template on first use",
+    ("promptyard", "promptyard.remote"): "`import promptyard` must stay light: the HTTP client (httpx) on first use",
 }
 
 RICH_OR_TYPER = {"rich", "typer"}

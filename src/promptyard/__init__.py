@@ -11,11 +11,19 @@ from typing import TYPE_CHECKING, Any
 from promptyard._version import __version__
 from promptyard.core.hookspecs import hookimpl
 
-__all__ = ["Registry", "Template", "hookimpl", "__version__"]
+__all__ = ["Registry", "Template", "connect", "hookimpl", "__version__"]
 
 if TYPE_CHECKING:
     from promptyard.core.template import Template
     from promptyard.registry.api import Registry
+
+
+def connect(url: str, token: str | None = None, **options: Any) -> Any:
+    """A client for a registry served by ``promptyard serve`` at ``url`` (see :mod:`promptyard.remote`):
+    the read, render and label methods of :class:`Registry`, cached, never stale, surviving an outage."""
+    from promptyard.remote import connect as remote_connect
+
+    return remote_connect(url, token, **options)
 
 
 def __getattr__(name: str) -> Any:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import sys
 
 from promptyard.cli.errors import error_boundary, print_plugin_failures
+from promptyard.cli.logs import install_warnings
 from promptyard.cli.render_cmd import parse_render_args, run_render
 
 
@@ -28,6 +29,7 @@ def main(argv: list[str] | None = None) -> None:
 
         typer_main(args)
         return
+    install_warnings()
     with error_boundary():
         print_plugin_failures()
         run_render(**parsed)

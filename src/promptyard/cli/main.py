@@ -16,6 +16,7 @@ from promptyard.cli import (  # noqa: F401 - importing a sub-command module atta
     prompt,
     quickstart,
     registry_cmd,
+    serve,
     tune,
     tune_search,  # after tune: adds `tune search|resume|searches` to its sub-app
 )

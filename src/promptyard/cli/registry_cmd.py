@@ -9,8 +9,10 @@ import typer
 from promptyard.cli.app import app as root_app
 from promptyard.cli.output import print_json
 from promptyard.cli.state import state
+from promptyard.core.errors import UsageError
 from promptyard.core.paths import REGISTRY_DIRNAME, REGISTRY_FILENAME, registry_path
 from promptyard.registry.api import Registry
+from promptyard.registry.backup import backup as take_backup
 
 if TYPE_CHECKING:
     from promptyard.registry.api import Registry
@@ -61,6 +63,21 @@ def upgrade() -> None:
     print(f"upgraded {path}: {', '.join(result['from']) or 'empty'} -> {', '.join(result['to'])}")
     if result["backup"]:
         print(f"backup: {result['backup']}")
+
+
+@app.command("backup")
+def backup(path: str = typer.Argument(..., help="New file for the copy (its artifacts go in the same folder)."),
+           as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
+    """A consistent copy of the registry while servers and writers keep running (SQLite's online backup)."""
+    with open_registry() as reg:
+        if not hasattr(reg, "artifacts_dir"):
+            raise UsageError("backups are taken where the registry file is", where="registry backup",
+                             hint="run it on the server with --registry PATH")
+        result = take_backup(reg, path)
+    if as_json:
+        print_json(result)
+    else:
+        print(f"backed up {result['versions']} versions and {result['artifacts']} artifacts to {result['path']}")
 
 
 @app.command("check")

@@ -95,6 +95,22 @@ class BundleError(ValidationError):
     """An export bundle that is corrupt or whose hashes do not match."""
 
 
+class AuthError(PromptyardError, PermissionError):
+    """A request to ``promptyard serve`` without a valid token (missing, unknown or revoked)."""
+
+
+class ForbiddenError(PromptyardError, PermissionError):
+    """A valid token whose scope does not allow the operation (read writing, write moving a protected label)."""
+
+
+class TooLargeError(ValidationError):
+    """A request over the server's limits (body size); rendered output and render time are RenderErrors."""
+
+
+class ServerUnreachable(PromptyardError, ConnectionError):
+    """The registry server could not be reached and no cached or fallback copy could stand in."""
+
+
 class PluginError(PromptyardError, RuntimeError):
     """A plugin failed to load or register, or two plugins claimed the same name."""
 

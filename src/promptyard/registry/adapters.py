@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from promptyard.core.adapter_files import check_safetensors_only
+from promptyard.core.errors import IntegrityError
 from promptyard.core.refs import Ref, check_name
 from promptyard.registry.actors import default_author
 from promptyard.registry.records import VersionInfo, content_hash_of
@@ -75,3 +76,12 @@ def adapter_path(self: Any, ref: str | Ref, *, verify: bool = True) -> Path:
     )
     path = store.verify(info.artifact_hash, json.loads(row[0]) if row else None)
     return check_safetensors_only(path, where=info.ref)  # stored by an older promptyard: still never loaded
+
+
+def adapter_manifest(self: Any, ref: str | Ref) -> dict[str, str]:
+    """Relative path -> sha256 of every file of an adapter version, as recorded when it was registered."""
+    info = self.resolve(ref, kind="adapter")
+    row = self._reader().execute("SELECT manifest FROM artifacts WHERE hash = ?", (info.artifact_hash,)).fetchone()
+    if row is None:
+        raise IntegrityError("no artifact is recorded for this adapter version", where=info.ref)
+    return json.loads(row[0])

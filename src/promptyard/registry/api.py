@@ -36,6 +36,23 @@ if TYPE_CHECKING:
 _render = None
 
 
+#: entry-point group of the functions that open a registry URL, by scheme (``http = "promptyard.remote:connect"``)
+OPENERS_GROUP = "promptyard.registry_openers"
+
+
+def open_url(url: str) -> Any:
+    """The registry at ``url``, through the opener installed for its scheme (an entry point, so the
+    registry layer does not depend on the HTTP client)."""
+    from importlib.metadata import entry_points
+
+    scheme = url.partition("://")[0].lower()
+    found = [ep for ep in entry_points(group=OPENERS_GROUP) if ep.name == scheme]
+    if not found:
+        raise RegistryError(f"no way to open a {scheme!r} registry", where=url,
+                            hint="install promptyard[server] for http(s) registries")
+    return found[0].load()(url)
+
+
 class Registry(RegistryReads):
     """A registry file: prompts and adapters, their versions, labels and history."""
 
@@ -61,7 +78,13 @@ class Registry(RegistryReads):
         ``./.promptyard/registry.db``); ``create`` makes it when missing. An older schema is upgraded
         (after a backup copy) unless ``upgrade=False``. A file that is not a registry (empty, a folder,
         not SQLite, unreadable) is a RegistryError and is left as it is; so is a registry missing one of
-        its tables, unless ``damaged_ok`` (``registry check`` opens it to say what is wrong)."""
+        its tables, unless ``damaged_ok`` (``registry check`` opens it to say what is wrong). A URL
+        (``http://host:8470``) opens the registry served there instead: the opener registered for its scheme
+        (``promptyard.remote.connect``) returns a client with the same read, render and label methods,
+        using ``PROMPTYARD_TOKEN``."""
+        target = os.fspath(path) if path is not None else os.environ.get("PROMPTYARD_REGISTRY")
+        if isinstance(target, str) and "://" in target:
+            return open_url(target)
         file = registry_path(path)
         new = False
         if not file.exists():
@@ -341,6 +364,10 @@ class Registry(RegistryReads):
         """The stored folder of an adapter version, after checking its bytes (IntegrityError if changed)."""
 
         return adapters.adapter_path(self, ref, verify=verify)
+
+    def adapter_manifest(self, ref: str | Ref) -> dict[str, str]:
+        """Relative path -> sha256 of each file of an adapter version, as recorded at registration."""
+        return adapters.adapter_manifest(self, ref)
 
     def label_adapter(self, ref: str | Ref, label: str, *, force: bool = False, reason: str = "",
                       actor: str | None = None) -> LabelMoveInfo | None:

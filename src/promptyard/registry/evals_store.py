@@ -76,6 +76,8 @@ def load_run(registry: Any, run_id: int | str, *, with_examples: bool = True) ->
 
     try:
         rid = int(str(run_id).lstrip("#"))
+        if not 0 < rid < 2**63:  # SQLite integers are 64-bit: a larger id cannot exist (and would overflow)
+            raise ValueError
     except ValueError:
         raise UnknownRefError(f"no eval run {run_id!r}", hint="runs are numbered; see `promptyard eval list`") from None
     with registry.session() as session:

@@ -1,0 +1,1 @@
+"""One router per noun: prompts, adapters, evals, searches, tokens, health."""
