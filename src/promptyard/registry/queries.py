@@ -198,3 +198,13 @@ def items(conn: Any, kind: str | None = None) -> list[ItemInfo]:
             )
         )
     return out
+
+
+def last_changes(conn: Any, kind: str) -> dict[str, Any]:
+    """name -> time of the item's newest version or label move (its creation when it has neither)."""
+    rows = conn.execute(
+        "SELECT i.name, max(i.created_at, coalesce((SELECT max(created_at) FROM versions WHERE item_id = i.id), ''), "
+        "coalesce((SELECT max(created_at) FROM label_moves WHERE item_id = i.id), '')) FROM items i WHERE i.kind = ?",
+        (kind,),
+    )
+    return {name: _time(stamp) for name, stamp in rows}

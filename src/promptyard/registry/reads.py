@@ -8,6 +8,7 @@ from __future__ import annotations
 import builtins
 import fnmatch
 import json
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from promptyard.core.refs import Ref, check_label
@@ -113,6 +114,10 @@ class RegistryReads:
         """One item with its metadata and labels."""
         self._item(name, kind)
         return next(i for i in queries.items(self._reader(), kind) if i.name == name)
+
+    def last_changes(self, *, kind: str = "prompt") -> dict[str, datetime]:
+        """name -> when each item last changed: its newest version or label move."""
+        return queries.last_changes(self._reader(), kind)
 
     @property
     def protected_labels(self) -> tuple[str, ...]:
