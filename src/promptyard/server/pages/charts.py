@@ -113,4 +113,10 @@ def lines(title: str, series: list[tuple[str, list[tuple[float, float]]]], *, x_
 
 def trial_points(history: list[dict[str, Any]], metric: str) -> list[tuple[float, float]]:
     """(step, metric) of each reported result of a search trial."""
-    return [(h.get("step") or h.get("training_iteration") or i + 1, h.get(metric)) for i, h in enumerate(history)]
+    def x(i: int, row: dict[str, Any]) -> float:
+        for key in ("step", "training_iteration"):
+            if row.get(key) is not None:
+                return row[key]
+        return i + 1
+
+    return [(x(i, h), h.get(metric)) for i, h in enumerate(history)]
