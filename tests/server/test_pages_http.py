@@ -121,3 +121,14 @@ def test_without_auth_the_pages_need_no_sign_in_and_forms_still_need_csrf(tmp_pa
         assert moved.status_code == 303
         with Registry.open(path) as reg:
             assert reg.labels("open/p") == {"staging": 2}
+
+
+def test_the_list_page_shows_a_change_made_elsewhere_at_the_next_load(served):
+    with session(served) as client:
+        assert "fresh/one" not in client.get("/").text
+        with Registry.open(served.path) as reg:  # another connection, as the CLI would be
+            reg.commit("fresh/one", {"kind": "single", "text": "new {{ x }}"}, "made elsewhere")
+        assert "fresh/one" in client.get("/").text
+        with Registry.open(served.path) as reg:
+            reg.label("fresh/one@1", "canary")
+        assert "canary → 1" in client.get("/?q=fresh").text

@@ -113,7 +113,7 @@ class RegistryReads:
     def item(self, name: str, *, kind: str = "prompt") -> ItemInfo:
         """One item with its metadata and labels."""
         self._item(name, kind)
-        return next(i for i in queries.items(self._reader(), kind) if i.name == name)
+        return queries.items(self._reader(), kind, name)[0]
 
     def last_changes(self, *, kind: str = "prompt") -> dict[str, datetime]:
         """name -> when each item last changed: its newest version or label move."""

@@ -26,7 +26,7 @@ KIND = "adapter"
 async def list_page(request: Request) -> Response:
     token = web.signed_in(request)
     query = dict(request.query_params)
-    data = prompts.filtered(context(request).registry(), token, KIND, query)
+    data = prompts.filtered(context(request), token, KIND, query)
     return web.page(request, "adapters.html", section="adapters", title="Adapters",
                     links=prompts.page_links(query, data["pages"]), **data)
 

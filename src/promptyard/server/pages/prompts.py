@@ -11,6 +11,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 import promptyard.server.pages.labels as labels
+import promptyard.server.pages.snapshot as snapshot
 import promptyard.server.pages.web as web
 from promptyard.core.errors import PromptyardError, RenderError, UsageError
 from promptyard.registry import evals_store
@@ -19,6 +20,7 @@ from promptyard.registry.history import contract_lines
 from promptyard.registry.records import ItemInfo, VersionInfo
 from promptyard.registry.tokens import TokenInfo
 from promptyard.server.auth import check_visible, context
+from promptyard.server.context import ServerContext
 from promptyard.server.pages.diffview import side_by_side
 
 router = APIRouter(route_class=web.PageRoute, include_in_schema=False)
@@ -35,30 +37,38 @@ def _int(value: str | None, default: int, low: int = 1) -> int:
         return default
 
 
-def filtered(reg: Registry, token: TokenInfo, kind: str, query: dict[str, str]) -> dict[str, Any]:
+def filtered(ctx: ServerContext, token: TokenInfo, kind: str, query: dict[str, str]) -> dict[str, Any]:
     """The list page's rows: ``Registry.list`` with the filters, sorted and cut into pages."""
-    visible = [i for i in reg.list(kind=kind, archived=query.get("archived") == "1") if token.allows(i.name)]
+    reg = ctx.registry()
+    archived = query.get("archived") == "1"
+
+    def listed(**filters: Any) -> list[ItemInfo]:
+        key = ("list", kind, archived, tuple(sorted(filters.items())))
+        return snapshot.cached(ctx, key, lambda: reg.list(kind=kind, archived=archived, **filters))
+
+    visible = [i for i in listed() if token.allows(i.name)]
     options = {"tag": sorted({t for i in visible for t in i.tags}),
                "kind": sorted({i.template_kind for i in visible if i.template_kind}),
                "task_type": sorted({i.task_type for i in visible if i.task_type}),
                "label": sorted({label for i in visible for label in i.labels})}
     q = query.get("q", "").strip()
     chosen = {key: query.get(key, "") for key in options}
-    rows = [i for i in reg.list(q or None, kind=kind, tag=chosen["tag"] or None,
-                                template_kind=chosen["kind"] or None, task_type=chosen["task_type"] or None,
-                                label=chosen["label"] or None, archived=query.get("archived") == "1")
-            if token.allows(i.name)]
-    changed = reg.last_changes(kind=kind)
+    rows = visible
+    if q or any(chosen.values()):
+        rows = [i for i in listed(pattern=q or None, tag=chosen["tag"] or None, template_kind=chosen["kind"] or None,
+                                  task_type=chosen["task_type"] or None, label=chosen["label"] or None)
+                if token.allows(i.name)]
+    changed = snapshot.cached(ctx, ("changed", kind), lambda: reg.last_changes(kind=kind))
     sort = query.get("sort") if query.get("sort") in SORTS else "name"
     keys = {"name": lambda i: i.name, "changed": lambda i: changed.get(i.name, i.created_at),
             "latest": lambda i: i.latest or 0, "created": lambda i: i.created_at}
-    rows.sort(key=keys[sort], reverse=sort != "name")
+    rows = sorted(rows, key=keys[sort], reverse=sort != "name")
     pages = max((len(rows) + PER_PAGE - 1) // PER_PAGE, 1)
     number = min(_int(query.get("page"), 1), pages)
     shown = rows[(number - 1) * PER_PAGE:number * PER_PAGE]
     return {"rows": [(i, changed.get(i.name, i.created_at)) for i in shown], "total": len(rows), "page": number,
             "pages": pages, "options": options, "chosen": chosen, "q": q, "sort": sort, "sorts": SORTS,
-            "archived": query.get("archived") == "1"}
+            "archived": archived}
 
 
 def page_links(query: dict[str, str], pages: int) -> list[tuple[int, str]]:
@@ -71,7 +81,7 @@ def page_links(query: dict[str, str], pages: int) -> list[tuple[int, str]]:
 async def list_page(request: Request) -> Response:
     token = web.signed_in(request)
     query = dict(request.query_params)
-    data = filtered(context(request).registry(), token, KIND, query)
+    data = filtered(context(request), token, KIND, query)
     return web.page(request, "prompts.html", section="prompts", title="Prompts", links=page_links(query, data["pages"]),
                     **data)
 
