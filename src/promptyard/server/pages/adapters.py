@@ -85,7 +85,7 @@ async def rollback(request: Request, name: str) -> Response:
 async def adapter_page(request: Request, name: str) -> Response:
     token = web.signed_in(request)
     reg = context(request).registry()
-    head = prompts.header(reg, token, name, KIND)
+    head = prompts.header(context(request), token, name, KIND)
     version = prompts._pick(head["versions"], request.query_params.get("v"))
     lineage = version.lineage
     method = lineage.get("method")

@@ -15,7 +15,6 @@ import promptyard.server.pages.snapshot as snapshot
 import promptyard.server.pages.web as web
 from promptyard.core.errors import PromptyardError, RenderError, UsageError
 from promptyard.registry import evals_store
-from promptyard.registry.api import Registry
 from promptyard.registry.history import contract_lines
 from promptyard.registry.records import ItemInfo, VersionInfo
 from promptyard.registry.tokens import TokenInfo
@@ -26,7 +25,7 @@ from promptyard.server.pages.diffview import side_by_side
 router = APIRouter(route_class=web.PageRoute, include_in_schema=False)
 KIND = "prompt"
 PER_PAGE = 50
-VERSIONS_PER_PAGE = 100
+VERSIONS_PER_PAGE = 50
 SORTS = {"name": "name", "changed": "last change", "latest": "most versions", "created": "created"}
 
 
@@ -87,11 +86,12 @@ async def list_page(request: Request) -> Response:
 
 
 # ---------------------------------------------------------------- one prompt
-def header(reg: Registry, token: TokenInfo, name: str, kind: str) -> dict[str, Any]:
+def header(ctx: ServerContext, token: TokenInfo, name: str, kind: str) -> dict[str, Any]:
     """What every tab of an item shows on top: the item, its versions, labels and protected labels."""
     check_visible(token, name, kind)
-    item: ItemInfo = reg.item(name, kind=kind)
-    versions = reg.versions(name, kind=kind)
+    reg = ctx.registry()
+    item: ItemInfo = snapshot.cached(ctx, ("item", kind, name), lambda: reg.item(name, kind=kind))
+    versions = snapshot.cached(ctx, ("versions", kind, name), lambda: reg.versions(name, kind=kind))
     by_number: dict[int, list[str]] = {}
     for label, number in sorted(item.labels.items()):
         by_number.setdefault(number, []).append(label)
@@ -117,15 +117,16 @@ def _pick(versions: list[VersionInfo], value: str | None, default: int | None = 
 
 def overview(request: Request, kind: str, name: str, template: str, **extra: Any) -> Response:
     token = web.signed_in(request)
-    reg = context(request).registry()
-    head = header(reg, token, name, kind)
+    ctx = context(request)
+    reg = ctx.registry()
+    head = header(ctx, token, name, kind)
     versions = head["versions"]
     query = dict(request.query_params)
     pages = max((len(versions) + VERSIONS_PER_PAGE - 1) // VERSIONS_PER_PAGE, 1)
     number = min(_int(query.get("page"), 1), pages)
     newest_first = versions[::-1][(number - 1) * VERSIONS_PER_PAGE:number * VERSIONS_PER_PAGE]
-    history = reg.label_history(name, kind=kind)[::-1]
-    runs = evals_store.runs_using(reg, name, kind=kind, limit=20)
+    history = snapshot.cached(ctx, ("history", kind, name), lambda: reg.label_history(name, kind=kind)[::-1])
+    runs = snapshot.cached(ctx, ("runs", kind, name), lambda: evals_store.runs_using(reg, name, kind=kind, limit=20))
     flash = None
     if "moved" in query:
         flash = {"label": query.get("moved"), "from": query.get("from") or "none", "to": query.get("to"),
@@ -148,8 +149,7 @@ async def rollback(request: Request, name: str) -> Response:
 @router.get("/prompts/{name:path}/-/template")
 async def template_page(request: Request, name: str) -> Response:
     token = web.signed_in(request)
-    reg = context(request).registry()
-    head = header(reg, token, name, KIND)
+    head = header(context(request), token, name, KIND)
     version = _pick(head["versions"], request.query_params.get("v"))
     tpl = version.template
     return web.page(request, "prompt_template.html", section="prompts", title=f"{name}@{version.number}",
@@ -163,7 +163,7 @@ async def template_page(request: Request, name: str) -> Response:
 async def diff_page(request: Request, name: str) -> Response:
     token = web.signed_in(request)
     reg = context(request).registry()
-    head = header(reg, token, name, KIND)
+    head = header(context(request), token, name, KIND)
     versions = head["versions"]
     b = _pick(versions, request.query_params.get("b"))
     a = _pick(versions, request.query_params.get("a"), default=max(b.number - 1, 1))
@@ -208,8 +208,7 @@ async def _render(request: Request, version: VersionInfo, variables: dict[str, A
 @router.post("/prompts/{name:path}/-/play")
 async def play_page(request: Request, name: str) -> Response:
     token = web.signed_in(request)
-    reg = context(request).registry()
-    head = header(reg, token, name, KIND)
+    head = header(context(request), token, name, KIND)
     form = await labels.form_data(request) if request.method == "POST" else {}
     version = _pick(head["versions"], form.get("v") or request.query_params.get("v"))
     contract = version.contract

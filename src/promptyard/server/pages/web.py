@@ -91,6 +91,7 @@ ENV = jinja2.Environment(
     undefined=jinja2.StrictUndefined,
     trim_blocks=True,
     lstrip_blocks=True,
+    auto_reload=False,  # the templates ship in the package: no stat() per page
 )
 ENV.filters.update(since=_since, stamp=_stamp, num=_num, signed=_signed, path=_path, urlencode=urlencode)
 
