@@ -87,6 +87,10 @@ def test_the_compare_page_shows_what_eval_compare_json_prints(served, runs, brow
     flips = [r.locator("td").all_inner_texts() for r in sections.first.locator("table.flips tbody tr").all()]
     if cell["flipped"]:
         assert [[f[0], f[4]] for f in flips] == [[str(f["index"]), f["direction"]] for f in cell["flipped"]]
+    deltas = page.locator("td.delta").all_inner_texts()
+    # cell against cell (here the only cell of each run): the same numbers through compare_cells
+    page.goto(f"{served.url}/evals/compare?a={a}&b={b}&ca=0&cb=0", timeout=180_000)
+    assert page.locator("td.delta").all_inner_texts() == deltas
     w.assert_nothing_ran()
 
 

@@ -13,7 +13,7 @@ from starlette.concurrency import run_in_threadpool
 import promptyard.server.pages.charts as charts
 import promptyard.server.pages.web as web
 from promptyard.core.errors import UnknownRefError, UsageError
-from promptyard.evals.compare import compare_runs
+from promptyard.evals.compare import compare_cells, compare_runs
 from promptyard.registry import evals_store
 from promptyard.registry.tokens import TokenInfo
 from promptyard.server.auth import context
@@ -63,17 +63,29 @@ async def list_page(request: Request) -> Response:
 @router.get("/evals/compare")
 async def compare_page(request: Request) -> Response:
     token = web.signed_in(request)
-    a, b = request.query_params.get("a", ""), request.query_params.get("b", "")
+    query = request.query_params
+    a, b = query.get("a", ""), query.get("b", "")
     if not (a.strip().lstrip("#").isdigit() and b.strip().lstrip("#").isdigit()):
         raise UsageError("give two run numbers, a and b", where="a, b", hint="e.g. /evals/compare?a=1&b=2")
+    cells = query.get("ca", ""), query.get("cb", "")
+    if any(cells) and not all(c.isdigit() for c in cells):
+        raise UsageError("give both cell positions, ca and cb", where="ca, cb", hint="e.g. ca=0&cb=3")
 
     def work() -> tuple[dict[str, Any], dict[str, Any], list[Any]]:
         run_a, run_b = (_load(request, token, rid, examples=True) for rid in (a, b))
-        return run_a, run_b, compare_runs(run_a, run_b)
+        if not any(cells):  # cell by cell, as `promptyard eval compare A B` pairs them
+            return run_a, run_b, compare_runs(run_a, run_b)
+        picked = []
+        for run, position in ((run_a, int(cells[0])), (run_b, int(cells[1]))):
+            if position >= len(run["cells"]):
+                raise UnknownRefError(f"eval run {run['id']} has no cell {position}",
+                                      hint=f"cells 0 to {len(run['cells']) - 1}")
+            picked.append(run["cells"][position])
+        return run_a, run_b, [compare_cells(*picked)]  # as `eval compare REF_A REF_B` compares its two cells
 
     run_a, run_b, comparisons = await run_in_threadpool(work)
     return web.page(request, "compare.html", section="evals", title=f"Compare run {a} and run {b}", run_a=run_a,
-                    run_b=run_b, comparisons=comparisons)
+                    run_b=run_b, comparisons=comparisons, cells=cells if any(cells) else None)
 
 
 @router.get("/evals/{run_id}")
