@@ -76,8 +76,8 @@ async def run_pages(app, secret: str, pages: list[tuple[str, str]], repeat: int,
 
     writer = Registry.open(path)
 
-    def change(i: int) -> None:
-        writer.label("team-0/prompt-00000@1", "staging" if i % 2 else "canary")
+    def change(i: int) -> None:  # a new label move every time (one already in place would commit nothing)
+        writer.label(f"team-{i % 50}/prompt-{i:05d}@1", "canary")
 
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://bench",

@@ -70,10 +70,12 @@ async def rollback(request: Request, kind: str, name: str) -> Response:
     reason = form.get("reason", "").strip()
     reg = context(request).registry()
     if label in reg.protected_labels and not (form.get("confirm") == "yes" and reason):
-        history = [m for m in reg.label_history(name, label, kind=kind)]
+        current = reg.labels(name, kind=kind).get(label)
+        # where Registry.rollback goes: the version before the last move (not a rollback) onto the current one
+        back = next((m.from_number for m in reversed(reg.label_history(name, label, kind=kind))
+                     if m.to_number == current and m.action != "rollback"), None)
         return web.page(request, "confirm.html", title=f"Roll back {label}", kind=kind, name=name, label=label,
-                        action="rollback", number=history[-1].from_number if history else None,
-                        current=reg.labels(name, kind=kind).get(label), reason=reason,
+                        action="rollback", number=back, current=current, reason=reason,
                         missing_reason=form.get("confirm") == "yes" and not reason, back=_page_of(kind, name))
     done = await items.rollback(request, token, name, models.RollbackRequest(label=label, reason=reason), kind)
     return _done(request, kind, name, done)

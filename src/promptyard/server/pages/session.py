@@ -29,7 +29,7 @@ def _safe_next(target: str | None) -> str:
 @router.get("/signin")
 async def signin_page(request: Request) -> Response:
     return web.page(request, "signin.html", title="Sign in", next=_safe_next(request.query_params.get("next")),
-                    error=None, signed_out=True)
+                    error=None)
 
 
 @router.post("/signin")
@@ -42,7 +42,7 @@ async def signin(request: Request) -> Response:
     secret = form.get("token", "").strip()
     found = find_token(context(request).registry(), secret) if secret else None
     if found is None:
-        return web.page(request, "signin.html", status=401, title="Sign in", next=target, signed_out=True,
+        return web.page(request, "signin.html", status=401, title="Sign in", next=target,
                         error="unknown or revoked token: paste a token from `promptyard token create`")
     response = web.redirect(request, target)
     response.set_cookie(web.SESSION_COOKIE, secret, max_age=MAX_AGE, httponly=True, samesite="strict", path="/",

@@ -22,6 +22,7 @@ from urllib.parse import quote, urlencode
 
 import jinja2
 from fastapi import Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -73,6 +74,8 @@ def _num(value: Any, digits: int = 4) -> str:
         return "–"
     if isinstance(value, bool) or not isinstance(value, int | float):
         return str(value)
+    if isinstance(value, float) and value != 0 and abs(value) < 10 ** -(digits - 1):
+        return f"{value:.3g}"  # a learning rate of 3e-05 is not 0.0000
     return f"{value:.{digits}f}" if isinstance(value, float) else str(value)
 
 
@@ -186,7 +189,7 @@ NAV = (("prompts", "/", "Prompts"), ("adapters", "/adapters", "Adapters"), ("eva
 def page(request: Request, template: str, *, status: int = 200, section: str = "", title: str = "",
          **values: Any) -> HTMLResponse:
     """Render ``template`` with what the layout needs (the viewer, its rights, the CSRF token)."""
-    token = viewer(request) if not values.get("signed_out") else None
+    token = viewer(request)
     html = ENV.get_template(template).render(
         request=request, token=token, can_write=can(token, "write"), is_admin=can(token, "admin"),
         auth=context(request).auth, csrf=csrf_token(request), nav=NAV, section=section, title=title, **values)
@@ -225,9 +228,9 @@ class PageRoute(APIRoute):
                 return error_page(request, status_of(exc), exc.message, exc.where, exc.hint)
             except StarletteHTTPException as exc:
                 return error_page(request, exc.status_code, str(exc.detail))
+            except RequestValidationError as exc:
+                return error_page(request, 422, "invalid request", hint=str(exc)[:300])
             except Exception as exc:  # no traceback reaches the browser
-                if type(exc).__name__ == "RequestValidationError":
-                    return error_page(request, 422, "invalid request", hint=str(exc)[:300])
                 log.error("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
                 return error_page(request, 500, "the server failed on this request", request.url.path,
                                   "the server log has the details")
