@@ -5,9 +5,8 @@ dark mode and the keyboard."""
 from __future__ import annotations
 
 import subprocess
-import sys
 
-from tests.server.live import cli_env
+from tests.server.live import PROMPTYARD, cli_env
 from tests.server.ui.conftest import PHONE, open_page, shot, sign_in
 
 
@@ -74,7 +73,7 @@ def test_list_filter_prompt_diff_and_playground(served, browser, shots):
     page.fill("textarea[name='var.x']", "")
     page.click("#play button[type=submit]")
     shown = page.locator("#render-error pre.cli").inner_text().strip()
-    cli = subprocess.run([sys.executable, "-m", "promptyard", "--registry", str(served.path), "prompt", "render",
+    cli = subprocess.run([*PROMPTYARD, "--registry", str(served.path), "prompt", "render",
                           "kinds/multi@2"], env=cli_env(served.server.home, served.path), stdin=subprocess.DEVNULL,
                          capture_output=True, text=True, timeout=120)
     assert cli.returncode != 0 and "x" in cli.stderr

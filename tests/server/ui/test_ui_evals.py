@@ -7,12 +7,11 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 
 import pytest
 
 from promptyard import Registry
-from tests.server.live import cli_env
+from tests.server.live import PROMPTYARD, cli_env
 from tests.server.ui.conftest import open_page, shot, sign_in
 
 pytestmark = pytest.mark.slow
@@ -28,7 +27,7 @@ REVIEWS = [("a wonderful, moving film", ONERROR), ("dull, slow and badly written
 
 
 def cli(served, *args: str) -> str:
-    done = subprocess.run([sys.executable, "-m", "promptyard", "--registry", str(served.path), *args],
+    done = subprocess.run([*PROMPTYARD, "--registry", str(served.path), *args],
                           env=cli_env(served.server.home, served.path), stdin=subprocess.DEVNULL,
                           capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr

@@ -18,7 +18,8 @@ router = APIRouter(route_class=web.PageRoute, include_in_schema=False)
 @router.get("/searches")
 async def list_page(request: Request) -> Response:
     token = web.signed_in(request)
-    rows = [r for r in search_records.list_searches(context(request).registry()) if token.allows(r["adapter_name"])]
+    rows = [r for r in search_records.list_searches(context(request).registry())
+            if token.allows(r["adapter_name"])]
     return web.page(request, "searches.html", section="searches", title="Searches", rows=rows)
 
 

@@ -10,7 +10,6 @@ from fastapi.responses import Response
 import promptyard.server.pages.labels as labels
 import promptyard.server.pages.web as web
 from promptyard.core.errors import UnknownRefError
-from promptyard.registry.tokens import find_token
 from promptyard.server.auth import context
 
 router = APIRouter(route_class=web.PageRoute, include_in_schema=False)
@@ -40,7 +39,8 @@ async def signin(request: Request) -> Response:
     if not context(request).auth:
         return web.redirect(request, target)
     secret = form.get("token", "").strip()
-    found = find_token(context(request).registry(), secret) if secret else None
+    ctx = context(request)
+    found = ctx.tokens.find(ctx.registry(), secret) if secret else None
     if found is None:
         return web.page(request, "signin.html", status=401, title="Sign in", next=target,
                         error="unknown or revoked token: paste a token from `promptyard token create`")

@@ -28,7 +28,7 @@ from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from promptyard.core.errors import AuthError, ForbiddenError, PromptyardError
-from promptyard.registry.tokens import SCOPES, TokenInfo, find_token
+from promptyard.registry.tokens import SCOPES, TokenInfo
 from promptyard.server.auth import caller, context
 from promptyard.server.errors import status_of
 
@@ -114,7 +114,7 @@ def viewer(request: Request) -> TokenInfo | None:
     secret = session_secret(request)
     if not secret:
         return None
-    found = find_token(ctx.registry(), secret)
+    found = ctx.tokens.find(ctx.registry(), secret)  # the API's lookup: kept until the file changes
     if found is not None:
         request.state.token = found  # what the API's check_visible/require read
     return found
