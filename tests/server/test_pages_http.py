@@ -132,3 +132,8 @@ def test_the_list_page_shows_a_change_made_elsewhere_at_the_next_load(served):
         with Registry.open(served.path) as reg:
             reg.label("fresh/one@1", "canary")
         assert "canary → 1" in client.get("/?q=fresh").text
+        with Registry.open(served.path) as reg:
+            reg.label("kinds/multi@1", "canary")  # the newest change of all
+        row = r'<td><a href="/prompts/([^"]+)">'
+        assert re.findall(row, client.get("/?sort=changed").text)[:2] == ["kinds/multi", "fresh/one"]
+        assert re.findall(row, client.get("/").text)[:2] == ["fresh/one", "kinds/dynamic"]

@@ -205,11 +205,15 @@ def items(conn: Any, kind: str | None = None, name: str | None = None) -> list[I
     return out
 
 
-def last_changes(conn: Any, kind: str) -> dict[str, Any]:
-    """name -> time of the item's newest version or label move (its creation when it has neither)."""
-    rows = conn.execute(
+def last_changes(conn: Any, kind: str, names: list[str] | None = None) -> dict[str, Any]:
+    """name -> time of the item's newest version or label move (its creation when it has neither); only for
+    ``names`` when given."""
+    sql = (
         "SELECT i.name, max(i.created_at, coalesce((SELECT max(created_at) FROM versions WHERE item_id = i.id), ''), "
-        "coalesce((SELECT max(created_at) FROM label_moves WHERE item_id = i.id), '')) FROM items i WHERE i.kind = ?",
-        (kind,),
+        "coalesce((SELECT max(created_at) FROM label_moves WHERE item_id = i.id), '')) FROM items i WHERE i.kind = ?"
     )
-    return {name: _time(stamp) for name, stamp in rows}
+    params: tuple = (kind,)
+    if names is not None:
+        sql += f" AND i.name IN ({', '.join('?' * len(names))})"
+        params += tuple(names)
+    return {name: _time(stamp) for name, stamp in conn.execute(sql, params)}

@@ -115,9 +115,9 @@ class RegistryReads:
         self._item(name, kind)
         return queries.items(self._reader(), kind, name)[0]
 
-    def last_changes(self, *, kind: str = "prompt") -> dict[str, datetime]:
-        """name -> when each item last changed: its newest version or label move."""
-        return queries.last_changes(self._reader(), kind)
+    def last_changes(self, names: builtins.list[str] | None = None, *, kind: str = "prompt") -> dict[str, datetime]:
+        """name -> when each item (or each of ``names``) last changed: its newest version or label move."""
+        return queries.last_changes(self._reader(), kind, names)
 
     @property
     def protected_labels(self) -> tuple[str, ...]:

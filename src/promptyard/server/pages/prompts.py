@@ -57,14 +57,18 @@ def filtered(ctx: ServerContext, token: TokenInfo, kind: str, query: dict[str, s
         rows = [i for i in listed(pattern=q or None, tag=chosen["tag"] or None, template_kind=chosen["kind"] or None,
                                   task_type=chosen["task_type"] or None, label=chosen["label"] or None)
                 if token.allows(i.name)]
-    changed = snapshot.cached(ctx, ("changed", kind), lambda: reg.last_changes(kind=kind))
     sort = query.get("sort") if query.get("sort") in SORTS else "name"
+    # every item's last change only to sort by it; otherwise just those of the page shown
+    changed = snapshot.cached(ctx, ("changed", kind), lambda: reg.last_changes(kind=kind)) if sort == "changed" \
+        else {}
     keys = {"name": lambda i: i.name, "changed": lambda i: changed.get(i.name, i.created_at),
             "latest": lambda i: i.latest or 0, "created": lambda i: i.created_at}
     rows = sorted(rows, key=keys[sort], reverse=sort != "name")
     pages = max((len(rows) + PER_PAGE - 1) // PER_PAGE, 1)
     number = min(_int(query.get("page"), 1), pages)
     shown = rows[(number - 1) * PER_PAGE:number * PER_PAGE]
+    if sort != "changed":
+        changed = reg.last_changes([i.name for i in shown], kind=kind)
     return {"rows": [(i, changed.get(i.name, i.created_at)) for i in shown], "total": len(rows), "page": number,
             "pages": pages, "options": options, "chosen": chosen, "q": q, "sort": sort, "sorts": SORTS,
             "archived": archived}
