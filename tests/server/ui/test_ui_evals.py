@@ -111,6 +111,18 @@ def test_payloads_show_as_text_and_run_nothing(served, runs, browser, shots):
         assert page.locator("[onerror], [onload], a[href^='javascript'], [src^='javascript']").count() == 0, path
         assert page.locator("script").count() == 1  # ui.js, nothing else
     shot(w, shots, "eval-run")
+    # the example filters: one reference label; wrong ones only
+    page.goto(served.url + f"/evals/{a}")
+    page.select_option("select[name=label]", ONERROR)
+    page.wait_for_url("**label=*")
+    references = page.locator("#example-rows tbody tr td:nth-child(2)").all_inner_texts()
+    assert references == [ONERROR] * sum(y == ONERROR for _, y in REVIEWS)
+    page.select_option("select[name=label]", "")
+    page.wait_for_url(lambda url: "label=&" in url or url.endswith("label="))
+    page.check("input[name=wrong]")
+    page.wait_for_url("**wrong=1*")
+    marks = page.locator("#example-rows tbody tr .mark").all_inner_texts()
+    assert marks and set(marks) == {"✗"} and page.locator("#example-rows tbody tr.right").count() == 0
     page.goto(f"{served.url}/prompts/{NAME}/-/play?v=1")
     page.fill("textarea[name='var.text']", f"{ONERROR} {JS_URL}")
     page.click("#play button[type=submit]")
