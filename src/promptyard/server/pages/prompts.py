@@ -71,7 +71,7 @@ def filtered(ctx: ServerContext, token: TokenInfo, kind: str, query: dict[str, s
         changed = reg.last_changes([i.name for i in shown], kind=kind)
     return {"rows": [(i, changed.get(i.name, i.created_at)) for i in shown], "total": len(rows), "page": number,
             "pages": pages, "options": options, "chosen": chosen, "q": q, "sort": sort, "sorts": SORTS,
-            "archived": archived}
+            "archived": archived, "protected": reg.protected_labels}
 
 
 def page_links(query: dict[str, str], pages: int) -> list[tuple[int, str]]:
