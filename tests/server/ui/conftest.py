@@ -1,7 +1,8 @@
-"""A real headless Chromium (Debian's package, driven by Playwright) for the web UI's tests.
+"""A real server and a real headless Chromium (Debian's package, driven by Playwright) for the web UI's tests.
 
-One browser per module; each test opens fresh contexts (own cookies) through :func:`open_page`, which
-records every dialog, console error and page error so a test can assert that nothing ran. Screenshots go
+One server and one browser per module; each test opens fresh contexts (own cookies) through
+:func:`open_page`, which records every dialog, console error and page error so a test can assert that
+nothing ran. Screenshots go
 to ``$PROMPTYARD_UI_SCREENSHOTS`` (else a folder under pytest's temp dir), printed at the end of the run.
 Where the browser is missing the tests skip saying why; in CI (``CI=true``) they fail instead, since
 ``make test`` installs it there.
@@ -15,6 +16,21 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests.server.conftest import Served, seed_registry
+from tests.server.live import LiveServer
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory):
+    """Each module of the UI's tests gets its own server over the seeded registry (the server tests share one
+    per session): these tests commit, move labels, store eval runs and revoke tokens."""
+    root = tmp_path_factory.mktemp("ui-served")
+    path = root / "reg" / "registry.db"
+    tokens = seed_registry(path)
+    with LiveServer(path, root) as server:
+        yield Served(server, path, tokens)
+
 
 CHROMIUM = Path(os.environ.get("PROMPTYARD_CHROMIUM", "/usr/bin/chromium"))
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
