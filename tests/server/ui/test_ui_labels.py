@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from promptyard import Registry
-from tests.registry.conftest import TEMPLATES
+from tests.registry.helpers import TEMPLATES
 from tests.server.ui.conftest import open_page, shot, sign_in
 
 NAME = "ui/labels"

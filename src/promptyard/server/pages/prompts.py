@@ -14,6 +14,7 @@ import promptyard.server.pages.labels as labels
 import promptyard.server.pages.snapshot as snapshot
 import promptyard.server.pages.web as web
 from promptyard.core.errors import PromptyardError, RenderError, UsageError
+from promptyard.core.render import render as render_template
 from promptyard.registry import evals_store
 from promptyard.registry.history import contract_lines
 from promptyard.registry.records import ItemInfo, VersionInfo
@@ -188,24 +189,22 @@ def coerce(value: str, vtype: str | None) -> Any:
 
 
 async def _render(request: Request, version: VersionInfo, variables: dict[str, Any], seed: int | None) -> Any:
-    """Render as ``POST /api/v1/prompts/{ref}/-/render`` does: the same registry call, time limit and
-    error location (the CLI's too), so the page shows the CLI's error line."""
+    """Render as ``POST /api/v1/prompts/{ref}/-/render`` does: the same template cache, sandbox limits
+    (``serve --render-timeout``) and error location (the CLI's too), so the page shows the CLI's error line."""
     ctx = context(request)
-    limits = ctx.limits
+    template = ctx.template(version)
+    limits = ctx.render_limits
     try:
-        with anyio.fail_after(limits.render_timeout_s):
-            rendered = await anyio.to_thread.run_sync(lambda: ctx.registry().render(version.ref, variables, seed=seed),
-                                                      abandon_on_cancel=True)
+        # the sandbox stops the render at its deadline; this outer bound only guards the worker pool
+        with anyio.fail_after(limits.deadline_s + 1.0):
+            return await anyio.to_thread.run_sync(
+                lambda: render_template(template, variables, seed=seed, limits=limits), abandon_on_cancel=True)
     except TimeoutError:
-        raise RenderError(f"rendering took longer than {limits.render_timeout_s:g} s", where=version.ref,
-                          hint="the server bounds render time; simplify the template") from None
+        raise RenderError(f"rendering took longer than {limits.deadline_s:g} s", where=version.ref,
+                          hint="the server bounds render time (serve --render-timeout)") from None
     except RenderError as exc:
         exc.where = f"{version.ref}: {exc.where}" if exc.where else version.ref
         raise
-    if len(rendered.text) > limits.max_output_chars:
-        raise RenderError(f"rendered output of {len(rendered.text)} characters is over the server's limit of "
-                          f"{limits.max_output_chars}", where=version.ref)
-    return rendered
 
 
 @router.get("/prompts/{name:path}/-/play")
