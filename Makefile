@@ -14,7 +14,7 @@ export HF_DATASETS_OFFLINE := 1
 export RAY_AUTH_MODE := disabled
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: install demo test test-fast lint bench clean docs
+.PHONY: install browser demo test test-fast lint bench clean docs
 
 install: $(STAMP)
 
@@ -28,7 +28,16 @@ $(STAMP): pyproject.toml requirements-embedded.txt
 demo: install
 	$(VENV)/bin/promptyard quickstart
 
-test: install
+# The web UI's tests drive Debian's Chromium (tests/server/ui). CI runs as root on a fresh machine, so it
+# installs the browser here; where that fails the browser tests say why (and fail under CI=true).
+CHROMIUM := /usr/bin/chromium
+browser:
+	@test -x $(CHROMIUM) || { echo "installing chromium for the browser tests (apt-get)"; \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium chromium-driver >/dev/null 2>&1 || \
+	  { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium chromium-driver >/dev/null; } || \
+	  echo "could not install chromium: the browser tests will say why they cannot run"; }
+
+test: install browser
 	$(PY) -m pytest -q -rfE --durations=40
 
 test-fast: install

@@ -5,11 +5,14 @@ from __future__ import annotations
 import base64
 import json
 import re
+import shlex
 from pathlib import Path
 
+import httpx
 import pytest
 
 from promptyard.testing import invoke
+from tests.server.live import LiveServer
 
 pytestmark = pytest.mark.slow
 
@@ -92,6 +95,16 @@ def test_quickstart_fast_in_process(tmp_path):
     _check_report(summary)
     assert [p["kind"] for p in summary["prompts"]] == KINDS
     assert summary["next_commands"]
+    _check_ui_command(summary, tmp_path)
+
+
+def _check_ui_command(summary: dict, tmp_path: Path) -> None:
+    """The last command printed serves the quickstart's registry; its web UI lists the quickstart's prompt."""
+    words = shlex.split(summary["next_commands"][-1], comments=True)
+    assert words[:2] == ["promptyard", "serve"] and words[words.index("--registry") + 1] == summary["registry"]
+    with LiveServer(Path(summary["registry"]), tmp_path / "ui", auth="--no-auth" not in words) as server:
+        page = httpx.get(server.url + "/", timeout=30)
+        assert page.status_code == 200 and "sentiment" in page.text
 
 
 @pytest.mark.ray

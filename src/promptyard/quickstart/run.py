@@ -296,7 +296,9 @@ def next_commands(registry_path: Path, directory: Path, report: Path, eval_run: 
             f"promptyard adapter show {ADAPTER_NAME}@production --json",
             f"promptyard eval show {eval_run} --examples",
             "promptyard tune searches",
-            f"xdg-open {report}"]
+            f"xdg-open {report}",
+            # last: the web UI over this registry (loopback only, so no token is needed)
+            f"promptyard serve --registry {registry_path} --no-auth   # then open http://127.0.0.1:8470/"]
 
 
 def set_aside_previous(registry_path: Path) -> Path | None:

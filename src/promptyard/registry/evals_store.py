@@ -108,3 +108,29 @@ def load_run(registry: Any, run_id: int | str, *, with_examples: bool = True) ->
                 "suite": json.loads(run.suite), "suite_path": run.suite_path, "seed": run.seed,
                 "packages": json.loads(run.packages), "duration_s": run.duration_s, "cache_hits": run.cache_hits,
                 "cache_misses": run.cache_misses, "note": run.note, "cells": out_cells}
+
+
+def runs_using(registry: Any, name: str, *, kind: str = "prompt", limit: int = 50) -> list[dict[str, Any]]:
+    """Runs (newest first) with a cell that used a version of the prompt or adapter ``name``, each with
+    ``versions``: the version numbers its cells used."""
+    from sqlmodel import select
+
+    from promptyard.registry.tables import Item, Version
+    from promptyard.registry.tables_evals import EvalCell, EvalRun
+
+    column = EvalCell.prompt_version_id if kind == "prompt" else EvalCell.adapter_version_id
+    with registry.session() as session:
+        rows = session.exec(select(EvalRun, Version.number).join(EvalCell, EvalCell.run_id == EvalRun.id)
+                            .join(Version, Version.id == column).join(Item, Item.id == Version.item_id)
+                            .where(Item.kind == kind, Item.name == name).order_by(EvalRun.id.desc())).all()
+        out: dict[int, dict[str, Any]] = {}
+        for run, number in rows:
+            entry = out.get(run.id)
+            if entry is None:
+                if len(out) >= limit:
+                    continue
+                entry = out[run.id] = {"id": run.id, "name": run.name, "kind": run.kind,
+                                       "created_at": run.created_at.isoformat(), "versions": []}
+            if number not in entry["versions"]:
+                entry["versions"].append(number)
+        return [{**e, "versions": sorted(e["versions"])} for e in out.values()]

@@ -155,20 +155,25 @@ def protected_labels(conn: Any) -> tuple[str, ...]:
     return tuple(json.loads(row[0])) if row else DEFAULT_PROTECTED
 
 
-def items(conn: Any, kind: str | None = None) -> list[ItemInfo]:
-    """Every item (archived too) with latest version, template kind of the latest, and labels."""
+def items(conn: Any, kind: str | None = None, name: str | None = None) -> list[ItemInfo]:
+    """Every item (archived too) with latest version, template kind of the latest, and labels; only the one
+    called ``name`` when it is given (with ``kind``)."""
     sql = (
         "SELECT i.id, i.kind, i.name, i.task_type, i.description, i.tags, i.archived, i.created_at, "
         "v.number, json_extract(v.content, '$.kind') FROM items i LEFT JOIN versions v ON v.item_id = i.id "
         "AND v.number = (SELECT max(number) FROM versions WHERE item_id = i.id)"
     )
     params: tuple = ()
-    if kind is not None:
+    label_sql = "SELECT l.item_id, l.name, v.number FROM labels l JOIN versions v ON v.id = l.version_id"
+    label_params: tuple = ()
+    if kind is not None and name is not None:
+        sql, params = sql + " WHERE i.kind = ? AND i.name = ?", (kind, name)
+        label_sql += " JOIN items i ON i.id = l.item_id WHERE i.kind = ? AND i.name = ?"
+        label_params = (kind, name)
+    elif kind is not None:
         sql, params = sql + " WHERE i.kind = ?", (kind,)
     labels: dict[int, dict[str, int]] = {}
-    for item_id, label, number in conn.execute(
-        "SELECT l.item_id, l.name, v.number FROM labels l JOIN versions v ON v.id = l.version_id"
-    ):
+    for item_id, label, number in conn.execute(label_sql, label_params):
         labels.setdefault(item_id, {})[label] = number
     out = []
     for (
@@ -198,3 +203,17 @@ def items(conn: Any, kind: str | None = None) -> list[ItemInfo]:
             )
         )
     return out
+
+
+def last_changes(conn: Any, kind: str, names: list[str] | None = None) -> dict[str, Any]:
+    """name -> time of the item's newest version or label move (its creation when it has neither); only for
+    ``names`` when given."""
+    sql = (
+        "SELECT i.name, max(i.created_at, coalesce((SELECT max(created_at) FROM versions WHERE item_id = i.id), ''), "
+        "coalesce((SELECT max(created_at) FROM label_moves WHERE item_id = i.id), '')) FROM items i WHERE i.kind = ?"
+    )
+    params: tuple = (kind,)
+    if names is not None:
+        sql += f" AND i.name IN ({', '.join('?' * len(names))})"
+        params += tuple(names)
+    return {name: _time(stamp) for name, stamp in conn.execute(sql, params)}

@@ -8,6 +8,7 @@ from __future__ import annotations
 import builtins
 import fnmatch
 import json
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from promptyard.core.refs import Ref, check_label
@@ -112,7 +113,11 @@ class RegistryReads:
     def item(self, name: str, *, kind: str = "prompt") -> ItemInfo:
         """One item with its metadata and labels."""
         self._item(name, kind)
-        return next(i for i in queries.items(self._reader(), kind) if i.name == name)
+        return queries.items(self._reader(), kind, name)[0]
+
+    def last_changes(self, names: builtins.list[str] | None = None, *, kind: str = "prompt") -> dict[str, datetime]:
+        """name -> when each item (or each of ``names``) last changed: its newest version or label move."""
+        return queries.last_changes(self._reader(), kind, names)
 
     @property
     def protected_labels(self) -> tuple[str, ...]:

@@ -16,6 +16,7 @@ from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 import promptyard.server.errors as errors
+import promptyard.server.pages as pages
 from promptyard._version import __version__
 from promptyard.core.sandbox_limits import SandboxLimits
 from promptyard.registry.api import Registry
@@ -25,7 +26,8 @@ from promptyard.server.limits import ServerLimits
 from promptyard.server.routes import adapters, evals, health, prompts, searches, tokens
 
 #: routers in the order their paths are matched
-ROUTERS = [health.router, prompts.router, adapters.router, evals.router, searches.router, tokens.router]
+ROUTERS = [health.router, prompts.router, adapters.router, evals.router, searches.router, tokens.router,
+           pages.router]  # the web UI (server/pages) last: its paths are outside /api
 
 
 class BodyLimit:
