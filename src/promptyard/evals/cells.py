@@ -87,9 +87,14 @@ def select_indices(n_rows: int, sample: int | None, seed: int) -> list[int]:
     """
     if sample is None or sample >= n_rows:
         return list(range(n_rows))
+    return sorted(sample_order(n_rows, seed)[:sample])
+
+
+def sample_order(n_rows: int, seed: int) -> list[int]:
+    """The seeded permutation of a split's indices whose prefixes are the cell samples."""
     order = list(range(n_rows))
     random.Random(f"eval:{seed}").shuffle(order)
-    return sorted(order[:sample])
+    return order
 
 
 def load_split(spec: CellSpec) -> Any:
