@@ -29,6 +29,8 @@ class BootstrapConfig:
     candidates: int = field(default=8, metadata={"help": "demonstration sets to try"})
     threshold: float = field(default=0.5, metadata={
         "help": "a row is a demonstration when its metric value is at least this (at most, for lower-is-better)"})
+    max_demo_chars: int = field(default=240, metadata={
+        "help": "longest demonstration kept (characters of its rendered prompt); 0: any length"})
     min_examples: int = field(default=16, metadata={"help": "validation examples per candidate in round 0"})
     eta: int = field(default=2, metadata={"help": "keep 1/eta of the candidates per round"})
 
@@ -100,7 +102,12 @@ class BootstrapFewShot:
         n_train = min(config.train_examples, len(problem.train))
         scores = context.score(start, n_train, split="train")
         right = (lambda r: r >= config.threshold) if problem.higher_is_better else (lambda r: r <= config.threshold)
-        good = [s.position for s in scores if right(s.reward)]
+
+        def short(p: int) -> bool:  # a small model reads a long demonstration instead of the question
+            return not config.max_demo_chars or len(
+                render(problem.start, problem.train[p].variables).text) <= config.max_demo_chars
+
+        good = [s.position for s in scores if right(s.reward) and short(s.position)]
         context.log(kind="bootstrap", train_examples=n_train, kept=good)
         candidates = [start]
         for i, chosen in enumerate(_demo_sets(good, problem.train, config, problem.seed)):
