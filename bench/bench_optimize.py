@@ -34,6 +34,9 @@ def main() -> None:
     ap.add_argument("--test-sample", type=int, default=200)
     ap.add_argument("--budget", type=int, default=300, help="search calls random search gets (the others get half)")
     ap.add_argument("--candidates", type=int, default=6, help="demonstration sets in the pool")
+    ap.add_argument("--scoring", default="generate", choices=("choices", "generate"),
+                    help="generate: replies are read for their label (prompt wording matters); choices: log-likelihood")
+    ap.add_argument("--max-new-tokens", type=int, default=3)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
@@ -51,7 +54,9 @@ def main() -> None:
 
     registry = Registry.open(create=True)
     registry.commit("sent", {"kind": "single", "text": START}, message="start", task_type="sentiment")
-    base = CellSpec(prompt="sent@1", model=args.model, data=args.data, seed=args.seed)
+    decoding = {"max_new_tokens": args.max_new_tokens, "batch_size": 16} if args.scoring == "generate" else {}
+    base = CellSpec(prompt="sent@1", model=args.model, data=args.data, seed=args.seed, scoring=args.scoring,
+                    decoding=decoding)
     half = args.budget // 2
     test_reserve = 2 * args.test_sample
 
@@ -87,7 +92,8 @@ def main() -> None:
 def report(rows: dict, args: argparse.Namespace, pool: int) -> None:
     out = []
     start = next(iter(rows.values()))["result"]["test"]["start"]
-    print(f"{args.model} on {args.data}: validation {args.validation_sample}, test {args.test_sample}, pool {pool}+1")
+    print(f"{args.model} on {args.data} ({args.scoring}): validation {args.validation_sample}, "
+          f"test {args.test_sample}, pool {pool}+1, budget {args.budget} search calls (half for the others)")
     print(f"{'run':24} {'search calls':>12} {'test accuracy [95% CI]':>26} {'delta vs start [CI], p':>30} "
           f"{'wall s':>8}")
     print(f"{'starting prompt':24} {0:>12} {start['value']:>8.3f} [{start['low']:.3f}, {start['high']:.3f}]")

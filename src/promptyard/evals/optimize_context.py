@@ -56,6 +56,7 @@ class Scorer:
         self.sizes = dict(sizes)
         self.ray_target = ray_target
         self.calls = 0  # model calls made (== what was charged)
+        self._actors: Any = None
 
     def score(self, template: Template, split: str, n: int) -> tuple[list[ExampleScore], CellResult, int]:
         """The first ``n`` positions of ``split``: scores by position, the cell result, calls spent."""
@@ -88,9 +89,19 @@ class Scorer:
         return scores, result, uncached
 
     def _on_ray(self, spec: CellSpec) -> CellResult:
-        from promptyard.evals.distributed import run_cells_distributed
+        from promptyard.evals.distributed import actor_pool, run_cells_distributed
 
-        return run_cells_distributed([spec], registry=self.registry, cache=self.cache)[0]
+        if self._actors is None:  # started once, kept for every round: each start loads the model again
+            self._actors = actor_pool(self.cache)
+        shard = max(1, -(-(spec.sample or 1) // max(1, self._actors.per_model)))
+        return run_cells_distributed([spec], registry=self.registry, cache=self.cache, shard_size=shard,
+                                     actors=self._actors)[0]
+
+    def close(self) -> None:
+        """Stop the Ray actors, if any were started."""
+        if self._actors is not None:
+            self._actors.shutdown()
+            self._actors = None
 
 
 def per_example_rewards(metric: str, result: CellResult) -> list[float]:
@@ -219,3 +230,4 @@ class RunContext:
 
     def close(self) -> None:
         self._task.close()
+        self.scorer.close()
