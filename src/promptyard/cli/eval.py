@@ -108,6 +108,9 @@ def run(
     ray_address: OptStr = typer.Option(None, "--ray-address", envvar="PROMPTYARD_RAY_ADDRESS",
                                        help="Shard the cells over the Ray cluster at ADDRESS."),
     shard_size: int = typer.Option(16, "--shard-size", help="Examples per Ray task (with --ray)."),
+    repeats: int = typer.Option(1, "--repeats", min=1,
+                                help="Sample N replies per example (generation), each with its own recorded seed; "
+                                     "report each example's pass rate and the spread."),
     as_json: bool = JSON,
 ) -> None:
     """Run a suite (every cell), or one cell given by --prompt/--model/--data; store the results."""
@@ -118,8 +121,14 @@ def run(
     else:
         suite = _cell_options(prompt, model, data, adapter, split, sample, metric, seed, task, scoring, choice,
                               max_new_tokens, batch_size, chat, reply_prefix)
+    if repeats > 1:
+        from dataclasses import replace
+
+        suite.cells = [replace(c, repeats=repeats) for c in suite.cells]
     registry = _registry()
     target = choose_executor(ray, ray_address)
+    if target is not None and repeats > 1:
+        raise UsageError("--repeats runs in-process only", where="--repeats", hint="drop --ray")
     if target is not None:
         from promptyard.evals.distributed import run_suite_distributed
 
@@ -131,6 +140,13 @@ def run(
         print_json(result.to_dict())
         return
     _print_cells(result.results, f"run {result.run_id}: {result.name} ({result.duration_s:.1f}s)")
+    rows = [[i, name, r.lineage["repeats"]["n"], f"{m['pass_rate']:.4f} [{m['low']:.4f}, {m['high']:.4f}]",
+             f"{m['spread']:.4f}", " ".join(f"{v:.3f}" for v in m["per_repeat"])]
+            for i, r in enumerate(result.results) if "repeats" in r.lineage
+            for name, m in r.lineage["repeats"]["metrics"].items()]
+    if rows:
+        table("repeats: per-example pass rate", ["#", "metric", "replies", "mean pass rate (95% CI)",
+                                                 "spread (sd)", "per repeat"], rows)
 
 
 @app.command("list")

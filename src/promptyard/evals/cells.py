@@ -168,6 +168,9 @@ def prepare_cell(spec: CellSpec, *, indices: list[int] | None = None, registry: 
     if mode == "choices" and spec.decoding.get("reply_prefix"):
         raise EvalError("decoding.reply_prefix applies to generated replies, but this cell scores choices",
                         where=spec.label(), hint="set `scoring: generate`, or drop reply_prefix")
+    if mode == "choices" and spec.repeats > 1:
+        raise EvalError(f"repeats ({spec.repeats}) sample replies, but this cell scores choices",
+                        where=spec.label(), hint="set `scoring: generate` (--scoring generate)")
     if mode == "choices" and not choices:
         raise EvalError("choices scoring needs choices", where=spec.label(),
                         hint="set `choices:` in the suite, or use a task type that provides them")
