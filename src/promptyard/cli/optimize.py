@@ -15,6 +15,8 @@ from promptyard.cli.eval import _cell_options, _registry
 from promptyard.cli.eval import app as eval_app
 from promptyard.cli.output import console, print_json, table
 from promptyard.core.errors import UsageError
+from promptyard.evals.optimize_plot import plot_progress
+from promptyard.runtime.ray_session import choose_executor
 
 app = typer.Typer(help="Search for a better prompt under a budget of model calls; list and show optimisations.",
                   invoke_without_command=True)
@@ -92,8 +94,6 @@ def optimize(
         return
     from promptyard.evals.optimize_run import make_plan
     from promptyard.evals.optimize_run import optimize as run_optimize
-    from promptyard.runtime.ray_session import choose_executor
-
     request = build_request(
         prompt=prompt, model=model, data=data, optimizer=optimizer, metric=metric, budget_calls=budget_calls,
         budget_seconds=budget_seconds, settings=parse_settings(sets), variants_file=variants, generate=generate,
@@ -193,8 +193,6 @@ def show(optimization_id: str = typer.Argument(..., metavar="ID"),
 
     record = get_optimization(_registry(), optimization_id)
     if plot:
-        from promptyard.evals.optimize_plot import plot_progress
-
         plot_progress(record, plot)
     if as_json:
         print_json(record)

@@ -148,8 +148,6 @@ def actor_pool(cache: Any, *, per_model: int | None = None, cpus_per_actor: floa
     ``shutdown()`` it when done."""
     import ray
 
-    from promptyard.evals.runner import open_cache
-
     store = open_cache(cache)
     cache_path = str(store.path) if store is not None and hasattr(store, "path") else None
     if per_model is None:

@@ -16,17 +16,19 @@ from typing import Any
 
 from promptyard.core import events
 from promptyard.core.errors import PromptyardError, ValidationError
-from promptyard.core.optimization import SPLITS, Budget, Candidate, ExampleScore, OptimizationProblem
+from promptyard.core.optimization import SPLITS, Budget, Candidate, ExampleScore, OptimizationProblem, best_so_far
 from promptyard.core.paths import work_dir
 from promptyard.core.render import check_template
 from promptyard.core.template import Template
 from promptyard.evals.cache import ResponseCache, response_key
 from promptyard.evals.cells import prepare_cell, sample_order
+from promptyard.evals.distributed import actor_pool, run_cells_distributed
 from promptyard.evals.metrics import get_metric
 from promptyard.evals.modelpool import ModelPool
 from promptyard.evals.results import CellResult, metric_arguments
 from promptyard.evals.runner import format_prompts, run_prepared
 from promptyard.evals.suite import CellSpec
+from promptyard.runtime import inference
 
 log = logging.getLogger(__name__)
 
@@ -89,8 +91,6 @@ class Scorer:
         return scores, result, uncached
 
     def _on_ray(self, spec: CellSpec) -> CellResult:
-        from promptyard.evals.distributed import actor_pool, run_cells_distributed
-
         if self._actors is None:  # started once, kept for every round: each start loads the model again
             self._actors = actor_pool(self.cache)
         shard = max(1, -(-(spec.sample or 1) // max(1, self._actors.per_model)))
@@ -128,8 +128,6 @@ class Proposer:
 
     def __call__(self, request: str, max_new_tokens: int = 96) -> str:
         import torch
-
-        from promptyard.runtime import inference
 
         self.budget.charge(1)
         self.calls += 1
@@ -213,8 +211,6 @@ class RunContext:
         return [seen[p] for p in range(n)]
 
     def _best_text(self) -> str:
-        from promptyard.core.optimization import best_so_far
-
         best = best_so_far(self.candidates, self.problem.higher_is_better)
         return "" if best is None else f"{best.name} {best.mean():.3f}"
 

@@ -29,18 +29,23 @@ from promptyard.core.optimization import (
     best_so_far,
     build_config,
 )
+from promptyard.core.paths import work_dir
 from promptyard.core.protocols import member
 from promptyard.core.render import check_template
 from promptyard.evals import variants
 from promptyard.evals.cache import ResponseCache
 from promptyard.evals.cells import load_split, prepare_cell, sample_order
 from promptyard.evals.compare import compare_cells
+from promptyard.evals.distributed import run_suite_distributed
 from promptyard.evals.metrics import get_metric
 from promptyard.evals.modelpool import ModelPool
 from promptyard.evals.optimize_context import Proposer, RunContext, Scorer, template_file
 from promptyard.evals.suite import CellSpec, Suite
+from promptyard.evals.suite_run import run_suite
 from promptyard.registry import optimization_records as records
+from promptyard.registry.evals_store import load_run
 from promptyard.runtime.prompts import resolve_prompt
+from promptyard.runtime.ray_session import ray_session
 
 log = logging.getLogger(__name__)
 
@@ -222,8 +227,6 @@ class OptimizeResult:
 
 def optimize(registry: Any, plan: Plan) -> OptimizeResult:
     """Run the plan: search, score start and winner on the test split, compare, commit, record."""
-    from promptyard.runtime.ray_session import ray_session
-
     request, problem = plan.request, plan.problem
     opt_id = f"opt-{uuid.uuid4().hex[:10]}"
     records.start_optimization(registry, opt_id, optimizer=plan.optimizer.name, prompt=plan.prompt.resolved,
@@ -272,8 +275,6 @@ def optimize(registry: Any, plan: Plan) -> OptimizeResult:
 
 
 def _private_cache(opt_id: str) -> Any:
-    from promptyard.core.paths import work_dir
-
     folder = work_dir() / "optimize"
     folder.mkdir(parents=True, exist_ok=True)
     return folder / f"{opt_id}-responses.sqlite"
@@ -282,9 +283,6 @@ def _private_cache(opt_id: str) -> Any:
 def _test_report(registry: Any, plan: Plan, opt_id: str, start: Candidate, winner: Candidate, cache: Any,
                  pool: ModelPool) -> dict[str, Any]:
     """The start and the winner on the test split, stored as an eval run, and their paired comparison."""
-    from promptyard.evals.suite_run import run_suite
-    from promptyard.registry.evals_store import load_run
-
     metric = plan.problem.metric
     cell = replace(plan.base, split="test", sample=plan.n_test, metrics=(metric,))
     cells = [replace(cell, prompt=plan.request.prompt)]
@@ -293,8 +291,6 @@ def _test_report(registry: Any, plan: Plan, opt_id: str, start: Candidate, winne
     suite = Suite(name=f"optimize {opt_id}", cells=cells, seed=plan.base.seed, raw={"optimization": opt_id})
     with events.status(f"optimize: the start and the winner on {plan.n_test} test examples"):
         if plan.request.ray_target is not None:
-            from promptyard.evals.distributed import run_suite_distributed
-
             done = run_suite_distributed(suite, plan.request.ray_target, registry=registry, cache=cache)
         else:
             done = run_suite(suite, registry=registry, cache=cache, pool=pool, kind="optimize")

@@ -3,23 +3,19 @@
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from promptyard.core.errors import UnknownRefError
 from promptyard.registry.tables import utcnow
-
-if TYPE_CHECKING:
-    from promptyard.registry.api import Registry
+from promptyard.registry.tables_optimize import Optimization, OptimizationCandidate
 
 _HINT = "see `promptyard optimize list`"
 
 
-def start_optimization(registry: Registry, optimization_id: str, *, optimizer: str, prompt: str,
+def start_optimization(registry: Any, optimization_id: str, *, optimizer: str, prompt: str,
                        prompt_version_id: int | None, model: str, data: str, metric: str,
                        budget_calls: int | None, budget_seconds: float | None, spec: dict[str, Any]) -> None:
     """Record an optimisation as running (before its first model call)."""
-    from promptyard.registry.tables_optimize import Optimization
-
     with registry.write() as s:
         s.add(Optimization(id=optimization_id, status="running", optimizer=optimizer, prompt=prompt,
                            prompt_version_id=prompt_version_id, model=model, data=data, metric=metric,
@@ -27,15 +23,13 @@ def start_optimization(registry: Registry, optimization_id: str, *, optimizer: s
                            spec=json.dumps(spec, default=str)))
 
 
-def finish_optimization(registry: Registry, optimization_id: str, candidates: list[dict[str, Any]], *,
+def finish_optimization(registry: Any, optimization_id: str, candidates: list[dict[str, Any]], *,
                         status: str, calls_spent: int, test_calls: int, duration_s: float,
                         history: list[dict[str, Any]], result: dict[str, Any], best_candidate: int | None,
                         committed_version_id: int | None = None, eval_run_id: int | None = None,
                         error: str = "") -> None:
     """Write every candidate and close the optimisation, in one transaction."""
     from sqlmodel import delete
-
-    from promptyard.registry.tables_optimize import Optimization, OptimizationCandidate
 
     with registry.write() as s:
         row = s.get(Optimization, optimization_id)
@@ -56,11 +50,9 @@ def finish_optimization(registry: Registry, optimization_id: str, candidates: li
         s.add(row)
 
 
-def get_optimization(registry: Registry, optimization_id: str) -> dict[str, Any]:
+def get_optimization(registry: Any, optimization_id: str) -> dict[str, Any]:
     """An optimisation with its candidates as plain dicts; UnknownRefError when there is none."""
     from sqlmodel import select
-
-    from promptyard.registry.tables_optimize import Optimization, OptimizationCandidate
 
     with registry.session() as s:
         row = s.get(Optimization, optimization_id)
@@ -77,11 +69,9 @@ def get_optimization(registry: Registry, optimization_id: str) -> dict[str, Any]
         return out
 
 
-def list_optimizations(registry: Registry, limit: int = 50) -> list[dict[str, Any]]:
+def list_optimizations(registry: Any, limit: int = 50) -> list[dict[str, Any]]:
     """Optimisations, newest first (without candidates)."""
     from sqlmodel import select
-
-    from promptyard.registry.tables_optimize import Optimization
 
     with registry.session() as s:
         rows = s.exec(select(Optimization).order_by(Optimization.created_at.desc()).limit(limit)).all()
