@@ -1,7 +1,7 @@
 """Prompt optimisations and their candidates (the ``optimize`` area).
 
 Revision ID: 0006_optimizations
-Revises: 0004_search
+Revises: 0005_tokens
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0006_optimizations"
-down_revision = "0004_search"
+down_revision = "0005_tokens"
 branch_labels = None
 depends_on = None
 
