@@ -5,14 +5,15 @@ from __future__ import annotations
 
 import pytest
 
-from tests.tuning.ray_fixtures import module_ray
+from promptyard.runtime.ray_session import RayTarget, ray_session
 
 pytestmark = [pytest.mark.ray, pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")
-def ray_instance(tmp_path_factory, _shared_model_cache):
-    with module_ray(tmp_path_factory.mktemp("ray"), model_cache=_shared_model_cache):
+def ray_instance(tmp_path_factory, ray_test_env):
+    """A local two-CPU Ray instance for this module (its processes see the test environment)."""
+    with ray_test_env(tmp_path_factory.mktemp("ray")), ray_session(RayTarget(), num_cpus=2):
         yield
 
 
@@ -20,7 +21,6 @@ def test_optimize_on_ray_equals_the_in_process_run(ray_instance, registry, revie
     from promptyard.evals.optimize_run import OptimizeRequest, make_plan, optimize
     from promptyard.evals.suite import CellSpec
     from promptyard.registry.optimization_records import list_optimizations
-    from promptyard.runtime.ray_session import RayTarget
 
     def request(**kw):
         return OptimizeRequest(prompt="sent@1", base=CellSpec(prompt="sent@1", model="tiny-causal", data=reviews100),
