@@ -23,6 +23,10 @@ REVIEWS = [
     ("lifeless and forgettable", "negative"),
 ]
 
+POSITIVE = ["wonderful", "moving", "great", "charming", "delightful", "smart", "warm", "funny", "brilliant", "lovely"]
+NEGATIVE = ["dull", "slow", "boring", "tedious", "ugly", "pointless", "lifeless", "awful", "clumsy", "bland"]
+NOUNS = ["film", "movie", "story", "drama", "comedy"]
+
 SINGLE = {"kind": "single", "text": "Review: {{ text }}\nSentiment:"}
 SINGLE_V2 = {"kind": "single", "text": "Is this movie review positive or negative?\n{{ text }}\nAnswer:"}
 
@@ -32,6 +36,16 @@ def reviews(tmp_path):
     """A JSONL file of 12 labelled reviews (use split: all)."""
     path = tmp_path / "reviews.jsonl"
     path.write_text("".join(json.dumps({"text": t, "label": y}) + "\n" for t, y in REVIEWS))
+    return str(path)
+
+
+@pytest.fixture
+def reviews100(tmp_path):
+    """100 labelled reviews: 80 train, 10 validation, 10 test (the default 0.8/0.1/0.1 split)."""
+    rows = [{"text": f"a {adj} {noun}", "label": label}
+            for words, label in ((POSITIVE, "positive"), (NEGATIVE, "negative")) for adj in words for noun in NOUNS]
+    path = tmp_path / "reviews100.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
     return str(path)
 
 

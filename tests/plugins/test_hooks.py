@@ -161,6 +161,66 @@ def test_hook_register_dataset_loaders():
         assert lookup("dataset_loaders", "test_inline").load("inline:a|b") == [{"text": "a"}, {"text": "b"}]
 
 
+class FirstVariant:
+    """A third-party optimiser: each pool variant on 8 validation examples, the best kept."""
+
+    name = "test_first_variant"
+    description = "score every pool variant on 8 examples"
+    config_class = None
+
+    def project(self, problem, calls):
+        need = 8 * (len(problem.pool) + 1)
+        return {"calls": need, "min_calls": need, "min_validation": 8}
+
+    def optimize(self, context):
+        start = context.candidates[0]
+        context.score(start, 8)
+        broken = context.add({"kind": "single", "text": "{{ text }} {{ extra }}"}, name="broken", origin="test",
+                             parent=start)
+        assert broken.status == "rejected"
+        for name, template in context.problem.pool:
+            context.score(context.add(template, name=name, origin="test", parent=start), 8)
+        context.log(kind="done")
+        return max((c for c in context.candidates if c.n), key=lambda c: c.mean())
+
+
+def test_hook_register_prompt_optimizers(tmp_path):
+    import json
+
+    from promptyard.registry.api import Registry
+
+    rows = [{"text": f"a {w} film", "label": y} for y, words in
+            (("positive", ("good", "great", "fine", "nice", "warm")),
+             ("negative", ("bad", "dull", "poor", "ugly", "weak")))
+            for w in words for _ in range(10)]
+    data = tmp_path / "rows.jsonl"
+    data.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    registry = Registry.open(create=True)
+    registry.commit("sent", {"kind": "single", "text": "Review: {{ text }}\nSentiment:"}, task_type="sentiment")
+    with plugin_registered(contributes("register_prompt_optimizers", FirstVariant())):
+        assert lookup("prompt_optimizers", "test_first_variant").name == "test_first_variant"
+        result = invoke(["optimize", "--prompt", "sent@1", "--model", "tiny-causal", "--data", str(data),
+                         "--optimizer", "test_first_variant", "--generate", "--json"])
+    assert result.exit_code == 0, result.stderr
+    record = json.loads(result.stdout)
+    assert record["optimizer"] == "test_first_variant" and record["history"][-1]["kind"] == "done"
+    assert [c["status"] for c in record["candidates"]][:2] == ["candidate", "rejected"]
+    assert all(len(c["rewards"]) == 8 for c in record["candidates"] if c["status"] == "candidate")
+    registry.close()
+
+
+def test_an_optimizer_without_its_contract_is_reported_by_name():
+    class NoOptimize:
+        name = "test_half_optimizer"
+
+        def project(self, problem, calls):
+            return {}
+
+    with pytest.raises(PluginError, match="test_half_optimizer.*lacks optimize"):
+        with plugin_registered(contributes("register_prompt_optimizers", NoOptimize())):
+            pass
+
+
 def test_hook_register_commands():
     class Greeter:
         @hookimpl

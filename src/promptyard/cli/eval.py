@@ -1,4 +1,5 @@
-"""``promptyard eval``: run suites and single cells, list/show/compare/report runs, gate, search;
+"""``promptyard eval``: run suites and single cells, list/show/compare/report runs, gate (``eval search`` is
+added by :mod:`promptyard.cli.optimize`);
 ``promptyard reproduce RUN`` and ``promptyard cache clear``. A thin layer over ``promptyard.evals``."""
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ from promptyard.core.errors import EvalError, UsageError
 from promptyard.evals.cache import ResponseCache
 from promptyard.evals.report import write_report
 from promptyard.evals.reproduce import reproduce as run_reproduce
-from promptyard.evals.successive_halving import search as run_search
 from promptyard.evals.suite import Suite, load_suite, single_cell
 from promptyard.registry.evals_store import list_runs as stored
 from promptyard.registry.evals_store import load_run
@@ -108,6 +108,9 @@ def run(
     ray_address: OptStr = typer.Option(None, "--ray-address", envvar="PROMPTYARD_RAY_ADDRESS",
                                        help="Shard the cells over the Ray cluster at ADDRESS."),
     shard_size: int = typer.Option(16, "--shard-size", help="Examples per Ray task (with --ray)."),
+    repeats: int = typer.Option(1, "--repeats", min=1,
+                                help="Sample N replies per example (generation), each with its own recorded seed; "
+                                     "report each example's pass rate and the spread."),
     as_json: bool = JSON,
 ) -> None:
     """Run a suite (every cell), or one cell given by --prompt/--model/--data; store the results."""
@@ -118,8 +121,14 @@ def run(
     else:
         suite = _cell_options(prompt, model, data, adapter, split, sample, metric, seed, task, scoring, choice,
                               max_new_tokens, batch_size, chat, reply_prefix)
+    if repeats > 1:
+        from dataclasses import replace
+
+        suite.cells = [replace(c, repeats=repeats) for c in suite.cells]
     registry = _registry()
     target = choose_executor(ray, ray_address)
+    if target is not None and repeats > 1:
+        raise UsageError("--repeats runs in-process only", where="--repeats", hint="drop --ray")
     if target is not None:
         from promptyard.evals.distributed import run_suite_distributed
 
@@ -131,6 +140,13 @@ def run(
         print_json(result.to_dict())
         return
     _print_cells(result.results, f"run {result.run_id}: {result.name} ({result.duration_s:.1f}s)")
+    rows = [[i, name, r.lineage["repeats"]["n"], f"{m['pass_rate']:.4f} [{m['low']:.4f}, {m['high']:.4f}]",
+             f"{m['spread']:.4f}", " ".join(f"{v:.3f}" for v in m["per_repeat"])]
+            for i, r in enumerate(result.results) if "repeats" in r.lineage
+            for name, m in r.lineage["repeats"]["metrics"].items()]
+    if rows:
+        table("repeats: per-example pass rate", ["#", "metric", "replies", "mean pass rate (95% CI)",
+                                                 "spread (sd)", "per repeat"], rows)
 
 
 @app.command("list")
@@ -262,39 +278,6 @@ def report(run_id: str = typer.Argument(..., metavar="RUN"),
         print_json({"run": run_id, "html": str(path), "bytes": path.stat().st_size})
     else:
         console.print(f"wrote {path} ({path.stat().st_size} bytes)")
-
-
-@app.command("search")
-def search(
-    prompt: str = typer.Option(..., "--prompt", help="The prompt to improve (name@label)."),
-    variants: OptStr = typer.Option(None, "--variants", help="YAML list of variants (texts or template fields)."),
-    generate: bool = typer.Option(False, "--generate", help="Generate wording / few-shot / selector variants."),
-    model: str = typer.Option(..., "--model"),
-    data: str = typer.Option(..., "--data"),
-    adapter: OptStr = typer.Option(None, "--adapter"),
-    metric: str = typer.Option("accuracy", "--metric"),
-    min_examples: int = typer.Option(16, "--min-examples", help="Examples per variant in the first round."),
-    eta: int = typer.Option(2, "--eta", help="Keep 1/eta of the variants per round."),
-    seed: int = typer.Option(0, "--seed"),
-    no_commit: bool = typer.Option(False, "--no-commit", help="Report the best variant without committing it."),
-    no_cache: bool = typer.Option(False, "--no-cache"),
-    as_json: bool = JSON,
-) -> None:
-    """Score prompt variants on the validation split with successive halving; commit the best as a new version."""
-
-    base = _cell_options(prompt, model, data, adapter, "validation", None, [metric], seed, None, None, None, None,
-                         None, False).cells[0]
-    result = run_search(_registry(), prompt, base, metric=metric, variants_file=variants, generate=generate,
-                        min_examples=min_examples, eta=eta, commit=not no_commit,
-                        cache=None if no_cache else "default")
-    if as_json:
-        print_json(result.to_dict())
-        return
-    for r in result.rounds:
-        table(f"round {r['round']}: {r['examples']} examples", ["variant", metric],
-              [[name, f"{score:.4f}"] for name, score in r["scores"].items()])
-    console.print(f"best: {result.best.name}" + (f"; committed {result.committed}" if result.committed else
-                                                  "; nothing committed"))
 
 
 @root_app.command("reproduce")

@@ -12,6 +12,7 @@ from promptyard.cli import (  # noqa: F401 - importing a sub-command module atta
     adapter,
     data,
     eval,
+    optimize,  # after eval: adds `eval search` to its sub-app
     plugins_cmd,
     prompt,
     quickstart,

@@ -22,6 +22,7 @@ REQUIRED_ATTRIBUTES: dict[str, tuple[str, ...]] = {
     "metrics": ("name", "higher_is_better", "compute"),
     "model_loaders": ("name", "can_load", "load"),
     "dataset_loaders": ("name", "can_load", "load"),
+    "prompt_optimizers": ("name", "project", "optimize"),
 }
 
 #: how the host calls a plain callable of these tables: the positional arguments it passes
@@ -147,7 +148,7 @@ def kinds_problem(kinds: Any) -> str:
 def _protocol(table_name: str) -> Any:
     return {"task_types": protocols.TaskType, "tuning_methods": protocols.TuningMethod,
             "metrics": protocols.Metric, "model_loaders": protocols.ModelLoader,
-            "dataset_loaders": protocols.DatasetLoader}[table_name]
+            "dataset_loaders": protocols.DatasetLoader, "prompt_optimizers": protocols.PromptOptimizer}[table_name]
 
 
 def check_callable(table_name: str, name: str, value: Any, plugin: str) -> None:

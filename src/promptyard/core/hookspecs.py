@@ -102,6 +102,17 @@ def register_dataset_loaders(register: Register) -> None:
 
 
 @hookspec
+def register_prompt_optimizers(register: Register) -> None:
+    """Contribute prompt optimisers (successive_halving, bootstrap_fewshot …). Called once at startup.
+
+    :param register: call ``register(optimizer)`` with an object that follows
+        :class:`promptyard.core.protocols.PromptOptimizer`; its ``name`` is the ``--optimizer`` value.
+        The host hands ``optimize`` a context that scores candidates and charges the model-call budget;
+        an optimiser never loads a model, reads the test split or writes the registry.
+    """
+
+
+@hookspec
 def register_commands(app: Any) -> None:
     """Add typer commands or sub-apps to the ``promptyard`` CLI. Called each time the CLI starts.
 

@@ -54,6 +54,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "promptyard.plugins.tasks",
     "promptyard.plugins.tuning",
     "promptyard.plugins.metrics",
+    "promptyard.plugins.optimizers",
 )
 
 #: contribution hooks whose ``register`` callback fills a named table: hook name -> table name
@@ -66,6 +67,7 @@ CONTRIBUTION_HOOKS: dict[str, str] = {
     "register_value_providers": "value_providers",
     "register_model_loaders": "model_loaders",
     "register_dataset_loaders": "dataset_loaders",
+    "register_prompt_optimizers": "prompt_optimizers",
 }
 
 

@@ -23,7 +23,8 @@ from promptyard.core.errors import UsageError
 
 __all__ = [
     "DEFAULTS", "DataLoaderDefaults", "Dataset", "DatasetLoader", "Example", "ExampleSelector", "LoadedModel",
-    "Metric", "MetricDefaults", "ModelLoader", "ModelLoaderDefaults", "TaskType", "TaskTypeDefaults",
+    "Metric", "MetricDefaults", "ModelLoader", "ModelLoaderDefaults", "OptimizerContext", "PromptOptimizer",
+    "PromptOptimizerDefaults", "TaskType", "TaskTypeDefaults",
     "TemplateFilter", "TuningMethod", "TuningMethodDefaults", "ValueProvider", "member", "optional_members",
 ]
 
@@ -303,6 +304,83 @@ class TemplateFilter(Protocol):
     def __call__(self, value: Any, *args: Any) -> Any: ...
 
 
+# -- prompt optimisers -----------------------------------------------------------------------------
+
+
+@runtime_checkable
+class OptimizerContext(Protocol):
+    """What the host hands :meth:`PromptOptimizer.optimize`: the problem, the budget, and the calls that
+    run the model for the optimiser. Every candidate it adds is recorded, rejected ones too. (The host
+    implements this; a plugin only calls it.)"""
+
+    #: the :class:`promptyard.core.optimization.OptimizationProblem`
+    problem: Any
+    #: the :class:`promptyard.core.optimization.Budget`; ``score`` and ``propose`` charge it
+    budget: Any
+    #: every candidate added so far, in order (``Candidate`` objects); the first is the starting prompt
+    candidates: list[Any]
+
+    def add(self, template: Any, *, name: str, origin: str, parent: Any = None,
+            details: Mapping[str, Any] | None = None, reject: str | None = None) -> Any:
+        """Record a candidate (a ``Template`` or a template mapping) and return it. One that breaks the
+        starting template's variable contract, or does not parse, comes back with ``status="rejected"``
+        and is never scored (``reject="why"`` records one the optimiser rejects itself); one equal to an
+        earlier candidate comes back as that candidate."""
+        ...
+
+    def score(self, candidate: Any, n: int, *, split: str = "validation") -> list[Any]:
+        """Scores (``ExampleScore``) of ``candidate`` on the first ``n`` examples of ``split``
+        (``validation`` or ``train``; never ``test``). Raises ``BudgetExhausted`` before any model call
+        when the uncached examples would go over the budget."""
+        ...
+
+    def propose(self, request: str, *, max_new_tokens: int = 96) -> str:
+        """One reply of the proposer model to ``request`` (one model call, charged to the budget)."""
+        ...
+
+    def log(self, **event: Any) -> None:
+        """Append an event (a bandit pull, a round) to the optimisation's stored history."""
+        ...
+
+
+@runtime_checkable
+class PromptOptimizer(Protocol):
+    """A way to search for a better prompt under a budget of model calls.
+
+    Optional members and their defaults: :class:`PromptOptimizerDefaults`.
+    """
+
+    #: the key in the ``prompt_optimizers`` table and the ``--optimizer`` value
+    name: str
+
+    def project(self, problem: Any, calls: int | None) -> dict[str, Any]:
+        """Plan without a model call: ``{"calls": projected calls within ``calls``, "min_calls": the calls
+        one round needs, "min_validation": validation examples needed, "rounds": ...}``. The host refuses a
+        budget below ``min_calls`` and a validation split smaller than ``min_validation``; raise
+        ValidationError for a problem it cannot work on."""
+        ...
+
+    def optimize(self, context: OptimizerContext) -> Any:
+        """Search, and return the chosen candidate (or ``None``: the host takes the best so far).
+
+        ``BudgetExhausted`` may escape: the host then takes the best candidate so far.
+        """
+        ...
+
+
+class PromptOptimizerDefaults:
+    """The optional members of a prompt optimiser, as the host fills them in when one leaves them out."""
+
+    #: one line for ``plugins list`` and the docs
+    description: str = ""
+    #: a dataclass of settings (``--set key=value``), each with a default and ``metadata={"help": ...}``;
+    #: ``__post_init__`` raises ValidationError naming a bad field. Default: no settings
+    config_class: type | None = None
+    #: when true the host checks ``--proposer`` (a model that can generate) before any model call, and
+    #: ``context.propose`` asks it
+    needs_proposer: bool = False
+
+
 # -- filling in defaults ---------------------------------------------------------------------------
 
 #: per contribution table, the class holding its optional members and their defaults
@@ -312,6 +390,7 @@ DEFAULTS: dict[str, type] = {
     "metrics": MetricDefaults,
     "model_loaders": ModelLoaderDefaults,
     "dataset_loaders": DataLoaderDefaults,
+    "prompt_optimizers": PromptOptimizerDefaults,
 }
 
 

@@ -87,9 +87,14 @@ def select_indices(n_rows: int, sample: int | None, seed: int) -> list[int]:
     """
     if sample is None or sample >= n_rows:
         return list(range(n_rows))
+    return sorted(sample_order(n_rows, seed)[:sample])
+
+
+def sample_order(n_rows: int, seed: int) -> list[int]:
+    """The seeded permutation of a split's indices whose prefixes are the cell samples."""
     order = list(range(n_rows))
     random.Random(f"eval:{seed}").shuffle(order)
-    return sorted(order[:sample])
+    return order
 
 
 def load_split(spec: CellSpec) -> Any:
@@ -163,6 +168,9 @@ def prepare_cell(spec: CellSpec, *, indices: list[int] | None = None, registry: 
     if mode == "choices" and spec.decoding.get("reply_prefix"):
         raise EvalError("decoding.reply_prefix applies to generated replies, but this cell scores choices",
                         where=spec.label(), hint="set `scoring: generate`, or drop reply_prefix")
+    if mode == "choices" and spec.repeats > 1:
+        raise EvalError(f"repeats ({spec.repeats}) sample replies, but this cell scores choices",
+                        where=spec.label(), hint="set `scoring: generate` (--scoring generate)")
     if mode == "choices" and not choices:
         raise EvalError("choices scoring needs choices", where=spec.label(),
                         hint="set `choices:` in the suite, or use a task type that provides them")

@@ -141,11 +141,31 @@ class _ActorPool:
                 ray.kill(actor, no_restart=True)
 
 
+def actor_pool(cache: Any, *, per_model: int | None = None, cpus_per_actor: float = 1.0,
+               stats: DistributedStats | None = None) -> _ActorPool:
+    """Actors to keep across several :func:`run_cells_distributed` calls (an optimiser scores one candidate
+    at a time: starting actors and loading the model for each would cost more than the scoring).
+    ``shutdown()`` it when done."""
+    import ray
+
+    store = open_cache(cache)
+    cache_path = str(store.path) if store is not None and hasattr(store, "path") else None
+    if per_model is None:
+        per_model = max(1, int(int(ray.cluster_resources().get("CPU", 1)) // cpus_per_actor))
+    remote_cls = ray.remote(num_cpus=cpus_per_actor, max_restarts=0, max_task_retries=0,
+                            scheduling_strategy="SPREAD")(EvalWorker)
+    return _ActorPool(remote_cls, per_model, cache_path, stats or DistributedStats())
+
+
 def run_cells_distributed(cells: list[CellSpec], *, registry: Any, cache: Any = "default",
                           shard_size: int = 16, actors_per_model: int | None = None, cpus_per_actor: float = 1.0,
                           max_attempts: int = 3, on_shard: Callable[[int, int, DistributedStats], None] | None = None,
-                          stats: DistributedStats | None = None) -> list[CellResult]:
-    """Run ``cells`` on the connected Ray cluster; results in input order, equal to an in-process run."""
+                          stats: DistributedStats | None = None, actors: _ActorPool | None = None
+                          ) -> list[CellResult]:
+    """Run ``cells`` on the connected Ray cluster; results in input order, equal to an in-process run.
+
+    ``actors`` (from :func:`actor_pool`) are used and left running; otherwise actors are started for this
+    call and stopped at its end."""
     import ray
     from ray.exceptions import ActorDiedError, ActorUnavailableError, RayActorError, WorkerCrashedError
 
@@ -161,13 +181,17 @@ def run_cells_distributed(cells: list[CellSpec], *, registry: Any, cache: Any = 
     prepared = [prepare_cell(c, registry=registry) for c in cells]
     shards = plan_shards([p.indices for p in prepared], shard_size)
     stats.shards = len(shards)
-    if actors_per_model is None:
-        cpus = int(ray.cluster_resources().get("CPU", 1))
-        models = max(1, len({c.model for c in cells}))
-        actors_per_model = max(1, int(cpus // cpus_per_actor) // models)
-    remote_cls = ray.remote(num_cpus=cpus_per_actor, max_restarts=0, max_task_retries=0,
-                            scheduling_strategy="SPREAD")(EvalWorker)
-    pool = _ActorPool(remote_cls, actors_per_model, cache_path, stats)
+    if actors is not None:
+        pool, owned = actors, False
+        pool.stats = stats
+    else:
+        if actors_per_model is None:
+            cpus = int(ray.cluster_resources().get("CPU", 1))
+            models = max(1, len({c.model for c in cells}))
+            actors_per_model = max(1, int(cpus // cpus_per_actor) // models)
+        remote_cls = ray.remote(num_cpus=cpus_per_actor, max_restarts=0, max_task_retries=0,
+                                scheduling_strategy="SPREAD")(EvalWorker)
+        pool, owned = _ActorPool(remote_cls, actors_per_model, cache_path, stats), True
 
     accepted: list[dict[int, ExampleResult]] = [{} for _ in cells]
     parts: list[list[CellResult]] = [[] for _ in cells]
@@ -216,7 +240,8 @@ def run_cells_distributed(cells: list[CellSpec], *, registry: Any, cache: Any = 
                 if on_shard is not None:
                     on_shard(done_shards, len(shards), stats)
     finally:
-        pool.shutdown()
+        if owned:
+            pool.shutdown()
     results = []
     for pos, p in enumerate(prepared):
         missing = set(p.indices) - set(accepted[pos])

@@ -11,8 +11,10 @@ import hashlib
 import re
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from typing import Any
 
+from promptyard.core import stats
 from promptyard.core.errors import PromptyardError
 from promptyard.core.structured import parse_output
 from promptyard.evals.cache import ResponseCache, response_key
@@ -76,7 +78,8 @@ def extract_label(output: str, labels: Sequence[str], template: Any) -> str:
 
 
 def _generation_kwargs(decoding: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in decoding.items() if k not in ("batch_size", "max_new_tokens", "chat", "reply_prefix")}
+    return {k: v for k, v in decoding.items()
+            if k not in ("batch_size", "max_new_tokens", "chat", "reply_prefix", "seed")}
 
 
 def _infer(prepared: PreparedCell, loaded: Any, prompts: list[str], todo: list[int],
@@ -98,6 +101,10 @@ def _infer(prepared: PreparedCell, loaded: Any, prompts: list[str], todo: list[i
             scores = inference.score_choices(loaded, texts, list(prepared.choices or []), batch_size=batch_size)
             values = [{"scores": [float(s) for s in row]} for row in scores]
         else:
+            if "seed" in decoding:  # a sampled repeat: its own recorded seed, so it replays
+                import torch
+
+                torch.manual_seed(int(decoding["seed"]) + start)
             replies = inference.generate(loaded, texts, max_new_tokens=int(decoding.get("max_new_tokens", 32)),
                                          batch_size=batch_size, **_generation_kwargs(decoding))
             prefix = reply_prefix(prepared)  # part of the reply (the model continued it), not of the prompt
@@ -146,7 +153,49 @@ def _example_result(prepared: PreparedCell, pos: int, prompt: str, value: dict[s
 
 def run_prepared(prepared: PreparedCell, loaded: Any, *, cache: ResponseCache | None = None,
                  progress: Progress | None = None) -> CellResult:
-    """Inference (cache first) and metrics for a prepared cell on a loaded model."""
+    """Inference (cache first) and metrics for a prepared cell on a loaded model.
+
+    With ``repeats`` N > 1 (generation cells) each example gets N sampled replies, repeat r with decoding
+    seed ``seed * 1000 + r`` (in the cache key and the lineage); the result is repeat 0's, and
+    ``lineage["repeats"]`` holds each example's pass rate over the N replies and its spread.
+    """
+    repeats = int(getattr(prepared.spec, "repeats", 1) or 1)
+    if repeats <= 1:
+        return _run_once(prepared, loaded, cache=cache, progress=progress)
+    seeds = [prepared.spec.seed * 1000 + r for r in range(repeats)]
+    runs = []
+    for seed in seeds:
+        decoding = {"do_sample": True, "temperature": 0.7, **prepared.spec.decoding, "seed": seed}
+        runs.append(_run_once(replace(prepared, spec=replace(prepared.spec, decoding=decoding)), loaded,
+                              cache=cache, progress=progress))
+    first = runs[0]
+    first.spec = prepared.spec
+    first.lineage["repeats"] = repeat_summary(runs, seeds)
+    first.duration_s = sum(r.duration_s for r in runs)
+    first.cache_hits, first.cache_misses = sum(r.cache_hits for r in runs), sum(r.cache_misses for r in runs)
+    return first
+
+
+def repeat_summary(runs: list[CellResult], seeds: list[int]) -> dict[str, Any]:
+    """Per metric: each example's mean over the repeats (its pass rate, for 0/1 metrics), their mean with a
+    bootstrap 95% interval, and the spread (standard deviation of the per-example rates)."""
+    out: dict[str, Any] = {"n": len(runs), "seeds": seeds, "metrics": {}}
+    for m in runs[0].metrics:
+        rows = [next(x for x in r.metrics if x.name == m.name).per_example for r in runs]
+        if any(row is None for row in rows):
+            continue
+        rates = [sum(col) / len(col) for col in zip(*rows, strict=True)]
+        mean = sum(rates) / len(rates)
+        spread = (sum((x - mean) ** 2 for x in rates) / len(rates)) ** 0.5
+        ci = stats.bootstrap_ci(stats.mean_resampler(rates), len(rates), seed=seeds[0])
+        out["metrics"][m.name] = {"pass_rate": mean, "low": ci.low, "high": ci.high, "spread": spread,
+                                  "per_repeat": [next(x for x in r.metrics if x.name == m.name).value for r in runs],
+                                  "per_example": rates}
+    return out
+
+
+def _run_once(prepared: PreparedCell, loaded: Any, *, cache: ResponseCache | None = None,
+              progress: Progress | None = None) -> CellResult:
     t0 = time.perf_counter()
     spec = prepared.spec
     prompts = format_prompts(prepared, loaded.tokenizer)

@@ -48,6 +48,8 @@ class CellSpec:
     data_options: dict[str, Any] = field(default_factory=dict)
     n_boot: int = 1000
     registry: str | None = None
+    #: replies sampled per example (generation cells): each with its own decoding seed, recorded
+    repeats: int = 1
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)

@@ -1,35 +1,30 @@
-"""Prompt search: successive halving over variants, the winner committed with the search in its message."""
+"""Candidate pools (variants from a file or generated) and successive halving over them."""
 
 from __future__ import annotations
 
 import pytest
 
 from promptyard.core.errors import ValidationError
-from promptyard.evals.successive_halving import generate_variants, load_variants, search
+from promptyard.evals.optimize_run import OptimizeRequest, make_plan, optimize
 from promptyard.evals.suite import CellSpec
+from promptyard.evals.variants import generate_variants, load_variants
 
 
-def test_successive_halving_keeps_halving_and_commits_the_best(registry, reviews, tmp_path):
+def test_successive_halving_keeps_the_best_half_each_round(registry, reviews100, tmp_path):
     variants = tmp_path / "variants.yaml"
     variants.write_text('- "{{ text }}"\n- {name: movie, text: "Movie: {{ text }}. Verdict:"}\n'
                         '- "Tell me: {{ text }} is"\n')
-    base = CellSpec(prompt="sent@1", model="tiny-causal", data=reviews, split="all", metrics=("accuracy",))
-    result = search(registry, "sent@1", base, metric="accuracy", variants_file=str(variants), min_examples=3,
-                    eta=2)
-    assert [len(r["scores"]) for r in result.rounds] == [4, 2, 1]
-    assert [r["examples"] for r in result.rounds] == [3, 6, 12]
-    final = result.rounds[-1]["scores"]
-    assert list(final) == [result.best.name]
-    survivors = result.rounds[1]["scores"]
-    first = result.rounds[0]["scores"]
+    request = OptimizeRequest(prompt="sent@1", base=CellSpec(prompt="sent@1", model="tiny-causal", data=reviews100),
+                              optimizer="successive_halving", settings={"min_examples": "3"},
+                              variants_file=str(variants))
+    record = optimize(registry, make_plan(registry, request)).record
+    rounds = [h for h in record["history"] if h["kind"] == "round"]
+    assert [len(r["scores"]) for r in rounds] == [4, 2, 1]
+    assert [r["examples"] for r in rounds] == [3, 6, 10]
+    first, survivors = rounds[0]["scores"], rounds[1]["scores"]
     assert min(first[n] for n in survivors) >= max(v for n, v in first.items() if n not in survivors)
-    if result.best.name == "base":
-        assert result.committed is None  # the best is what is already there: nothing new to commit
-    else:
-        assert result.committed == "sent@3"
-        info = registry.resolve("sent@3")
-        assert info.message.startswith("eval search: best of 4 variants of sent@1 by accuracy")
-        assert info.content_hash == result.best.template.content_hash()
+    assert list(rounds[-1]["scores"]) == [str(record["best_candidate"])]
+    assert [c["name"] for c in record["candidates"]] == ["start", "v1", "movie", "v3"]
 
 
 def test_generated_variants_cover_wording_count_and_selector(registry):
