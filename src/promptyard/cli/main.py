@@ -1,10 +1,8 @@
-"""The root typer app, global options and the error boundary (the only place errors become exit codes)."""
+"""The whole command tree: every built-in sub-command module attached to the root app, plus plugins' commands."""
 
 from __future__ import annotations
 
-import copy
 import sys
-from typing import Any
 
 import typer
 
@@ -22,80 +20,14 @@ from promptyard.cli import (  # noqa: F401 - importing a sub-command module atta
     tune_search,  # after tune: adds `tune search|resume|searches` to its sub-app
 )
 from promptyard.cli.app import app
-from promptyard.cli.errors import error_boundary, print_plugin_failures
-from promptyard.cli.state import state
-from promptyard.core.errors import PluginError
-from promptyard.core.host import get_host
+from promptyard.cli.compose import compose, run
 
 
 def get_app(*, load_external: bool = True) -> typer.Typer:
-    """The root app: the built-in sub-apps plus what the plugins add through ``register_commands``.
-
-    Composed on every call from a shallow copy of ``app``, so a plugin registered or unregistered
-    at run time (tests) adds or removes its commands. A plugin whose ``register_commands`` raises
-    is reported and its commands left out; two plugins adding the same command is a PluginError.
-    """
-    host = get_host(load_external=load_external)
-    composed = copy.copy(app)
-    composed.registered_commands = list(app.registered_commands)
-    composed.registered_groups = list(app.registered_groups)
-    owners = {name: "promptyard" for name in _command_names(composed)}
-    for plugin_name, call in host.call_each("register_commands", app=composed):
-        seen = len(composed.registered_commands), len(composed.registered_groups)
-        try:
-            call()
-        except Exception as exc:
-            del composed.registered_commands[seen[0]:], composed.registered_groups[seen[1]:]
-            host.record_failure(plugin_name, "register_commands", exc)
-            continue
-        for name in _command_names(composed, since=seen):
-            if name in owners:
-                raise PluginError(f"command {name!r} is added by both {owners[name]} and plugin "
-                                  f"{plugin_name!r}",
-                                  hint="uninstall one, or leave one out of PROMPTYARD_PLUGINS")
-            owners[name] = f"plugin {plugin_name!r}"
-    return composed
-
-
-def _command_names(typer_app: typer.Typer, since: tuple[int, int] = (0, 0)) -> list[str]:
-    from typer.main import get_command_name
-
-    names: list[Any] = [c.name or (c.callback and get_command_name(c.callback.__name__))
-                        for c in typer_app.registered_commands[since[0]:]]
-    names += [g.name or g.typer_instance.info.name for g in typer_app.registered_groups[since[1]:]]
-    return [n for n in names if isinstance(n, str)]
+    """The root app: the built-in sub-apps plus what the plugins add through ``register_commands``."""
+    return compose(app, load_external=load_external)
 
 
 def main(argv: list[str] | None = None) -> None:
     """The typer app with the error boundary (the script's entry point is :func:`promptyard.cli.entry.main`)."""
-    args = sys.argv[1:] if argv is None else argv
-    if "--debug" in args:
-        state.debug = True
-    with error_boundary(state.debug):
-        cli = get_app(load_external="--no-plugins" not in args)
-        print_plugin_failures(state.debug)
-        _run(cli, args)
-
-
-def _run(cli: typer.Typer, args: list[str]) -> None:
-    """Run ``cli``; a usage error (missing option, bad value, unknown command) is one ``error:`` line too."""
-    from typer._click.exceptions import ClickException, UsageError
-    from typer.exceptions import Abort
-
-    try:
-        code = cli(args=args, prog_name="promptyard", standalone_mode=False)
-    except UsageError as exc:
-        if type(exc).__name__ == "NoArgsIsHelpError":  # typer has already printed the help
-            sys.exit(exc.exit_code)
-        where = exc.ctx.command_path if exc.ctx else "promptyard"
-        message = " ".join(exc.format_message().split())
-        print(f"error: {where}: {message} (see `{where} --help`)", file=sys.stderr)
-        sys.exit(exc.exit_code)
-    except ClickException as exc:
-        print(f"error: {' '.join(exc.format_message().split())}", file=sys.stderr)
-        sys.exit(exc.exit_code)
-    except Abort:
-        print("aborted", file=sys.stderr)
-        sys.exit(1)
-    # without standalone mode an explicit typer.Exit(n) comes back as n; exit like standalone mode did
-    sys.exit(code if isinstance(code, int) else 0)
+    run(lambda: app, sys.argv[1:] if argv is None else list(argv))

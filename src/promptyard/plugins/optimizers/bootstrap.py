@@ -13,7 +13,6 @@ from typing import Any
 
 from promptyard.core.errors import ValidationError
 from promptyard.core.optimization import Candidate, check_positive
-from promptyard.core.render import render
 from promptyard.plugins.optimizers.halving import halve, plan, planned_calls
 
 #: how a demonstration is written in front of the prompt
@@ -96,6 +95,8 @@ class BootstrapFewShot:
                 "rounds": [{"candidates": a, "examples": e} for a, e in rounds]}
 
     def optimize(self, context: Any) -> Candidate:
+        from promptyard.core.render import render  # jinja2: every start-up imports this plugin, few optimise
+
         problem = context.problem
         config = problem.config or BootstrapConfig()
         start = context.candidates[0]
