@@ -2,36 +2,39 @@
 
 from __future__ import annotations
 
-import io
 import json
 import subprocess
 import sys
-from contextlib import redirect_stdout
-
-import pytest
 
 from promptyard.cli import command_index
-from promptyard.cli.compose import compose
 
 
-def test_the_index_matches_the_real_command_tree():
-    assert command_index.generate() == command_index.ROOT_COMMANDS, (
+def _run(code: str, tmp_path, child_pythonpath) -> str:
+    """``code`` in a fresh interpreter: commands register in the order the real CLI imports them, whatever
+    this test session imported first."""
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                          env={"PYTHONPATH": child_pythonpath, "PROMPTYARD_HOME": str(tmp_path), "COLUMNS": "100",
+                               "PATH": "/usr/bin:/bin", "PROMPTYARD_PLUGINS": "none"})
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return proc.stdout
+
+
+def test_the_index_matches_the_real_command_tree(tmp_path, child_pythonpath):
+    real = json.loads(_run("import json\nfrom promptyard.cli import command_index\n"
+                           "print(json.dumps(command_index.generate()))", tmp_path, child_pythonpath))
+    assert [tuple(row) for row in real] == command_index.ROOT_COMMANDS, (
         "the root command list changed: run `python -m promptyard.cli.command_index` and paste its output "
         "into ROOT_COMMANDS in src/promptyard/cli/command_index.py")
 
 
-def _help(app) -> str:
-    out = io.StringIO()
-    with redirect_stdout(out), pytest.raises(SystemExit):
-        app(args=["--help"], prog_name="promptyard", standalone_mode=True)
-    return out.getvalue()
+def test_root_help_from_the_index_is_the_full_trees_help(tmp_path, child_pythonpath):
+    def helped(call: str) -> str:
+        return _run(f"{call}\ntry:\n    main(['--help'])\nexcept SystemExit:\n    pass\n", tmp_path,
+                    child_pythonpath)
 
-
-def test_root_help_from_the_index_is_the_full_trees_help(monkeypatch):
-    from promptyard.cli.main import app
-
-    monkeypatch.setenv("COLUMNS", "100")
-    assert _help(compose(command_index.stub_app())) == _help(compose(app))
+    from_index = helped("from promptyard.cli.entry import main")  # the console script's path
+    full_tree = helped("from promptyard.cli.main import main")
+    assert "predict" in from_index and from_index == full_tree
 
 
 def test_root_help_imports_no_command_module(tmp_path, child_pythonpath):
