@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from promptyard import hookimpl
@@ -244,17 +246,55 @@ def _write_dist(site, name):
     (info / "entry_points.txt").write_text(f"[promptyard]\n{name} = {name}_mod\n")
 
 
-def test_entry_point_discovery_is_cached_and_sees_new_installs(tmp_path, monkeypatch):
+def _ours(rows):
+    return [row[:2] for row in rows if row[0].startswith("py")]
+
+
+def test_entry_point_discovery_is_cached_and_sees_installs_upgrades_and_removals(tmp_path, monkeypatch):
+    import importlib.metadata
+    import shutil
+
     from promptyard.core.host import discover_entry_points
 
     site = tmp_path / "site"
     site.mkdir()
     monkeypatch.syspath_prepend(str(site))
     _write_dist(site, "pyfirst")
-    assert [row[0] for row in discover_entry_points() if row[0].startswith("py")] == ["pyfirst"]
-    cache = tmp_path / "cache" / "plugins" / "entry-points.json"
-    assert cache.exists()
-    # an install adds a folder, which changes the site folder's mtime: the cache must not hide it
+    assert _ours(discover_entry_points()) == [("pyfirst", "pyfirst_mod")]
+    assert len(list((tmp_path / "cache" / "plugins").glob("entry-points-*.json"))) == 1
+
+    scans = []
+    real = importlib.metadata.entry_points
+    monkeypatch.setattr(importlib.metadata, "entry_points", lambda **kw: scans.append(kw) or real(**kw))
+    # unrelated files on the path (a registry written in the current folder) keep the cache
+    (site / "notes.txt").write_text("x")
+    (site / "pkg").mkdir()
+    assert _ours(discover_entry_points()) == [("pyfirst", "pyfirst_mod")]
+    assert scans == []
+    # an install adds a dist-info folder: seen on the next call
     _write_dist(site, "pysecond")
-    assert [row[0] for row in discover_entry_points() if row[0].startswith("py")] == ["pyfirst", "pysecond"]
+    assert _ours(discover_entry_points()) == [("pyfirst", "pyfirst_mod"), ("pysecond", "pysecond_mod")]
     assert ("pysecond", "pysecond_mod", "pysecond", "1.0") in discover_entry_points()
+    assert len(scans) == 1  # the second call was a cache hit again
+    # an upgrade in place rewrites entry_points.txt
+    eps = site / "pysecond-1.0.dist-info" / "entry_points.txt"
+    eps.write_text("[promptyard]\npysecond = pysecond_new\n")
+    stat = eps.stat()
+    os.utime(eps, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))  # coarse file-system clocks
+    assert ("pysecond", "pysecond_new") in _ours(discover_entry_points())
+    # a removal takes its dist-info folder away
+    shutil.rmtree(site / "pyfirst-1.0.dist-info")
+    assert _ours(discover_entry_points()) == [("pysecond", "pysecond_new")]
+
+
+def test_each_sys_path_keeps_its_own_entry_point_cache(tmp_path, monkeypatch):
+    from promptyard.core.host import discover_entry_points
+
+    site = tmp_path / "site"
+    site.mkdir()
+    _write_dist(site, "pyfirst")
+    monkeypatch.syspath_prepend(str(site))
+    discover_entry_points()
+    monkeypatch.syspath_prepend(str(tmp_path))  # `python -m` and a console script start with different entries
+    discover_entry_points()
+    assert len(list((tmp_path / "cache" / "plugins").glob("entry-points-*.json"))) == 2

@@ -25,7 +25,6 @@ import threading
 import traceback
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
-from importlib import metadata
 from typing import Any
 
 import pluggy
@@ -163,6 +162,8 @@ class PluginHost:
         allowed = self._allowed()
         known: set[str] = set()
         for name, value, dist_name, dist_version in discover_entry_points():
+            from importlib import metadata  # only with an external plugin: it costs 20 ms of a cold start
+
             ep = metadata.EntryPoint(name, value, ENTRY_POINT_GROUP)
             info = PluginInfo(ep.name, "external", ep.value, dist_name, dist_version)
             names = {_normalise(ep.name), _normalise(info.distribution or "")}
@@ -368,40 +369,55 @@ def _annotation(annotation: Any) -> str:
     return annotation if isinstance(annotation, str) else inspect.formatannotation(annotation)
 
 
-def _path_fingerprint() -> list[list]:
-    """Each ``sys.path`` folder with its mtime and a hash of its entry names.
+def _stamp(path: str) -> int | None:
+    try:
+        return os.stat(path).st_mtime_ns
+    except OSError:
+        return None
 
-    Installing or removing a package adds or removes a ``*.dist-info`` folder (names change) and a
-    reinstall recreates it (mtime changes); names cover filesystems whose mtimes are coarse.
+
+def _path_fingerprint() -> list[list]:
+    """What ``importlib.metadata`` would read on each ``sys.path`` entry, as names and mtimes.
+
+    Distributions are the ``*.dist-info`` / ``*.egg-info`` entries of each folder: an install or removal
+    adds or removes one (names change), a reinstall recreates it and rewrites its ``entry_points.txt``
+    (mtimes change). Nothing else in the folder counts, so writing files in the current folder (the
+    ``''`` entry) keeps the cache valid. A zip file on the path counts by its own mtime.
     """
-    out = []
+    out: list[list] = []
     for entry in sys.path:
+        folder = entry or "."
         try:
-            names = "\0".join(sorted(os.listdir(entry or ".")))
-            digest = hashlib.sha1(names.encode("utf-8", "surrogateescape")).hexdigest()
-            out.append([entry, os.stat(entry or ".").st_mtime_ns, digest])
-        except OSError:  # missing folders and zip files: nothing to list
-            out.append([entry, None, None])
+            names = sorted(n for n in os.listdir(folder) if n.endswith((".dist-info", ".egg-info")))
+        except OSError:  # a zip file, or a folder that does not exist (yet)
+            out.append([entry, _stamp(folder)])
+            continue
+        stamps = [f"{n}:{_stamp(os.path.join(folder, n))}:{_stamp(os.path.join(folder, n, 'entry_points.txt'))}"
+                  for n in names]
+        out.append([entry, hashlib.sha1("\0".join(stamps).encode("utf-8", "surrogateescape")).hexdigest()])
     return out
 
 
 def discover_entry_points() -> list[tuple[str, str, str | None, str | None]]:
     """The ``promptyard`` entry points as (name, value, distribution, version), sorted by name.
 
-    Scanning every installed distribution costs 60-250 ms, a third of a cold ``prompt render``, so the
-    result is cached in a file keyed by the mtimes of the ``sys.path`` folders; any install or removal
-    changes one of them and the scan runs again.
+    Scanning every installed distribution costs 20-60 ms, most of the plugin host's share of a cold
+    ``prompt render`` (importing ``importlib.metadata`` alone is 20 ms), so the result is cached in a file
+    keyed by :func:`_path_fingerprint`: any install, upgrade or removal changes it and the scan runs again.
+    Each ``sys.path`` (``python -m`` and a console script differ in the first entry) has its own file.
     """
     fingerprint = _path_fingerprint()
     cache_file = None
     try:
-
-        cache_file = cache_dir("plugins") / "entry-points.json"
+        key = hashlib.sha1("\0".join(sys.path).encode("utf-8", "surrogateescape")).hexdigest()[:16]
+        cache_file = cache_dir("plugins") / f"entry-points-{key}.json"
         cached = json.loads(cache_file.read_text(encoding="utf-8"))
         if cached.get("fingerprint") == fingerprint:
             return [tuple(row) for row in cached["entry_points"]]
     except (OSError, ValueError, KeyError, TypeError):
         pass
+    from importlib import metadata  # on a cache miss only: importing it costs 20 ms of a cold start
+
     found = sorted(
         (ep.name, ep.value, ep.dist.name if ep.dist else None, ep.dist.version if ep.dist else None)
         for ep in metadata.entry_points(group=ENTRY_POINT_GROUP)
