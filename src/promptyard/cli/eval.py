@@ -320,4 +320,5 @@ def cache_info(as_json: bool = JSON) -> None:
     if as_json:
         print_json(stats)
     else:
-        console.print(f"{stats['path']}: {stats['entries']} entries, {stats['bytes']} bytes")
+        console.print(f"{stats['path']}: {stats['entries']} responses, {stats['metric_results']} metric results, "
+                      f"{stats['bytes']} bytes")

@@ -23,7 +23,7 @@ from promptyard.core.protocols import MODEL_FAMILIES, LoadedModel, member
 
 __all__ = [
     "ADAPTER_META", "adapter_method", "find_dataset_loader", "find_loader", "load_adapter", "load_dataset",
-    "load_model", "loader_kinds", "model_kind", "read_meta", "runs_as", "save_adapter",
+    "load_model", "loader_kinds", "locate_model", "model_kind", "read_meta", "runs_as", "save_adapter",
 ]
 
 #: written next to an adapter's own files: base model, method, task, prompt (what loading it back needs)
@@ -88,6 +88,13 @@ def model_kind(ref: str) -> str:
                           where=f"plugin {_plugin_of('model_loaders', loader)}",
                           hint="list every kind it loads in the loader's `kinds`")
     return kind
+
+
+def locate_model(ref: str) -> str | None:
+    """The local folder ``load_model(ref)`` would read, when its loader can tell without loading (its
+    ``locate``); None when it cannot (not built, converted or downloaded yet, or a loader without one)."""
+    folder = member("model_loaders", find_loader(ref), "locate")(ref)
+    return str(folder) if folder else None
 
 
 def load_model(ref: str, *, kind: str | None = None, num_labels: int | None = None) -> LoadedModel:

@@ -206,6 +206,10 @@ class MetricDefaults:
     #: ``resampler(predictions, references, **kwargs) -> (idx[n_boot, n] -> values[n_boot])``: a vectorised
     #: recompute of the headline over resampled indices. Default none
     resampler: Any = None
+    #: a string that changes whenever ``compute`` could return something else for the same inputs (a hash
+    #: of the code, a version). With one, a cell re-run over the same predictions replays the stored scores
+    #: and intervals from the response cache instead of recomputing them. Default none: always computed
+    fingerprint: str | None = None
 
 
 # -- model loaders ---------------------------------------------------------------------------------
@@ -248,6 +252,13 @@ class ModelLoaderDefaults:
     def kind_of(self, ref: str) -> str:
         """The natural kind of ``ref`` without loading it. Default: the first of ``kinds``."""
         return next(iter(member("model_loaders", self, "kinds")))
+
+    def locate(self, ref: str) -> str | None:
+        """The local transformers folder (config, tokenizer, weights) ``load(ref)`` would read, if it is on
+        disk already: nothing is loaded, converted or downloaded. Its weight files' hash is the loaded
+        model's ``content_hash``, so an evaluation answered wholly by the response cache never loads the
+        model. Default: None (unknown; the model is loaded to learn its hash)."""
+        return None
 
 
 # -- data set loaders ------------------------------------------------------------------------------

@@ -57,8 +57,9 @@ class ResponseCache:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
         with self._connect() as db:
-            db.execute("CREATE TABLE IF NOT EXISTS responses (key TEXT PRIMARY KEY, value TEXT NOT NULL, "
-                       "created_at REAL NOT NULL)")
+            for table in ("responses", "metric_results"):  # metric_results: see evals.metrics.memo_key
+                db.execute(f"CREATE TABLE IF NOT EXISTS {table} (key TEXT PRIMARY KEY, value TEXT NOT NULL, "
+                           "created_at REAL NOT NULL)")
         self.hits = 0
         self.misses = 0
 
@@ -91,18 +92,31 @@ class ResponseCache:
             db.executemany("INSERT OR REPLACE INTO responses (key, value, created_at) VALUES (?, ?, ?)",
                            [(k, json.dumps(v), now) for k, v in items.items()])
 
+    def recall(self, key: str) -> Any:
+        """A memoised metric result (None if absent); kept apart from responses, not counted as hits."""
+        row = self._connect().execute("SELECT value FROM metric_results WHERE key = ?", (key,)).fetchone()
+        return None if row is None else json.loads(row[0])
+
+    def remember(self, key: str, value: Any) -> None:
+        with self._connect() as db:
+            db.execute("INSERT OR REPLACE INTO metric_results (key, value, created_at) VALUES (?, ?, ?)",
+                       (key, json.dumps(value), time.time()))
+
     def clear(self) -> int:
-        """Delete every entry; return how many there were."""
+        """Delete every entry (responses and memoised metric results); return how many responses there were."""
         with self._connect() as db:
             count = db.execute("SELECT COUNT(*) FROM responses").fetchone()[0]
             db.execute("DELETE FROM responses")
+            db.execute("DELETE FROM metric_results")
         self._connect().execute("VACUUM")
         return int(count)
 
     def stats(self) -> dict[str, Any]:
-        count = self._connect().execute("SELECT COUNT(*) FROM responses").fetchone()[0]
+        db = self._connect()
+        count = db.execute("SELECT COUNT(*) FROM responses").fetchone()[0]
+        metrics = db.execute("SELECT COUNT(*) FROM metric_results").fetchone()[0]
         size = self.path.stat().st_size if self.path.exists() else 0
-        return {"path": str(self.path), "entries": int(count), "bytes": size}
+        return {"path": str(self.path), "entries": int(count), "metric_results": int(metrics), "bytes": size}
 
     def close(self) -> None:
         db = getattr(self._local, "db", None)

@@ -121,17 +121,25 @@ def _task_name(spec: CellSpec, prompt: ResolvedPrompt, data: Any) -> str:
     return "classification" if data.labels else "generation"
 
 
-def _choice_labels(spec: CellSpec, choices: list[str] | None, examples: list[Any], data: Any) -> list[str]:
-    """The label each choice stands for: the task's label order, or the stripped text of suite choices."""
+def _choice_labels(spec: CellSpec, choices: list[str] | None, examples: list[Any], data: Any,
+                   declared: Any = None) -> list[str]:
+    """The label each choice stands for: the task's label order, or the stripped text of suite choices.
+
+    ``declared`` is the task type's own label list (its ``labels`` member), if it has one."""
     if not choices:
         return list(data.labels)
     task_labels = (examples[0].meta or {}).get("labels") if examples else None
     if spec.choices:
         labels = [c.strip() for c in choices]
-        known = set(task_labels or data.labels or labels)
-        unknown = [x for x in labels if x not in known]
-        if unknown:
-            raise EvalError(f"choices {unknown} name no label of the data ({', '.join(sorted(known))})",
+        if declared:  # the task declares its label space: every choice must be one of them
+            unknown = [x for x in labels if x not in {str(x) for x in declared}]
+            if unknown:
+                raise EvalError(f"choices {unknown} name no label of the task ({', '.join(map(str, declared))})",
+                                where=spec.label(), hint="each choice is a label with optional leading space")
+        elif data.labels and not set(labels) & set(data.labels):
+            # the data's labels are only those its rows happen to carry (a 2-row smoke test, a small split
+            # may miss one), so choices are the label space; but none matching is a naming mismatch
+            raise EvalError(f"choices {labels} name no label of the data ({', '.join(data.labels)})",
                             where=spec.label(), hint="each choice is a label with optional leading space")
         return labels
     return [str(x) for x in task_labels] if task_labels else [c.strip() for c in choices]
@@ -190,7 +198,7 @@ def prepare_cell(spec: CellSpec, *, indices: list[int] | None = None, registry: 
         texts.append(rendered.text)
         messages.append(rendered.messages)
         records.append(rendered.record or {})
-    labels = _choice_labels(spec, choices, examples, data)
+    labels = _choice_labels(spec, choices, examples, data, declared=fixed)
     full_fingerprint = getattr(data, "fingerprint", "")
     # of the cell's whole sample, not of a shard: shards of one cell share their lineage
     fingerprint = sha256_json({"data": full_fingerprint, "indices": sample})

@@ -42,8 +42,10 @@ def _describe(cell: dict[str, Any]) -> str:
 
 
 def compare_cells(cell_a: dict[str, Any], cell_b: dict[str, Any], *, metrics: list[str] | None = None,
-                  n_boot: int = 1000, seed: int = 0) -> CellComparison:
-    """Every common metric: A, B, delta, paired bootstrap CI of the delta, paired test; and the flips."""
+                  n_boot: int = 1000, seed: int = 0, memo: Any = None) -> CellComparison:
+    """Every common metric: A, B, delta, paired bootstrap CI of the delta, paired test; and the flips.
+
+    ``memo`` (a response cache) replays a comparison computed before over the same predictions."""
     ex_a, ex_b = stored_examples(cell_a), stored_examples(cell_b)
     common = sorted(set(ex_a) & set(ex_b))
     if not common:
@@ -59,7 +61,7 @@ def compare_cells(cell_a: dict[str, Any], cell_b: dict[str, Any], *, metrics: li
         get_metric(name)
         preds_a, refs, kw_a = metric_arguments(name, a, cell_a["lineage"])
         preds_b, _, _ = metric_arguments(name, b, cell_b["lineage"])
-        out.append(compare_metric(name, preds_a, preds_b, refs, n_boot=n_boot, seed=seed, **kw_a))
+        out.append(compare_metric(name, preds_a, preds_b, refs, n_boot=n_boot, seed=seed, memo=memo, **kw_a))
     flips = [{"index": x.index, "reference": x.reference, "a": x.prediction, "b": y.prediction,
               "direction": "fixed" if y.correct else "broken"}
              for x, y in zip(a, b, strict=True) if x.correct != y.correct]
@@ -100,9 +102,10 @@ class GateResult:
 
 
 def gate(baseline_cell: dict[str, Any], candidate_cell: dict[str, Any], *, metric: str, max_drop: float,
-         n_boot: int = 1000, seed: int = 0) -> GateResult:
+         n_boot: int = 1000, seed: int = 0, memo: Any = None) -> GateResult:
     """Pass unless the candidate is worse than the baseline on ``metric`` by more than ``max_drop``."""
-    comparison = compare_cells(baseline_cell, candidate_cell, metrics=[metric], n_boot=n_boot, seed=seed)
+    comparison = compare_cells(baseline_cell, candidate_cell, metrics=[metric], n_boot=n_boot, seed=seed,
+                               memo=memo)
     m = comparison.metrics[0]
     drop = -m.delta if m.higher_is_better else m.delta
     return GateResult(passed=bool(drop <= max_drop + 1e-12), metric=metric, max_drop=max_drop, comparison=comparison)

@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from promptyard.evals.compare import GateResult, gate
-from promptyard.evals.runner import DEFAULT
+from promptyard.evals.runner import DEFAULT, open_cache
 from promptyard.evals.suite import CellSpec, Suite
 from promptyard.evals.suite_run import run_suite
 from promptyard.registry.evals_store import load_run
@@ -24,8 +24,9 @@ def run_gate(registry: Any, baseline: CellSpec, candidate: CellSpec, *, metric: 
     suite = Suite(name=f"gate {candidate_name} vs {baseline_name}", cells=[baseline, candidate], seed=seed,
                   raw={"gate": {"candidate": candidate_name, "baseline": baseline_name, "metric": metric,
                                 "max_drop": max_drop}})
-    done = run_suite(suite, registry=registry, cache=cache, kind="gate")
+    store = open_cache(cache)
+    done = run_suite(suite, registry=registry, cache=store, kind="gate")
     stored = load_run(registry, done.run_id)
-    result = gate(stored["cells"][0], stored["cells"][1], metric=metric, max_drop=max_drop, seed=seed)
+    result = gate(stored["cells"][0], stored["cells"][1], metric=metric, max_drop=max_drop, seed=seed, memo=store)
     result.run_id = done.run_id
     return result

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
@@ -71,10 +73,50 @@ def resampler_for(metric: Any, predictions: Sequence[Any], references: Sequence[
     return resample
 
 
+#: bump when what is memoised per metric changes shape
+MEMO_FORMAT = 1
+
+
+def memo_key(kind: str, name: str, metric: Any, **inputs: Any) -> str | None:
+    """The response-cache key of a metric's result over ``inputs``; None for a metric without a fingerprint."""
+    fingerprint = member("metrics", metric, "fingerprint")
+    if not fingerprint:
+        return None
+    payload = {"memo": MEMO_FORMAT, "kind": kind, "metric": name, "fingerprint": fingerprint, **inputs}
+    canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def _recall(memo: Any, key: str | None) -> Any:
+    if memo is None or key is None:
+        return None
+    return memo.recall(key)
+
+
 def compute_metric(name: str, predictions: Sequence[Any], references: Sequence[Any] | None = None, *,
-                   n_boot: int = stats.DEFAULT_N_BOOT, seed: int = 0, **kwargs: Any) -> MetricResult:
-    """Compute metric ``name`` and its percentile-bootstrap 95% CI over examples."""
+                   n_boot: int = stats.DEFAULT_N_BOOT, seed: int = 0, memo: Any = None,
+                   **kwargs: Any) -> MetricResult:
+    """Compute metric ``name`` and its percentile-bootstrap 95% CI over examples.
+
+    With ``memo`` (a :class:`~promptyard.evals.cache.ResponseCache`) and a metric that has a ``fingerprint``,
+    the result over the same inputs is stored and replayed: an unchanged re-run recomputes nothing (and
+    imports no metric library).
+    """
     metric = get_metric(name)
+    key = memo_key("metric", name, metric, predictions=list(predictions),
+                   references=None if references is None else list(references), kwargs=kwargs, n_boot=n_boot,
+                   seed=seed) if memo is not None else None
+    stored = _recall(memo, key)
+    if stored is not None:
+        return MetricResult(**stored)
+    result = _compute_metric(name, metric, predictions, references, n_boot=n_boot, seed=seed, **kwargs)
+    if memo is not None and key is not None:
+        memo.remember(key, asdict(result))
+    return result
+
+
+def _compute_metric(name: str, metric: Any, predictions: Sequence[Any], references: Sequence[Any] | None, *,
+                    n_boot: int, seed: int, **kwargs: Any) -> MetricResult:
     n = len(predictions)
     if references is not None and len(references) != n:
         raise EvalError(f"metric {name!r}: {n} predictions but {len(references)} references")
@@ -114,9 +156,27 @@ class Comparison:
 
 def compare_metric(name: str, predictions_a: Sequence[Any], predictions_b: Sequence[Any],
                    references: Sequence[Any] | None, *, n_boot: int = stats.DEFAULT_N_BOOT, seed: int = 0,
-                   **kwargs: Any) -> Comparison:
-    """Delta (B - A), its paired bootstrap CI, and a paired test (McNemar / permutation / bootstrap)."""
+                   memo: Any = None, **kwargs: Any) -> Comparison:
+    """Delta (B - A), its paired bootstrap CI, and a paired test (McNemar / permutation / bootstrap).
+
+    ``memo`` stores and replays the comparison as :func:`compute_metric` does.
+    """
     metric = get_metric(name)
+    key = memo_key("compare", name, metric, a=list(predictions_a), b=list(predictions_b),
+                   references=None if references is None else list(references), kwargs=kwargs, n_boot=n_boot,
+                   seed=seed) if memo is not None else None
+    stored = _recall(memo, key)
+    if stored is not None:
+        return Comparison(**{**stored, "test": stats.TestResult(**stored["test"])})
+    result = _compare_metric(name, metric, predictions_a, predictions_b, references, n_boot=n_boot, seed=seed,
+                             **kwargs)
+    if memo is not None and key is not None:
+        memo.remember(key, result.to_dict())
+    return result
+
+
+def _compare_metric(name: str, metric: Any, predictions_a: Sequence[Any], predictions_b: Sequence[Any],
+                    references: Sequence[Any] | None, *, n_boot: int, seed: int, **kwargs: Any) -> Comparison:
     n = len(predictions_a)
     if len(predictions_b) != n:
         raise EvalError(f"compare {name!r}: the two systems scored {n} and {len(predictions_b)} examples",

@@ -20,7 +20,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from promptyard.core.lookups import load_model
+from promptyard.core.hashing import model_content_hash
+from promptyard.core.lookups import load_model, locate_model
 from promptyard.core.protocols import LoadedModel
 from promptyard.runtime.adapter_loading import load_adapted, peft_loadable
 
@@ -115,6 +116,63 @@ class ModelPool:
     def clear(self) -> None:
         self._bases.clear()
         self._slots.clear()
+
+    def source(self, ref: str, adapter: Any, stack: contextlib.ExitStack) -> ModelSource:
+        """``ref`` with ``adapter`` as a :class:`ModelSource`: known by its hash, loaded on first need.
+
+        The model is loaded (through :meth:`use`, entered on ``stack``) only when :meth:`ModelSource.loaded`
+        is called, or at once when neither a loaded base nor the loader's ``locate`` can tell its hash.
+        """
+        return ModelSource(self, ref, adapter, stack)
+
+
+class ModelSource:
+    """What a cell needs of its model, in the order it needs it: the content hash (the response cache's
+    key), a tokenizer (for chat formatting), and the model itself only for examples the cache misses.
+    A re-run that the cache answers completely loads no model (no torch, no weights)."""
+
+    def __init__(self, pool: ModelPool | None, ref: str, adapter: Any, stack: contextlib.ExitStack | None,
+                 loaded: LoadedModel | None = None):
+        self._pool, self.ref, self._adapter, self._stack = pool, ref, adapter, stack
+        self._loaded = loaded
+        self._tokenizer: Any = None
+        base = pool._bases.get(ref) if pool is not None and pool.reuse else None
+        folder = None if loaded is not None or base is not None else locate_model(ref)
+        if loaded is not None or base is not None:
+            known = loaded or base
+            self.content_hash, self.path, self._tokenizer = known.content_hash, known.path, known.tokenizer
+        elif folder is not None:
+            self.content_hash, self.path = model_content_hash(folder), folder
+        else:
+            self.loaded()
+
+    @classmethod
+    def of(cls, loaded: LoadedModel) -> ModelSource:
+        """A source around a model loaded already."""
+        return cls(None, loaded.ref, None, None, loaded)
+
+    @property
+    def is_loaded(self) -> bool:
+        return self._loaded is not None
+
+    def loaded(self) -> LoadedModel:
+        """The model with the adapter active, loaded on the first call."""
+        if self._loaded is None:
+            assert self._pool is not None and self._stack is not None
+            self._loaded = self._stack.enter_context(self._pool.use(self.ref, self._adapter))
+            self.content_hash, self.path = self._loaded.content_hash, self._loaded.path
+        return self._loaded
+
+    @property
+    def tokenizer(self) -> Any:
+        """The model's tokenizer; read from its folder alone (no weights) while the model is not loaded."""
+        if self._loaded is not None:
+            return self._loaded.tokenizer
+        if self._tokenizer is None:
+            from transformers import AutoTokenizer
+
+            self._tokenizer = AutoTokenizer.from_pretrained(self.path)
+        return self._tokenizer
 
 
 def _shape_key(path: Path) -> str:

@@ -78,12 +78,12 @@ def metric_arguments(name: str, examples: Sequence[ExampleResult], lineage: dict
 
 
 def compute_cell_metrics(names: Sequence[str], examples: Sequence[ExampleResult], lineage: dict[str, Any], *,
-                         n_boot: int, seed: int) -> list[MetricResult]:
-    """Every named metric over the examples, each with its bootstrap interval."""
+                         n_boot: int, seed: int, memo: Any = None) -> list[MetricResult]:
+    """Every named metric over the examples, each with its bootstrap interval (``memo``: see compute_metric)."""
     out = []
     for name in names:
         predictions, references, kwargs = metric_arguments(name, examples, lineage)
-        out.append(compute_metric(name, predictions, references, n_boot=n_boot, seed=seed, **kwargs))
+        out.append(compute_metric(name, predictions, references, n_boot=n_boot, seed=seed, memo=memo, **kwargs))
     return out
 
 

@@ -7,6 +7,7 @@ distributed runner that shards by index and merges with :func:`promptyard.evals.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import re
 import time
@@ -19,7 +20,7 @@ from promptyard.core.errors import PromptyardError
 from promptyard.core.structured import parse_output
 from promptyard.evals.cache import ResponseCache, response_key
 from promptyard.evals.cells import PreparedCell, prepare_cell, sha256_json
-from promptyard.evals.modelpool import ModelPool
+from promptyard.evals.modelpool import ModelPool, ModelSource
 from promptyard.evals.results import CellResult, ExampleResult, compute_cell_metrics
 from promptyard.evals.suite import CellSpec
 from promptyard.runtime import inference
@@ -153,12 +154,15 @@ def _example_result(prepared: PreparedCell, pos: int, prompt: str, value: dict[s
 
 def run_prepared(prepared: PreparedCell, loaded: Any, *, cache: ResponseCache | None = None,
                  progress: Progress | None = None) -> CellResult:
-    """Inference (cache first) and metrics for a prepared cell on a loaded model.
+    """Inference (cache first) and metrics for a prepared cell on a model: a loaded one, or a
+    :class:`~promptyard.evals.modelpool.ModelSource` that loads it only if an example misses the cache.
 
     With ``repeats`` N > 1 (generation cells) each example gets N sampled replies, repeat r with decoding
     seed ``seed * 1000 + r`` (in the cache key and the lineage); the result is repeat 0's, and
     ``lineage["repeats"]`` holds each example's pass rate over the N replies and its spread.
     """
+    if not isinstance(loaded, ModelSource):
+        loaded = ModelSource.of(loaded)
     repeats = int(getattr(prepared.spec, "repeats", 1) or 1)
     if repeats <= 1:
         return _run_once(prepared, loaded, cache=cache, progress=progress)
@@ -194,32 +198,50 @@ def repeat_summary(runs: list[CellResult], seeds: list[int]) -> dict[str, Any]:
     return out
 
 
-def _run_once(prepared: PreparedCell, loaded: Any, *, cache: ResponseCache | None = None,
+def _needs_tokenizer(prepared: PreparedCell) -> bool:
+    """Whether formatting the prompts reads the tokenizer (its chat template): chat asked for, or messages."""
+    return bool(prepared.spec.decoding.get("chat", False)) or any(prepared.messages)
+
+
+def _keys(prepared: PreparedCell, prompts: list[str], model_hash: str) -> list[str]:
+    adapter_hash = prepared.adapter.content_hash if prepared.adapter else None
+    task = prepared.lineage["task"]
+    return [response_key(model_hash=model_hash, adapter_hash=adapter_hash, prompt=p, decoding=prepared.spec.decoding,
+                         task=task["name"], task_version=task["version"], mode=prepared.mode,
+                         choices=prepared.choices) for p in prompts]
+
+
+def _run_once(prepared: PreparedCell, source: ModelSource, *, cache: ResponseCache | None = None,
               progress: Progress | None = None) -> CellResult:
     t0 = time.perf_counter()
     spec = prepared.spec
-    prompts = format_prompts(prepared, loaded.tokenizer)
-    adapter_hash = prepared.adapter.content_hash if prepared.adapter else None
-    task = prepared.lineage["task"]
-    keys = [response_key(model_hash=loaded.content_hash, adapter_hash=adapter_hash, prompt=p, decoding=spec.decoding,
-                         task=task["name"], task_version=task["version"], mode=prepared.mode,
-                         choices=prepared.choices) for p in prompts]
+    prompts = format_prompts(prepared, source.tokenizer if _needs_tokenizer(prepared) else None)
+    keys = _keys(prepared, prompts, source.content_hash)
     found = cache.get_many(keys) if cache is not None else {}
     todo = [i for i, k in enumerate(keys) if k not in found]
+    fresh: dict[int, dict[str, Any]] = {}
+    if todo:  # only now is the model needed
+        located = source.content_hash
+        loaded = source.loaded()
+        if loaded.content_hash != located:  # a loader whose `locate` disagrees with what it loads
+            keys = _keys(prepared, prompts, loaded.content_hash)
+            found = cache.get_many(keys) if cache is not None else {}
+            todo = [i for i, k in enumerate(keys) if k not in found]
     if progress:
         progress(len(keys) - len(todo), len(keys))
-    fresh = _infer(prepared, loaded, prompts, todo, progress, len(keys) - len(todo), len(keys)) if todo else {}
+    if todo:
+        fresh = _infer(prepared, source.loaded(), prompts, todo, progress, len(keys) - len(todo), len(keys))
     if cache is not None and fresh:
         cache.put_many({keys[i]: v for i, v in fresh.items()})
     examples = [_example_result(prepared, i, prompts[i], fresh[i] if i in fresh else found[keys[i]],
                                 i not in fresh) for i in range(len(keys))]
     lineage = dict(prepared.lineage)
-    lineage["model"] = {"ref": spec.model, "hash": loaded.content_hash, "path": loaded.path}
+    lineage["model"] = {"ref": spec.model, "hash": source.content_hash, "path": source.path}
     lineage["key"] = sha256_json({k: lineage[k] for k in ("prompt", "adapter", "data", "task", "scoring",
                                                           "choices", "decoding", "seed")} | {
-                                     "model": loaded.content_hash})
+                                     "model": source.content_hash})
     names = list(spec.metrics) or list(prepared.task.default_metrics)
-    metrics = compute_cell_metrics(names, examples, lineage, n_boot=spec.n_boot, seed=spec.seed)
+    metrics = compute_cell_metrics(names, examples, lineage, n_boot=spec.n_boot, seed=spec.seed, memo=cache)
     return CellResult(spec, lineage, examples, metrics, duration_s=time.perf_counter() - t0,
                       cache_hits=len(keys) - len(todo), cache_misses=len(todo))
 
@@ -229,5 +251,6 @@ def run_cell(cell: CellSpec, *, indices: list[int] | None = None, cache: Respons
     """Run one cell (optionally only the example ``indices`` of it); results carry each example's index."""
     prepared = prepare_cell(cell, indices=indices, registry=registry)
     pool = pool or ModelPool()
-    with pool.use(cell.model, prepared.adapter) as loaded:
-        return run_prepared(prepared, loaded, cache=open_cache(cache), progress=progress)
+    with contextlib.ExitStack() as stack:  # the model loads only if the cache misses an example
+        source = pool.source(cell.model, prepared.adapter, stack)
+        return run_prepared(prepared, source, cache=open_cache(cache), progress=progress)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -60,10 +61,11 @@ def run_cells(cells: list[CellSpec], *, registry: Any = None, cache: ResponseCac
     for i in order:
         cell = cells[i]
         prepared = prepare_cell(cell, registry=registry)
-        with pool.use(cell.model, prepared.adapter) as loaded:
+        with contextlib.ExitStack() as stack:  # the model loads only if the cache misses an example
+            source = pool.source(cell.model, prepared.adapter, stack)
             task, update = _cell_task(cell.label())
             with task:
-                results[i] = run_prepared(prepared, loaded, cache=store, progress=update)
+                results[i] = run_prepared(prepared, source, cache=store, progress=update)
     return [results[i] for i in range(len(cells))]
 
 

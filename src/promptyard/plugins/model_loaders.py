@@ -160,6 +160,10 @@ class SmolLM2Loader:
     def load(self, ref: str, *, kind: str | None = "causal", num_labels: int | None = None) -> LoadedModel:
         return load_folder(smollm2_folder(), self.name, kind=kind or "causal", num_labels=num_labels)
 
+    def locate(self, ref: str) -> str | None:
+        folder = cache_dir("models") / file_sha256(smollm2_gguf())  # converted on first load only
+        return str(folder) if folder.exists() else None
+
 
 # -- the embedded MiniLM encoder --------------------------------------------------------------------
 
@@ -182,6 +186,9 @@ class MiniLMLoader:
             raise UsageError("minilm-l6 is an encoder; it cannot be loaded as a causal LM",
                              hint="use --model smollm2-135m for causal tasks")
         return load_folder(minilm_folder(), self.name, kind="encoder", num_labels=num_labels)
+
+    def locate(self, ref: str) -> str | None:
+        return str(minilm_folder())
 
 
 # -- tiny random models for tests and quick checks ------------------------------------------------
@@ -250,6 +257,10 @@ class TinyLoader:
             raise UsageError(f"{ref} is a {natural} model, not {kind}")
         return load_folder(tiny_folder(natural), ref, kind=natural, num_labels=num_labels)
 
+    def locate(self, ref: str) -> str | None:
+        folder = cache_dir("models") / f"tiny-{self.refs[ref]}-v{TINY_VERSION}"  # built on first load only
+        return str(folder) if folder.exists() else None
+
 
 # -- any local folder, any hub id -------------------------------------------------------------------
 
@@ -271,6 +282,10 @@ class LocalFolderLoader:
         if not (folder / "config.json").exists():
             raise UsageError(f"{folder} is not a transformers model folder (no config.json)", where=ref)
         return load_folder(folder, str(folder), kind=kind, num_labels=num_labels)
+
+    def locate(self, ref: str) -> str | None:
+        folder = Path(ref).expanduser().resolve()
+        return str(folder) if (folder / "config.json").exists() else None
 
 
 HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
@@ -310,6 +325,14 @@ class HubLoader:
                                         "and unset HF_HUB_OFFLINE") from exc
             folder = snapshot_download(ref, allow_patterns=["*.json", "*.safetensors", "*.txt", "*.model"])
         return load_folder(Path(folder), ref, kind=kind, num_labels=num_labels)
+
+    def locate(self, ref: str) -> str | None:
+        from huggingface_hub import snapshot_download
+
+        try:
+            return str(snapshot_download(ref, local_files_only=True))
+        except Exception:  # not in the local cache (or no hub client): load() decides what that means
+            return None
 
 
 LOADERS = (SmolLM2Loader(), MiniLMLoader(), TinyLoader(), LocalFolderLoader(), HubLoader())

@@ -9,9 +9,11 @@ summed sufficient statistics). Nothing heavy is imported here: this module loads
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +57,15 @@ class ModuleMetric:
     @property
     def headline(self) -> str:
         return self.score or self.module
+
+    @cached_property
+    def fingerprint(self) -> str:
+        """The module's code (its ``.py`` files, and the resampling code) and this wrapper's settings: an
+        edit to either changes it, so memoised results are never replayed across a change."""
+        digest = hashlib.sha256(repr(self).encode("utf-8"))
+        for path in sorted((MODULES_DIR / self.module).glob("*.py")) + [Path(__file__).with_name("resample.py")]:
+            digest.update(path.name.encode() + b"\0" + path.read_bytes())
+        return digest.hexdigest()
 
     def _prepare(self, predictions: Sequence[Any], references: Sequence[Any] | None) -> tuple[list, list]:
         if self.inputs in ("latency", "tokens"):
