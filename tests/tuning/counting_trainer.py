@@ -1,5 +1,6 @@
-"""The real training loop, counting its calls: each call leaves ``trained-<n>.json`` (its method and
-config) in the trial folder (the parent of ``checkpoint_dir``), so a test counts the trainings a search ran."""
+"""The real training loop, counting its calls: each call leaves ``trainings/<random>.json`` (its method
+and config) beside the training data file (a test's own folder, which Ray's workers on this machine see
+too), so a test counts the trainings a search ran."""
 
 from __future__ import annotations
 
@@ -12,12 +13,14 @@ from promptyard.tuning.loop import train as real_train
 
 
 def train(spec: Any, *, report: Any = None, checkpoint_dir: Path | None = None) -> Any:
-    trial_dir = Path(checkpoint_dir).parent
-    (trial_dir / f"trained-{uuid.uuid4().hex[:8]}.json").write_text(
+    folder = Path(spec.data).parent / "trainings"
+    folder.mkdir(exist_ok=True)
+    (folder / f"{uuid.uuid4().hex}.json").write_text(
         json.dumps({"method": spec.method, "config": spec.config}, default=str))
     return real_train(spec, report=report, checkpoint_dir=checkpoint_dir)
 
 
-def trainings(storage: Path, search_id: str) -> list[dict[str, Any]]:
-    """Every training a search and its extensions ran (in Tune's storage folder)."""
-    return [json.loads(p.read_text()) for p in sorted(storage.glob(f"{search_id}*/**/trained-*.json"))]
+def trainings(data: str | Path) -> list[dict[str, Any]]:
+    """Every training run with the data file ``data``."""
+    folder = Path(data).parent / "trainings"
+    return [json.loads(p.read_text()) for p in sorted(folder.glob("*.json"))]

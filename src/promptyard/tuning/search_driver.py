@@ -181,7 +181,8 @@ def finalize_records(spec: SearchSpec, records: list[TrialRecord], registry: Any
                           best_per_method=by_method, pareto=front, objectives=objectives)
     extensions = list(((previous or {}).get("summary") or {}).get("extensions") or [])
     if spec.extension:
-        extensions.append({"extension": spec.extension, "trials": spec.trials, "trial_ids": list(new_ids or [])})
+        extensions.append({"extension": spec.extension, "trials": len(new_ids or []),
+                           "trial_ids": list(new_ids or [])})
     result.extra["extensions"] = extensions
     if registry is None:
         return result
