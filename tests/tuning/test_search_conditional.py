@@ -8,7 +8,7 @@ import random
 import pytest
 
 from promptyard.core.errors import UsageError, ValidationError
-from promptyard.tuning.objectives import Objective, dominates, parse_objectives, pareto_front
+from promptyard.tuning.objectives import Objective, dominates, pareto_front, parse_objectives
 from promptyard.tuning.search_optuna import SpaceSampler, StudyProposer, flat_params, new_study, optuna_point
 from promptyard.tuning.space import branches, load_space_file, sample_params, searched_keys, space_methods
 

@@ -1,8 +1,8 @@
 """In-process search: the same :class:`SearchSpec`, its trials run one after another in this process.
 
 For machines without Ray (``--no-ray``). Parameters are sampled from the same promptyard space (by
-promptyard's own random draws, or, for ``optuna``, several objectives or an extension, by the Optuna study
-of :mod:`promptyard.tuning.search_optuna`, asked and told here); the
+promptyard's own random draws, or for ``optuna`` by the Optuna study of
+:mod:`promptyard.tuning.search_optuna`, asked and told here, seeded with an extension's finished trials); the
 ``asha`` scheduler's rule is applied as trials report (a trial stops at a rung when its metric is below the
 ``1 - 1/reduction_factor`` quantile of the metrics recorded at that rung so far, as Ray's ASHA does);
 other schedulers run every trial to the end. The outcome is recorded exactly like a Ray search.
@@ -98,11 +98,12 @@ def run_trial_local(spec: SearchSpec, trial_id: str, params: dict[str, Any], rul
 
 def run_trials_local(spec: SearchSpec, *, start: int = 0, on_trial: Any = None) -> list[TrialRecord]:
     """Run ``spec.trials`` trials here, one after another (ids ``local_<start + i>``); the sampler is
-    promptyard's random draws, or the Optuna study (seeded with ``spec.seeds``) when the spec needs one."""
+    promptyard's random draws (a method choice too: no Optuna needed), or for ``optuna`` the Optuna study,
+    seeded with ``spec.seeds``."""
     rule = AshaRule(spec) if spec.scheduler == "asha" else None
     objectives = spec.objective_list()
     study = None
-    if spec.define_by_run() or spec.search_alg == "optuna":
+    if spec.search_alg == "optuna":
         study = StudyProposer(spec.space, objectives, search_alg=spec.search_alg, seed=spec.seed + spec.extension,
                               seeds=spec.seeds or ())
     # an extension draws on from a stream of its own: the same seed would repeat the first trials
