@@ -96,14 +96,18 @@ def test_search_across_methods_then_extend_in_process_with_json(project):
     assert out["pareto"] and set(out["pareto"]) <= {t["trial_id"] for t in out["trials"]}
     assert set(out["best_per_method"]) == {t["params"]["method"] for t in out["trials"]}
 
-    more = invoke(["tune", "search", "--extend", out["search_id"], "--trials", "1", "--no-ray", "--json"])
+    more = invoke(["tune", "search", "--extend", out["search_id"], "--trials", "1", "--no-ray"])
     assert more.exit_code == 0, more.output
-    ext = json.loads(more.stdout)
-    assert ext["search_id"] == out["search_id"] and len(ext["trials"]) == 4
-    assert [t["params"] for t in ext["trials"][:3]] == [t["params"] for t in out["trials"]]
-    assert ext["extensions"][0]["trial_ids"] == [ext["trials"][3]["trial_id"]]
-
-    shown = invoke(["tune", "searches", out["search_id"]])
-    assert shown.exit_code == 0 and "front" in shown.stdout
-    (record,) = _searches()
-    assert record["trials_requested"] == 4 and record["status"] == "finished"
+    assert "Pareto front (accuracy, -trainable_params)" in more.stdout and "front" in more.stdout
+    assert "best per method" in more.stdout or len(out["best_per_method"]) == 1
+    shown = invoke(["tune", "searches", out["search_id"], "--json"])
+    assert shown.exit_code == 0, shown.output
+    record = json.loads(shown.stdout)
+    assert record["status"] == "finished" and record["trials_requested"] == 4 and len(record["trials"]) == 4
+    before = {t["trial_id"]: t["params"] for t in out["trials"]}
+    assert {t["trial_id"]: t["params"] for t in record["trials"] if t["trial_id"] in before} == before
+    (ext,) = record["summary"]["extensions"]
+    assert len(ext["trial_ids"]) == 1 and ext["trial_ids"][0] not in before
+    assert set(record["summary"]["pareto"]) <= {t["trial_id"] for t in record["trials"]}
+    text = invoke(["tune", "searches", out["search_id"]])
+    assert text.exit_code == 0 and "front" in text.stdout

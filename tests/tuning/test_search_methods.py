@@ -106,7 +106,9 @@ def test_in_process_search_across_methods_then_extend(setup):
     first = run_search_local(spec, registry=reg)
     _check_search(reg, spec, first, 6)
     assert len(trainings(spec.train_spec.data)) == 6
-    assert first.plot_path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    png = first.plot_path.read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    assert int.from_bytes(png[16:20], "big") == 12 * 110  # two panels: the curves and the objectives
 
     extended = extend_search(spec.search_id, 2, None, registry=reg)
     _check_extended(reg, spec, first, extended, 2)
