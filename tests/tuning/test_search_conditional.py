@@ -154,3 +154,20 @@ def test_pareto_front_is_exactly_the_undominated_points():
     assert pareto_front({"a": [0.7, 100], "b": [0.7, 50], "c": [0.9, 900], "d": [0.5, 50]}, two) == ["b", "c"]
     assert pareto_front({"a": [0.7, 50], "b": [0.7, 50]}, two) == ["a", "b"]  # equal points: both
     assert dominates([0.7, 50], [0.6, 50], two) and not dominates([0.7, 50], [0.7, 50], two)
+
+
+def test_tunes_optuna_search_starts_from_the_seeded_study(tmp_path):
+    from promptyard.tuning.search_optuna import tune_searcher
+
+    space = _space(tmp_path)
+    objectives = [Objective("val_metric", "max"), Objective("trainable_params", "min")]
+    seeds = [{"params": {"method": "lora", "lr": 0.001, "r": 4}, "values": [0.7, 900]},
+             {"params": {"method": "ia3", "lr": 0.002}, "values": [0.6, 200]}]
+    searcher = tune_searcher(space, objectives, search_alg="optuna", seed=0, seeds=seeds)
+    assert searcher.metric == ["val_metric", "trainable_params"] and searcher.mode == ["max", "min"]
+    study = searcher._ot_study  # Tune's OptunaSearch keeps its study here; it must hold the finished trials
+    assert [t.values for t in study.get_trials()] == [[0.7, 900], [0.6, 200]]
+    config = searcher.suggest("trial-1")  # what Tune hands the trainable: nested per method
+    params = flat_params(config)
+    assert params["method"] in branches(space) and set(params) == {"method", *branches(space)[params["method"]]}
+    assert len(study.get_trials()) == 3

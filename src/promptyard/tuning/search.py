@@ -314,7 +314,7 @@ def _search_alg(spec: SearchSpec) -> Any:
     from ray.tune.search.basic_variant import BasicVariantGenerator
 
     # max_concurrent here: Tune ignores TuneConfig.max_concurrent_trials for a SearchAlgorithm instance.
-    return BasicVariantGenerator(random_state=spec.seed, max_concurrent=spec.concurrent or 0,
+    return BasicVariantGenerator(random_state=spec.seed + spec.extension, max_concurrent=spec.concurrent or 0,
                                  points_to_evaluate=spec.points)
 
 

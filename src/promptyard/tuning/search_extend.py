@@ -59,7 +59,8 @@ def extension_spec(spec: SearchSpec, record: dict[str, Any], records: list[Trial
         raise UsageError(f"must be a positive integer, got {trials!r}", where="--trials")
     objectives = spec.objective_list()
     seeds = []
-    for r in records:
+    # a random sampler learns nothing from results: only Optuna's TPE is seeded (a new seed draws new trials)
+    for r in records if spec.search_alg == "optuna" else ():
         values = objective_values(r.history, objectives) if r.status != "error" else None
         if values is not None:
             seeds.append({"params": r.params, "values": values})
