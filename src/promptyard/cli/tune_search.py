@@ -15,14 +15,16 @@ from promptyard.cli import progress
 from promptyard.cli.app import app as root_app
 from promptyard.cli.output import console, print_json, table
 from promptyard.cli.state import state
-from promptyard.core.errors import TuningError
+from promptyard.core.errors import TuningError, UsageError
 from promptyard.core.host import lookup
 from promptyard.core.paths import check_id, registry_path
 from promptyard.runtime.ray_session import choose_executor
 from promptyard.tuning.search import SearchSpec
 from promptyard.tuning.search_driver import resume_search, run_search
+from promptyard.tuning.search_extend import extend_search
+from promptyard.tuning.search_local import run_search_local
 from promptyard.tuning.search_results import trial_rows
-from promptyard.tuning.space import load_space_file, validate_space
+from promptyard.tuning.space import is_conditional, load_space_file, validate_space
 from promptyard.tuning.spec import TrainSpec, parse_sets
 
 try:
@@ -66,33 +68,50 @@ def _show(result: Any, as_json: bool) -> None:
 
     best = result.best
     if as_json:
-        print_json({"search_id": result.search_id, "best": best.to_dict() if best else None,
-                    "adapter": result.adapter.ref if result.adapter else None,
-                    "plot": str(result.plot_path), "trials": [t.to_dict() for t in result.trials]})
+        print_json(result.to_dict())
         return
+    objectives = result.objectives
+    method_best = {m: t.trial_id for m, t in result.best_per_method.items()}
     if not state.quiet:
-        table(f"trials ({result.metric})", *trial_rows(result.trials, result.metric, best.trial_id if best else None),
-              fold=True)
+        table(f"trials ({result.metric})",
+              *trial_rows(result.trials, result.metric, best.trial_id if best else None, objectives=objectives,
+                          method_best=method_best if len(method_best) > 1 else None), fold=True)
     if best is None:
 
         raise TuningError("no trial finished with a checkpoint", where=f"search {result.search_id}",
                           hint="see the errors in the table above")
-    else:
-        console.print(f"search {result.search_id}: best trial {best.trial_id} "
-                      f"{result.metric}={best.best_metric:.4g} {best.params}")
+    console.print(f"search {result.search_id}: best trial {best.trial_id} "
+                  f"{result.metric}={best.best_metric:.4g} {best.params}")
+    if len(result.best_per_method) > 1:
+        table("best per method", ["method", "trial", f"best {result.metric}", "evals", "params"],
+              [[m, t.trial_id, f"{t.best_metric:.4g}", str(t.iterations),
+                ", ".join(f"{k}={v}" for k, v in t.params.items() if k != "method")]
+               for m, t in result.best_per_method.items()])
+    if len(objectives) > 1:
+        labels = [o.label or o.name for o in objectives]
+        table(f"Pareto front ({', '.join(labels)})", ["trial", "method", *labels],
+              [[t.trial_id, t.method(), *[f"{t.objectives[o.name]:.4g}" for o in objectives]]
+               for t in result.pareto])
     if result.adapter is not None:
-        console.print(f"registered adapter {result.adapter.ref}")
+        console.print(f"best adapter {result.adapter.ref}")
     console.print(f"plot: {result.plot_path}")
 
 
 @app.command("search")
 def search(
-    prompt: str = typer.Option(..., "--prompt", help="Prompt reference that formats the training data."),
-    model: str = typer.Option(..., "--model", help="Base model reference (e.g. smollm2-135m)."),
-    data: str = typer.Option(..., "--data", help="Data set reference (e.g. rotten_tomatoes)."),
-    method: str = typer.Option("lora", "--method", help="Tuning method."),
+    prompt: Optional[str] = typer.Option(None, "--prompt", help="Prompt reference that formats the training data."),  # noqa: UP045,E501
+    model: Optional[str] = typer.Option(None, "--model", help="Base model reference (e.g. smollm2-135m)."),  # noqa: UP045
+    data: Optional[str] = typer.Option(None, "--data", help="Data set reference (e.g. rotten_tomatoes)."),  # noqa: UP045
+    method: Optional[str] = typer.Option(None, "--method", help="Tuning method (default lora; a space file "  # noqa: UP045
+                                                                "may choose among methods instead)."),
     space: Optional[Path] = typer.Option(None, "--space", help="YAML search space (default: the method's)."),  # noqa: UP045
-    trials: int = typer.Option(16, "--trials", help="Number of trials."),
+    trials: int = typer.Option(16, "--trials", help="Number of trials (with --extend: trials to add)."),
+    objectives: list[str] = typer.Option([], "--objective", help="Objective to optimise, repeatable: "
+                                         "'accuracy', '-trainable_params' (- minimises), adapter_size, latency; "
+                                         "several give the Pareto front. The first replaces --metric."),
+    extend: Optional[str] = typer.Option(None, "--extend", help="Add --trials trials to the finished search "  # noqa: UP045
+                                         "SEARCH_ID, seeded with its trials' results."),
+    no_ray: bool = typer.Option(False, "--no-ray", help="Run the trials one after another in this process."),
     scheduler: str = typer.Option("asha", "--scheduler", help="asha, median, pbt or fifo."),
     search_alg: str = typer.Option("random", "--search-alg", help="random or optuna."),
     concurrent: Optional[int] = typer.Option(None, "--concurrent", help="Trials at once (default: as resources allow)."),  # noqa: UP045,E501
@@ -112,22 +131,50 @@ def search(
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON.",
                                  callback=progress.silence_for_json),
 ) -> None:
-    """Search hyper-parameters with Ray Tune; register the best trial's adapter."""
+    """Search hyper-parameters with Ray Tune (or in this process); register the best trial's adapter."""
 
-    space_dict = resolve_space(method, space)
-    train_spec = build_train_spec(prompt=prompt, model=model, data=data, method=method,
+    if no_ray and ray_address:
+        raise UsageError("--no-ray and --ray-address exclude each other", where="--no-ray")
+    if extend is not None:
+        given = [flag for flag, value in (("--prompt", prompt), ("--model", model), ("--data", data),
+                                          ("--method", method), ("--space", space), ("--objective", objectives),
+                                          ("--set", sets)) if value]
+        if given:
+            raise UsageError(f"{', '.join(given)} cannot change a search being extended", where="--extend",
+                             hint="--extend takes the search's own settings; give only --trials")
+        if trials < 1:
+            raise UsageError(f"must be a positive integer, got {trials!r}", where="--trials")
+        target = None if no_ray else choose_executor(True, ray_address)
+        result = extend_search(check_id(extend, what="search id"), trials, target,
+                               registry=_registry(create=False))
+        _show(result, as_json)
+        return
+    missing = [flag for flag, value in (("--prompt", prompt), ("--model", model), ("--data", data)) if not value]
+    if missing:
+        raise UsageError(f"missing option {', '.join(missing)}", where="tune search",
+                         hint="a new search needs --prompt, --model and --data (or --extend SEARCH_ID)")
+    space_dict = resolve_space(method or "lora", space)
+    if method and is_conditional(space_dict):
+        raise UsageError("the space file chooses the method; --method cannot also set it", where="--method")
+    if objectives and metric != "val_metric":
+        raise UsageError("--objective replaces --metric; give one of them", where="--objective")
+    train_spec = build_train_spec(prompt=prompt, model=model, data=data, method=method or "lora",
                                   overrides=parse_sets(sets), seed=seed,
                                   registry=str(registry_path(state.registry)))
     spec = SearchSpec(train_spec=train_spec, space=space_dict, trials=trials, scheduler=scheduler,
                       search_alg=search_alg, concurrent=concurrent, cpus_per_trial=cpus_per_trial,
                       gpus_per_trial=gpus_per_trial, metric=metric, mode=mode, max_failures=max_failures,
-                      keep_checkpoints=keep, seed=seed, name=name, label=label)
-    # A search always runs on Ray: --ray-address joins a cluster, otherwise a local instance starts.
-    target = choose_executor(True, ray_address)
+                      keep_checkpoints=keep, seed=seed, name=name, label=label, objectives=objectives or None)
+    # --no-ray: one trial after another here; else Ray: --ray-address joins a cluster, or a local instance
+    target = None if no_ray else choose_executor(True, ray_address)
     registry = _registry()  # opened (and created) only once every argument has been checked
     if not (state.quiet or as_json):
-        console.print(f"search {spec.search_id}: {trials} trials on {target.describe()}")
-    result = run_search(spec, target, registry=registry)
+        where = "this process" if target is None else target.describe()
+        console.print(f"search {spec.search_id}: {trials} trials on {where}")
+    if target is None:
+        result = run_search_local(spec, registry=registry)
+    else:
+        result = run_search(spec, target, registry=registry)
     _show(result, as_json)
 
 
@@ -168,7 +215,13 @@ def searches(
     if as_json:
         print_json(record)
         return
+    summary = record.get("summary") or {}
+    front = set(summary.get("pareto") or [])
     table(f"search {search_id} ({record['status']}, {record['metric']})",
-          ["trial", "params", "status", "evals", "best", "error"],
-          [[t["trial_id"], t["params"], t["status"], t["iterations"], t["best_metric"], t["error"]]
-           for t in record["trials"]])
+          ["trial", "params", "status", "evals", "best", "front", "error"],
+          [[t["trial_id"], t["params"], t["status"], t["iterations"], t["best_metric"],
+            "yes" if t["trial_id"] in front else "", t["error"]] for t in record["trials"]])
+    per_method = summary.get("best_per_method") or {}
+    if len(per_method) > 1:
+        table("best per method", ["method", "trial", "best", "params"],
+              [[m, b["trial_id"], b["best_metric"], b["params"]] for m, b in per_method.items()])

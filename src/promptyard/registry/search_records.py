@@ -35,10 +35,34 @@ def mark_resumed(registry: Any, search_id: str) -> None:
         s.add(row)
 
 
+def mark_extending(registry: Any, search_id: str, trials: int) -> None:
+    """Set a finished search running again for ``trials`` more trials (``tune search --extend``)."""
+
+    with registry.write() as s:
+        row = s.get(Search, search_id)
+        if row is None:
+            raise UnknownRefError(f"no search '{search_id}'", where=search_id, hint=_HINT)
+        row.status = "running"
+        row.trials_requested += trials
+        s.add(row)
+
+
+def reopen(registry: Any, search_id: str, record: dict[str, Any]) -> None:
+    """Put back the status and trial count of ``record`` (an extension that did not finish)."""
+
+    with registry.write() as s:
+        row = s.get(Search, search_id)
+        if row is not None:
+            row.status, row.trials_requested = record["status"], record["trials_requested"]
+            s.add(row)
+
+
 def finish_search(registry: Any, search_id: str, trials: list[dict[str, Any]], *, status: str,
                   best_trial_id: str | None, best_metric: float | None, adapter_version_id: int | None,
-                  plot_path: str = "", error: str = "") -> None:
-    """Replace the search's trial rows with ``trials`` and close it, in one transaction."""
+                  plot_path: str = "", error: str = "", summary: dict[str, Any] | None = None,
+                  trials_requested: int | None = None) -> None:
+    """Replace the search's trial rows with ``trials`` and close it, in one transaction; ``summary``: the
+    objectives, Pareto front, best trial per method and extensions."""
     from sqlmodel import delete
 
 
@@ -54,6 +78,10 @@ def finish_search(registry: Any, search_id: str, trials: list[dict[str, Any]], *
                               history=json.dumps(t["history"], default=str), error=t.get("error") or ""))
         row.status, row.best_trial_id, row.best_metric = status, best_trial_id, best_metric
         row.adapter_version_id, row.plot_path, row.error = adapter_version_id, plot_path, error
+        if summary is not None:
+            row.summary = json.dumps(summary, default=str)
+        if trials_requested is not None:
+            row.trials_requested = trials_requested
         row.finished_at = utcnow()
         s.add(row)
 
@@ -71,6 +99,7 @@ def get_search(registry: Any, search_id: str) -> dict[str, Any]:
                         .order_by(SearchTrial.trial_id)).all()
         out = row.model_dump()
         out["spec"] = json.loads(row.spec)
+        out["summary"] = json.loads(row.summary or "{}")
         out["trials"] = [{**t.model_dump(exclude={"id", "search_id"}), "params": json.loads(t.params),
                           "history": json.loads(t.history)} for t in trials]
         return out
@@ -83,4 +112,4 @@ def list_searches(registry: Any) -> list[dict[str, Any]]:
 
     with registry.session() as s:
         rows = s.exec(select(Search).order_by(Search.created_at.desc())).all()
-        return [{**r.model_dump(exclude={"spec"})} for r in rows]
+        return [{**r.model_dump(exclude={"spec", "summary"})} for r in rows]

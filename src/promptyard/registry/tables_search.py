@@ -33,6 +33,8 @@ class Search(SQLModel, table=True):
     adapter_version_id: Optional[int] = Field(default=None, foreign_key="versions.id")  # noqa: UP045
     error: str = Field(default="", sa_column=Column(Text, nullable=False, server_default=""))
     resumed: int = 0
+    #: JSON: objectives, Pareto front, best trial per method, extensions (written when the search finishes)
+    summary: str = Field(default="{}", sa_column=Column(Text, nullable=False, server_default="{}"))
     created_at: datetime = Field(default_factory=utcnow)
     finished_at: Optional[datetime] = Field(default=None)  # noqa: UP045
 

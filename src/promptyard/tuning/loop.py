@@ -122,6 +122,11 @@ def _save_best(method: Any, model: Any, run_dir: Path, meta: dict[str, Any]) -> 
     return replace_dir(tmp, run_dir / "best", aside=".old-")
 
 
+def _dir_bytes(folder: Path | None) -> int:
+    """Size of the files of a saved adapter."""
+    return sum(p.stat().st_size for p in Path(folder).rglob("*") if p.is_file()) if folder else 0
+
+
 def new_run_dir() -> Path:
     """A fresh folder name for a run under the work dir (not created)."""
     return work_dir() / "runs" / f"{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
@@ -207,9 +212,13 @@ def train(spec: TrainSpec, *, report: Report | None = None,
                     or (settings.max_steps and at_step >= settings.max_steps)
                     or (epoch == settings.epochs - 1 and consumed == n_batches))
 
+    n_trainable = sum(p.numel() for p in params)
+
     def do_eval(epoch: int, consumed: int) -> bool:
         nonlocal best_metric, best_step, bad_evals, best_dir
+        eval_started = time.perf_counter()
         result = evaluate(model, prep, device, dtype)
+        eval_ms = (time.perf_counter() - eval_started) * 1000 / max(len(prep.validation), 1)
         improved = best_metric is None or (result["val_metric"] < best_metric if minimise
                                            else result["val_metric"] > best_metric)
         if improved:
@@ -220,7 +229,9 @@ def train(spec: TrainSpec, *, report: Report | None = None,
             best_dir = _save_best(method, model, run_dir, {**meta, "step": step})
         entry = {"step": step, "epoch": epoch, "train_loss": running / max(running_n, 1), **result,
                  "tokens_per_s": real_tokens / train_time if train_time else 0.0,
-                 "adapter_dir": str(best_dir)}
+                 # what a multi-objective search may weigh against the metric (tuning.objectives)
+                 "trainable_params": n_trainable, "adapter_bytes": _dir_bytes(best_dir),
+                 "val_ms_per_row": eval_ms, "adapter_dir": str(best_dir)}
         history.append(entry)
         patience_stop = bool(settings.patience) and bad_evals >= settings.patience
         done = ended(step, epoch, consumed, bad_evals)

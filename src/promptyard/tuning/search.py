@@ -22,13 +22,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from promptyard.core.errors import UsageError
+from promptyard.core.errors import PromptyardError, UsageError
 from promptyard.core.paths import check_id, inside
 from promptyard.core.template import Template
 from promptyard.core.text_files import parse_json, read_text
 from promptyard.runtime.ray_session import apply_ray_env, tune_storage_dir
+from promptyard.tuning.objectives import LOOP_REPORTS, Objective, parse_objectives
 from promptyard.tuning.resume import MUTABLE, RESUME_DIR
-from promptyard.tuning.space import searched_keys, to_tune
+from promptyard.tuning.search_optuna import flat_params, tune_searcher
+from promptyard.tuning.space import METHOD, branches, is_conditional, searched_keys, to_tune
 from promptyard.tuning.spec import TrainSpec
 
 SCHEDULERS = ("asha", "median", "pbt", "fifo")
@@ -65,6 +67,12 @@ class SearchSpec:
     trainer: str = DEFAULT_TRAINER  # "module:function" with train()'s signature
     points: list[dict[str, Any]] | None = None  # configurations to try first (warm start, benchmarks)
     search_id: str = field(default_factory=lambda: new_search_id())
+    #: ``["accuracy", "-trainable_params"]`` as given, or their checked form ``{"name", "mode", "label"}``;
+    #: the first is the primary one and sets ``metric``/``mode``. None: ``metric`` alone
+    objectives: list[Any] | None = None
+    extension: int = 0  # 0 for the search itself; k for its k-th ``--extend`` (a Tune experiment of its own)
+    #: earlier trials that seed the sampler (``{"params": ..., "values": [...]}``), for an extension
+    seeds: list[dict[str, Any]] | None = None
 
     def __post_init__(self) -> None:
         check_id(self.search_id, what="search id")  # it names a folder in the work dir
@@ -85,14 +93,49 @@ class SearchSpec:
         if self.cpus_per_trial <= 0 or self.gpus_per_trial < 0:
             raise UsageError("resources per trial must be positive",
                              where="--cpus-per-trial/--gpus-per-trial")
+        if self.scheduler == "pbt" and (is_conditional(self.space) or len(self.objectives or ()) > 1):
+            raise UsageError("PBT copies weights between trials: it cannot search a method choice or "
+                             "several objectives", where="--scheduler", hint="use asha")
         if self.scheduler == "pbt":
             pbt_mutations(self, dict(self.space))  # PBT needs a key it may change mid-trial: say so now
+        if self.objectives:
+            self.objectives = [o.to_dict() for o in self.objective_list()]
+            self.metric, self.mode = self.objectives[0]["name"], self.objectives[0]["mode"]
         if self.mode == "auto":  # last: it resolves the prompt (the task may come from it)
             self.mode = default_mode(self.train_spec, self.metric)
+        if is_conditional(self.space) and isinstance(self.train_spec, TrainSpec):
+            check_branches(self.train_spec, self.space)
+
+    def objective_list(self) -> list[Objective]:
+        """The objectives, checked (the primary first); ``[metric]`` when none were given."""
+        if not self.objectives:
+            return [Objective(self.metric, self.mode, self.metric)]
+        if all(isinstance(o, dict) for o in self.objectives):
+            return [Objective(o["name"], o["mode"], o.get("label", o["name"])) for o in self.objectives]
+        own = self.trainer != DEFAULT_TRAINER or not isinstance(self.train_spec, TrainSpec)
+        kind = None if own else _task_kind(self.train_spec)
+        return parse_objectives([str(o) for o in self.objectives],
+                                default_mode=lambda name: default_mode(self.train_spec, name),
+                                classification=None if kind is None else kind == "classification",
+                                reported=None if own else LOOP_REPORTS)
+
+    def experiment_name(self) -> str:
+        """Tune's experiment folder name: the search id, and ``<id>-x<k>`` for its k-th extension."""
+        return self.search_id if not self.extension else f"{self.search_id}-x{self.extension}"
+
+    def define_by_run(self) -> bool:
+        """Sampled through Optuna's define-by-run interface: a method choice, objectives or seeds."""
+        return is_conditional(self.space) or len(self.objective_list()) > 1 or bool(self.seeds)
 
 
 #: reported numbers that are better when smaller
 LOSSES = ("val_loss", "train_loss")
+
+
+def _task_kind(train_spec: TrainSpec) -> str:
+    from promptyard.tuning.plan import plan_run
+
+    return plan_run(train_spec).task.kind  # a required member of every task type
 
 
 def default_mode(train_spec: Any, metric: str) -> str:
@@ -105,10 +148,21 @@ def default_mode(train_spec: Any, metric: str) -> str:
 
     if not isinstance(train_spec, TrainSpec):  # a trainer of its own: its val_metric is a score
         return "max"
+    return "max" if _task_kind(train_spec) == "classification" else "min"
+
+
+def check_branches(train_spec: TrainSpec, space: dict[str, Any]) -> None:
+    """Plan one trial of each method of a method choice (loads nothing), so a method that cannot train
+    this model, task or setting fails before any trial starts, naming the method."""
     from promptyard.tuning.plan import plan_run
 
-    kind = plan_run(train_spec).task.kind  # a required member of every task type
-    return "max" if kind == "classification" else "min"
+    for method, part in branches(space).items():
+        params = {k: (next(iter(v.values()))[0] if isinstance(v, dict) else v) for k, v in part.items()}
+        try:
+            plan_run(apply_params(train_spec, {METHOD: method, **params}))
+        except PromptyardError as exc:
+            raise UsageError(f"method '{method}' of the search space cannot run: {exc.message}",
+                             where=exc.where or "--space", hint=exc.hint) from None
 
 
 def new_search_id() -> str:
@@ -126,14 +180,19 @@ def resolve_trainer(path: str) -> Callable[..., Any]:
 
 
 def apply_params(train_spec: Any, params: dict[str, Any]) -> Any:
-    """The TrainSpec with the trial's hyper-parameters merged over its config overrides."""
+    """The TrainSpec with the trial's hyper-parameters merged over its config overrides (a ``method``
+    parameter, from a method choice, becomes the spec's method)."""
     if not dataclasses.is_dataclass(train_spec):
         raise UsageError(f"train spec must be a dataclass, got {type(train_spec).__name__}")
     names = {f.name for f in dataclasses.fields(train_spec)}
+    params = dict(params)
+    chosen = {METHOD: params.pop(METHOD)} if METHOD in params else {}
+    if chosen and METHOD not in names:
+        raise UsageError(f"{type(train_spec).__name__} has no 'method' field for the searched method")
     for candidate in ("overrides", "config", "config_overrides"):
         if candidate in names:
             merged = {**(getattr(train_spec, candidate) or {}), **params}
-            return dataclasses.replace(train_spec, **{candidate: merged})
+            return dataclasses.replace(train_spec, **{candidate: merged}, **chosen)
     raise UsageError(f"{type(train_spec).__name__} has no config-overrides field to put trial params in")
 
 
@@ -182,7 +241,7 @@ def run_trial(config: dict[str, Any], spec: SearchSpec) -> None:
         last["metrics"] = _numeric(metrics)
         tune.report(last["metrics"], checkpoint=checkpoint)
 
-    train(apply_params(spec.train_spec, config), report=report, checkpoint_dir=work)
+    train(apply_params(spec.train_spec, flat_params(config)), report=report, checkpoint_dir=work)
     if last and staging.exists():
         final_adapter = trial_dir / "final-adapter"
         if final_adapter.exists():
@@ -223,6 +282,7 @@ def pbt_mutations(spec: SearchSpec, tune_space: dict[str, Any]) -> dict[str, Any
 
 
 def _scheduler(spec: SearchSpec, tune_space: dict[str, Any]) -> Any:
+    """The trial scheduler; it names the primary metric itself when Optuna's searcher holds the objectives."""
     from ray.tune.schedulers import (
         ASHAScheduler,
         FIFOScheduler,
@@ -230,12 +290,13 @@ def _scheduler(spec: SearchSpec, tune_space: dict[str, Any]) -> Any:
         PopulationBasedTraining,
     )
 
+    own = {"metric": spec.metric, "mode": spec.mode} if spec.define_by_run() else {}
     if spec.scheduler == "asha":
         return ASHAScheduler(time_attr="training_iteration", max_t=spec.max_reports,
-                             grace_period=spec.grace_period, reduction_factor=spec.reduction_factor)
+                             grace_period=spec.grace_period, reduction_factor=spec.reduction_factor, **own)
     if spec.scheduler == "median":
         return MedianStoppingRule(time_attr="training_iteration", grace_period=spec.grace_period,
-                                  min_samples_required=2)
+                                  min_samples_required=2, **own)
     if spec.scheduler == "pbt":
         return PopulationBasedTraining(time_attr="training_iteration", perturbation_interval=2,
                                        hyperparam_mutations=pbt_mutations(spec, tune_space), seed=spec.seed)
@@ -243,6 +304,9 @@ def _scheduler(spec: SearchSpec, tune_space: dict[str, Any]) -> Any:
 
 
 def _search_alg(spec: SearchSpec) -> Any:
+    if spec.define_by_run():
+        return tune_searcher(spec.space, spec.objective_list(), search_alg=spec.search_alg,
+                             seed=spec.seed + spec.extension, seeds=spec.seeds or ())
     if spec.search_alg == "optuna":
         from ray.tune.search.optuna import OptunaSearch
 
@@ -250,7 +314,7 @@ def _search_alg(spec: SearchSpec) -> Any:
     from ray.tune.search.basic_variant import BasicVariantGenerator
 
     # max_concurrent here: Tune ignores TuneConfig.max_concurrent_trials for a SearchAlgorithm instance.
-    return BasicVariantGenerator(random_state=spec.seed, max_concurrent=spec.concurrent or 0,
+    return BasicVariantGenerator(random_state=spec.seed + spec.extension, max_concurrent=spec.concurrent or 0,
                                  points_to_evaluate=spec.points)
 
 
@@ -275,15 +339,17 @@ def build_tuner(spec: SearchSpec, callbacks: list[Any] | None = None) -> Any:
     from ray import tune
 
 
-    tune_space = to_tune(spec.space)
+    # a define-by-run searcher holds the space and the objectives itself: Tune is told neither
+    own = spec.define_by_run()
+    tune_space = {} if own else to_tune(spec.space)
     return tune.Tuner(
         make_trainable(spec),
         param_space=tune_space,
         tune_config=tune.TuneConfig(
-            metric=spec.metric, mode=spec.mode, num_samples=spec.trials,
+            metric=None if own else spec.metric, mode=None if own else spec.mode, num_samples=spec.trials,
             scheduler=_scheduler(spec, tune_space), search_alg=_search_alg(spec),
             # the random generator limits concurrency itself (see _search_alg); Tune warns if told twice
-            max_concurrent_trials=spec.concurrent if spec.search_alg != "random" else None,
+            max_concurrent_trials=spec.concurrent if (own or spec.search_alg != "random") else None,
             reuse_actors=True),
         run_config=_run_config(spec, callbacks))
 
@@ -292,7 +358,7 @@ def _run_config(spec: SearchSpec, callbacks: list[Any] | None) -> Any:
     from ray import tune
 
     return tune.RunConfig(
-        name=spec.search_id,
+        name=spec.experiment_name(),
         storage_path=str(tune_storage_dir()),
         checkpoint_config=tune.CheckpointConfig(
             num_to_keep=spec.keep_checkpoints, checkpoint_score_attribute=spec.metric,
@@ -342,7 +408,7 @@ def spec_from_json(data: Any, where: str) -> SearchSpec:
 def save_spec(spec: SearchSpec) -> Path:
     """Keep the spec (as JSON, never a pickle) next to Tune's state so ``tune resume`` rebuilds the
     identical trainable."""
-    folder = experiment_dir(spec.search_id)
+    folder = experiment_dir(spec.experiment_name())
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / SPEC_FILE
     tmp = path.with_suffix(".tmp")
@@ -374,7 +440,7 @@ def fit(spec: SearchSpec, *, resume: bool = False, callbacks: list[Any] | None =
     from ray import tune
 
     if resume:
-        path = str(experiment_dir(spec.search_id))
+        path = str(experiment_dir(spec.experiment_name()))
         if not tune.Tuner.can_restore(path):
             raise UsageError(f"search '{spec.search_id}' has no restorable Tune state", where=path)
         tuner = tune.Tuner.restore(path, trainable=make_trainable(spec), resume_unfinished=True,

@@ -27,11 +27,14 @@ from promptyard.tuning.search import (
 )
 from promptyard.tuning.search_results import (
     TrialRecord,
+    best_per_method,
     best_trial,
     collect_trials,
+    mark_objectives,
     plot_trials,
     progress_callback,
 )
+from promptyard.tuning.space import space_methods
 
 
 @dataclass
@@ -46,6 +49,21 @@ class SearchResult:
     output_dir: Path | None = None
     metric: str = "val_metric"
     extra: dict[str, Any] = field(default_factory=dict)
+    best_per_method: dict[str, TrialRecord] = field(default_factory=dict)
+    pareto: list[TrialRecord] = field(default_factory=list)  # several objectives: the front, else empty
+    objectives: list[Any] = field(default_factory=list)  # tuning.objectives.Objective, the primary first
+
+    def to_dict(self) -> dict[str, Any]:
+        """What ``--json`` prints (and the Python API may hand on as it is)."""
+        best = self.best
+        return {"search_id": self.search_id, "metric": self.metric,
+                "objectives": [o.to_dict() for o in self.objectives],
+                "best": best.to_dict() if best else None,
+                "best_per_method": {m: t.to_dict() for m, t in self.best_per_method.items()},
+                "pareto": [t.trial_id for t in self.pareto],
+                "adapter": self.adapter.ref if self.adapter else None,
+                "plot": str(self.plot_path), "trials": [t.to_dict() for t in self.trials],
+                **self.extra}
 
 
 def output_dir(search_id: str) -> Path:
@@ -64,14 +82,17 @@ def describe_spec(spec: SearchSpec) -> dict[str, Any]:
 
 
 def _method_of(spec: SearchSpec) -> str:
-    return str(getattr(spec.train_spec, "method", "") or "")
+    """The method searched: the spec's, or those of a method choice joined by ``,``."""
+    return ",".join(space_methods(spec.space)) or str(getattr(spec.train_spec, "method", "") or "")
 
 
 def adapter_name(spec: SearchSpec) -> str:
-    """``--name`` when given, else the default name of a search's best adapter (``<prompt>-<method>-search``)."""
+    """``--name`` when given, else the default name of a search's best adapter (``<prompt>-<method>-search``;
+    ``<prompt>-methods-search`` for a method choice)."""
     if spec.name:
         return spec.name
-    return default_adapter_name(getattr(spec.train_spec, "prompt", None), _method_of(spec), searched=True)
+    method = "methods" if space_methods(spec.space) else _method_of(spec)
+    return default_adapter_name(getattr(spec.train_spec, "prompt", None), method, searched=True)
 
 
 def _clean_adapter(checkpoint: str, dest: Path) -> Path:
@@ -112,7 +133,7 @@ def _lineage(spec: SearchSpec, best: TrialRecord) -> dict[str, Any]:
         base = {**base, "ref": str(getattr(spec.train_spec, "model", "") or "unknown")}
     method = trained.get("method") or {}
     if not method.get("name"):
-        method = {"name": _method_of(spec) or "custom", "config": method.get("config") or {}}
+        method = {"name": best.method(_method_of(spec)) or "custom", "config": method.get("config") or {}}
     metrics: dict[str, Any] = {spec.metric: best.best_metric, "metric_name": spec.metric}
     return validate_lineage(json.loads(json.dumps({
         **trained,
@@ -121,7 +142,7 @@ def _lineage(spec: SearchSpec, best: TrialRecord) -> dict[str, Any]:
         "method": method,
         "search": {"id": spec.search_id, "trial_id": best.trial_id, "scheduler": spec.scheduler,
                    "search_alg": spec.search_alg, "trials": spec.trials, "metric": spec.metric,
-                   "mode": spec.mode},
+                   "mode": spec.mode, "objectives": [o.to_dict() for o in spec.objective_list()]},
         "hyperparameters": best.params,
         "metrics": metrics,
         "train": train,
@@ -131,22 +152,49 @@ def _lineage(spec: SearchSpec, best: TrialRecord) -> dict[str, Any]:
 
 def finalize(spec: SearchSpec, grid: Any, registry: Any | None) -> SearchResult:
     """Collect trial records, plot, and (driver only) record the search and register the best adapter."""
-    return finalize_records(spec, collect_trials(grid, spec.metric, spec.mode), registry)
+    keys = tuple(o.name for o in spec.objective_list())
+    return finalize_records(spec, collect_trials(grid, spec.metric, spec.mode, keys), registry)
 
 
-def finalize_records(spec: SearchSpec, records: list[TrialRecord], registry: Any | None) -> SearchResult:
-    """Plot the trials, and (driver only) record the search and register the best trial's adapter."""
-    best = best_trial(records, spec.mode)
+def summarize(spec: SearchSpec, records: list[TrialRecord]) -> tuple[TrialRecord | None, dict[str, TrialRecord],
+                                                                     list[TrialRecord]]:
+    """The best trial, the best of each method and the Pareto front (records get their objective values)."""
+    objectives = spec.objective_list()
+    front_ids = mark_objectives(records, objectives)
+    by_method = best_per_method(records, spec.mode, _method_of(spec) if not space_methods(spec.space) else "")
+    return best_trial(records, spec.mode), by_method, [r for r in records if r.trial_id in front_ids]
+
+
+def finalize_records(spec: SearchSpec, records: list[TrialRecord], registry: Any | None, *,
+                     previous: dict[str, Any] | None = None, new_ids: list[str] | None = None) -> SearchResult:
+    """Plot the trials, and (driver only) record the search and register the best trial's adapter.
+
+    ``previous``: the search record an extension adds to; its best adapter stays when the best trial is
+    still one of its trials."""
+    best, by_method, front = summarize(spec, records)
+    objectives = spec.objective_list()
     out = output_dir(spec.search_id)
-    plot = plot_trials(records, spec.metric, out / "trials.png", title=f"search {spec.search_id}")
+    plot = plot_trials(records, spec.metric, out / "trials.png", title=f"search {spec.search_id}",
+                       objectives=objectives)
     (out / "results.json").write_text(json.dumps([r.to_dict() for r in records], indent=2, default=str))
-    result = SearchResult(spec.search_id, records, best, plot_path=plot, output_dir=out, metric=spec.metric)
+    result = SearchResult(spec.search_id, records, best, plot_path=plot, output_dir=out, metric=spec.metric,
+                          best_per_method=by_method, pareto=front, objectives=objectives)
+    extensions = list(((previous or {}).get("summary") or {}).get("extensions") or [])
+    if spec.extension:
+        extensions.append({"extension": spec.extension, "trials": len(new_ids or []),
+                           "trial_ids": list(new_ids or [])})
+    result.extra["extensions"] = extensions
     if registry is None:
         return result
     from promptyard.registry.search_records import finish_search
 
     version = None
-    if best is not None:
+    kept = previous is not None and best is not None and best.trial_id == previous.get("best_trial_id")
+    if kept:
+        version = next((v for v in registry.versions(previous["adapter_name"], kind="adapter")
+                        if v.id == previous.get("adapter_version_id")), None)
+        result.adapter = version
+    elif best is not None:
         adapter_dir = _clean_adapter(best.checkpoint, out / "best-adapter")
         version = registry.register_adapter(
             adapter_name(spec), adapter_dir, lineage=_lineage(spec, best),
@@ -155,12 +203,18 @@ def finalize_records(spec: SearchSpec, records: list[TrialRecord], registry: Any
         if spec.label:
             registry.label_adapter(version.ref, spec.label, reason=f"search {spec.search_id}")
         result.adapter = version
+    summary = {"objectives": [o.to_dict() for o in objectives], "pareto": [r.trial_id for r in front],
+               "best_per_method": {m: {"trial_id": t.trial_id, "best_metric": t.best_metric, "params": t.params}
+                                   for m, t in by_method.items()},
+               "extensions": extensions}
     status = "finished" if best is not None else "failed"
+    adapter_id = previous.get("adapter_version_id") if kept else (version.id if version else None)
     finish_search(registry, spec.search_id, [r.to_dict() for r in records], status=status,
                   best_trial_id=best.trial_id if best else None,
                   best_metric=best.best_metric if best else None,
-                  adapter_version_id=version.id if version else None, plot_path=str(plot),
-                  error="" if best else "no trial produced a checkpoint")
+                  adapter_version_id=adapter_id, plot_path=str(plot),
+                  error="" if best else "no trial produced a checkpoint", summary=summary,
+                  trials_requested=len(records) if previous is not None else None)
     return result
 
 
@@ -176,7 +230,7 @@ def record_start(spec: SearchSpec, registry: Any | None) -> None:
                  storage_path=str(tune_storage_dir() / spec.search_id))
 
 
-def _callbacks(spec: SearchSpec) -> list[Any] | None:
+def callbacks_for(spec: SearchSpec) -> list[Any] | None:
     """The search's progress as events, when someone listens (the CLI); none otherwise."""
     return [progress_callback(spec.trials, spec.metric, spec.mode)] if events.listened() else None
 
@@ -186,7 +240,7 @@ def run_search(spec: SearchSpec, target: RayTarget, *, registry: Any | None = No
     """Run a search on Ray (local or a cluster) and record it; ``registry=None`` records nothing."""
     record_start(spec, registry)
     with ray_session(target, num_cpus=num_cpus):
-        grid = fit(spec, callbacks=_callbacks(spec))
+        grid = fit(spec, callbacks=callbacks_for(spec))
         return finalize(spec, grid, registry)
 
 
@@ -210,5 +264,5 @@ def resume_search(search_id: str, target: RayTarget, *, registry: Any | None = N
     if registry is not None:
         mark_resumed(registry, search_id)
     with ray_session(target, num_cpus=num_cpus):
-        grid = fit(spec, resume=True, callbacks=_callbacks(spec))
+        grid = fit(spec, resume=True, callbacks=callbacks_for(spec))
         return finalize(spec, grid, registry)

@@ -1,6 +1,8 @@
 """In-process search: the same :class:`SearchSpec`, its trials run one after another in this process.
 
-For machines without Ray (``--no-ray``). Parameters are sampled from the same promptyard space; the
+For machines without Ray (``--no-ray``). Parameters are sampled from the same promptyard space (by
+promptyard's own random draws, or for ``optuna`` by the Optuna study of
+:mod:`promptyard.tuning.search_optuna`, asked and told here, seeded with an extension's finished trials); the
 ``asha`` scheduler's rule is applied as trials report (a trial stops at a rung when its metric is below the
 ``1 - 1/reduction_factor`` quantile of the metrics recorded at that rung so far, as Ray's ASHA does);
 other schedulers run every trial to the end. The outcome is recorded exactly like a Ray search.
@@ -11,38 +13,21 @@ from __future__ import annotations
 import math
 import random
 import shutil
-from collections.abc import Mapping
 from typing import Any
 
 from promptyard.core.errors import PromptyardError
-from promptyard.tuning.search import SearchSpec, apply_params, experiment_dir, resolve_trainer
+from promptyard.tuning.objectives import objective_values
+from promptyard.tuning.search import SearchSpec, apply_params, experiment_dir, resolve_trainer, save_spec
 from promptyard.tuning.search_driver import SearchResult, finalize_records, record_start
+from promptyard.tuning.search_optuna import StudyProposer
 from promptyard.tuning.search_results import HISTORY_KEYS, TrialRecord
+from promptyard.tuning.space import sample_params
+
+__all__ = ["AshaRule", "run_search_local", "run_trial_local", "run_trials_local", "sample_params"]
 
 
 class _StopTrial(Exception):
     """Raised from the report callback to end a trial the scheduler cut."""
-
-
-def sample_params(space: Mapping[str, Any], rng: random.Random) -> dict[str, Any]:
-    """One draw from a validated promptyard space (constants are passed through)."""
-    out: dict[str, Any] = {}
-    for key, value in space.items():
-        if not isinstance(value, Mapping):
-            out[key] = value
-            continue
-        (kind, args), = value.items()
-        if kind == "choice":
-            out[key] = rng.choice(list(args))
-        elif kind == "uniform":
-            out[key] = rng.uniform(args[0], args[1])
-        elif kind == "loguniform":
-            out[key] = math.exp(rng.uniform(math.log(args[0]), math.log(args[1])))
-        elif kind == "int":
-            out[key] = rng.randint(args[0], args[1])
-        else:  # randint: high excluded, Ray's convention
-            out[key] = rng.randrange(args[0], args[1])
-    return out
 
 
 class AshaRule:
@@ -82,9 +67,11 @@ def run_trial_local(spec: SearchSpec, trial_id: str, params: dict[str, Any], rul
     history: list[dict[str, Any]] = []
     best: dict[str, Any] = {"value": None}
 
+    keys = (*HISTORY_KEYS, *(o.name for o in spec.objective_list() if o.name not in HISTORY_KEYS))
+
     def report(metrics: dict[str, Any]) -> None:
         iteration = len(history) + 1
-        history.append({**{k: metrics.get(k) for k in HISTORY_KEYS}, "training_iteration": iteration})
+        history.append({**{k: metrics.get(k) for k in keys}, "training_iteration": iteration})
         value = metrics.get(spec.metric)
         if _better(value, best["value"], spec.mode) and metrics.get("adapter_dir"):
             best["value"] = float(value)
@@ -109,19 +96,36 @@ def run_trial_local(spec: SearchSpec, trial_id: str, params: dict[str, Any], rul
                        error=error, checkpoint=str(checkpoint) if checkpoint.exists() else None)
 
 
+def run_trials_local(spec: SearchSpec, *, start: int = 0, on_trial: Any = None) -> list[TrialRecord]:
+    """Run ``spec.trials`` trials here, one after another (ids ``local_<start + i>``); the sampler is
+    promptyard's random draws (a method choice too: no Optuna needed), or for ``optuna`` the Optuna study,
+    seeded with ``spec.seeds``."""
+    rule = AshaRule(spec) if spec.scheduler == "asha" else None
+    objectives = spec.objective_list()
+    study = None
+    if spec.search_alg == "optuna":
+        study = StudyProposer(spec.space, objectives, search_alg=spec.search_alg, seed=spec.seed + spec.extension,
+                              seeds=spec.seeds or ())
+    # an extension draws on from a stream of its own: the same seed would repeat the first trials
+    rng = random.Random(spec.seed if not spec.extension else f"{spec.seed}-x{spec.extension}")
+    records = []
+    for i in range(spec.trials):
+        number, params = study.ask() if study is not None else (None, sample_params(spec.space, rng))
+        record = run_trial_local(spec, f"local_{start + i:05d}", params, rule)
+        if study is not None:
+            values = objective_values(record.history, objectives) if record.status != "error" else None
+            study.tell(number, values, failed=record.status == "error")
+        records.append(record)
+        if on_trial is not None:
+            on_trial(i, record)
+    return records
+
+
 def run_search_local(spec: SearchSpec, *, registry: Any | None = None, on_trial: Any = None) -> SearchResult:
     """Run every trial of ``spec`` here, one after another, and record the search like a Ray one.
 
     ``on_trial(index, record)`` is called after each trial (for progress displays).
     """
     record_start(spec, registry)
-    rng = random.Random(spec.seed)
-    rule = AshaRule(spec) if spec.scheduler == "asha" else None
-    records = []
-    for i in range(spec.trials):
-        record = run_trial_local(spec, f"local_{i:05d}", sample_params(spec.space, rng), rule)
-        records.append(record)
-        if on_trial is not None:
-            on_trial(i, record)
-    return finalize_records(spec, records, registry)
-
+    save_spec(spec)  # what --extend rebuilds the search from
+    return finalize_records(spec, run_trials_local(spec, on_trial=on_trial), registry)

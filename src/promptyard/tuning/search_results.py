@@ -8,8 +8,12 @@ from pathlib import Path
 from typing import Any
 
 from promptyard.core import events
+from promptyard.tuning.objectives import Objective, objective_values, pareto_front
+from promptyard.tuning.search_optuna import flat_params
+from promptyard.tuning.space import METHOD
 
-HISTORY_KEYS = ("training_iteration", "step", "epoch", "train_loss", "val_loss", "val_metric")
+HISTORY_KEYS = ("training_iteration", "step", "epoch", "train_loss", "val_loss", "val_metric",
+                "trainable_params", "adapter_bytes", "val_ms_per_row")
 
 
 @dataclass
@@ -26,9 +30,20 @@ class TrialRecord:
     error: str | None = None
     checkpoint: str | None = None  # directory of this trial's best adapter checkpoint
     path: str | None = None  # the trial's folder in Tune's storage
+    objectives: dict[str, float] | None = None  # each objective at the best evaluation (see tuning.objectives)
+    on_front: bool = False  # on the Pareto front of the search's finished trials (several objectives)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TrialRecord:
+        names = {f for f in cls.__dataclass_fields__}
+        return cls(**{k: v for k, v in data.items() if k in names})
+
+    def method(self, default: str = "") -> str:
+        """The tuning method of this trial: the searched one, else the search's."""
+        return str(self.params.get(METHOD) or default)
 
 
 def _clean(value: Any) -> Any:
@@ -52,15 +67,17 @@ def _trial_id_from_dir(name: str) -> str:
     return "_".join(parts[2:4]) if len(parts) >= 4 else name
 
 
-def collect_trials(grid: Any, metric: str, mode: str) -> list[TrialRecord]:
-    """Turn Tune's ResultGrid into trial records (ordered by trial id)."""
+def collect_trials(grid: Any, metric: str, mode: str, keys: tuple[str, ...] = ()) -> list[TrialRecord]:
+    """Turn Tune's ResultGrid into trial records (ordered by trial id); ``keys``: reported numbers to keep
+    in the history besides :data:`HISTORY_KEYS` (the objectives)."""
     records: list[TrialRecord] = []
+    wanted = (*HISTORY_KEYS, *(k for k in keys if k not in HISTORY_KEYS))
     for result in grid:
         trial_id = str(result.metrics.get("trial_id") or _trial_id_from_dir(Path(result.path).name))
         history: list[dict[str, Any]] = []
         frame = result.metrics_dataframe
         if frame is not None and len(frame):
-            keep = [k for k in HISTORY_KEYS if k in frame.columns]
+            keep = [k for k in wanted if k in frame.columns]
             history = [{k: _clean(v) for k, v in row.items()} for row in frame[keep].to_dict("records")]
         values = [h[metric] for h in history if h.get(metric) is not None]
         best = (max(values) if mode == "max" else min(values)) if values else None
@@ -71,7 +88,7 @@ def collect_trials(grid: Any, metric: str, mode: str) -> list[TrialRecord]:
             best_ckpt = pick(scored, key=lambda cm: cm[1][metric])[0].path
         records.append(TrialRecord(
             trial_id=trial_id,
-            params={k: _clean(v) for k, v in (result.config or {}).items()},
+            params={k: _clean(v) for k, v in flat_params(result.config or {}).items()},
             status="error" if result.error else "completed",
             iterations=int(result.metrics.get("training_iteration") or len(history)),
             last_metric=values[-1] if values else None, best_metric=best, history=history,
@@ -94,16 +111,49 @@ def best_trial(records: list[TrialRecord], mode: str) -> TrialRecord | None:
     return min(candidates, key=lambda r: (sign * r.best_metric, r.trial_id))
 
 
-def trial_rows(records: list[TrialRecord], metric: str, best_id: str | None = None
+def mark_objectives(records: list[TrialRecord], objectives: list[Objective]) -> list[str]:
+    """Set each record's objective values and front flag; the Pareto front's trial ids (several
+    objectives: the finished trials no other finished trial dominates; one objective: none)."""
+    points: dict[str, list[float]] = {}
+    for r in records:
+        values = objective_values(r.history, objectives) if r.status != "error" else None
+        r.objectives = None if values is None else dict(zip([o.name for o in objectives], values, strict=True))
+        if values is not None:
+            points[r.trial_id] = values
+    front = pareto_front(points, objectives) if len(objectives) > 1 else []
+    for r in records:
+        r.on_front = r.trial_id in front
+    return front
+
+
+def best_per_method(records: list[TrialRecord], mode: str, default_method: str = "") -> dict[str, TrialRecord]:
+    """The best trial of each tuning method that has one (methods in the order they first appear)."""
+    methods = list(dict.fromkeys(r.method(default_method) for r in records))
+    out = {}
+    for method in methods:
+        best = best_trial([r for r in records if r.method(default_method) == method], mode)
+        if best is not None:
+            out[method] = best
+    return out
+
+
+def trial_rows(records: list[TrialRecord], metric: str, best_id: str | None = None,
+               objectives: list[Objective] | None = None, method_best: dict[str, str] | None = None
                ) -> tuple[list[str], list[list[str]]]:
-    """The trials as a table's columns and rows: params, status, evaluations, metric, error (best marked ``*``)."""
-    keys = sorted({k for r in records for k in r.params})
-    columns = ["trial", *keys, "status", "evals", f"best {metric}", "error"]
+    """The trials as a table's columns and rows: params, status, evaluations, metric, error (best marked
+    ``*``; the best of its method ``+``); with several objectives, their values and a ``front`` column."""
+    keys = sorted({k for r in records for k in r.params}, key=lambda k: (k != METHOD, k))
+    several = objectives if objectives and len(objectives) > 1 else []
+    columns = ["trial", *keys, "status", "evals", f"best {metric}",
+               *[o.label or o.name for o in several[1:]], *(["front"] if several else []), "error"]
+    best_of_method = set((method_best or {}).values())
     rows = []
     for r in records:
-        mark = " *" if r.trial_id == best_id else ""
+        mark = " *" if r.trial_id == best_id else (" +" if r.trial_id in best_of_method else "")
+        extra = [_fmt((r.objectives or {}).get(o.name)) for o in several[1:]]
         rows.append([r.trial_id + mark, *[_fmt(r.params.get(k)) for k in keys], r.status, str(r.iterations),
-                     _fmt(r.best_metric), r.error or ""])
+                     _fmt(r.best_metric), *extra, *(["yes" if r.on_front else ""] if several else []),
+                     r.error or ""])
     return columns, rows
 
 
@@ -115,14 +165,21 @@ def _fmt(value: Any) -> str:
     return str(value)
 
 
-def plot_trials(records: list[TrialRecord], metric: str, path: Path, title: str = "") -> Path:
-    """PNG of ``metric`` per trial over training steps (matplotlib Agg: no display needed)."""
+def plot_trials(records: list[TrialRecord], metric: str, path: Path, title: str = "",
+                objectives: list[Objective] | None = None) -> Path:
+    """PNG of ``metric`` per trial over training steps (matplotlib Agg: no display needed); with several
+    objectives a second panel shows the first two, every finished trial and the Pareto front."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(7, 4.2), dpi=110)
+    several = objectives is not None and len(objectives) > 1
+    fig, axes = plt.subplots(1, 2 if several else 1, figsize=(12 if several else 7, 4.2), dpi=110,
+                             squeeze=False)
+    ax = axes[0][0]
+    if several:
+        _plot_front(axes[0][1], records, objectives)
     for r in records:
         points = [(h.get("step") or h.get("training_iteration"), h.get(metric)) for h in r.history]
         points = [(x, y) for x, y in points if x is not None and y is not None]
@@ -142,6 +199,24 @@ def plot_trials(records: list[TrialRecord], metric: str, path: Path, title: str 
     fig.savefig(path)
     plt.close(fig)
     return path
+
+
+def _plot_front(ax: Any, records: list[TrialRecord], objectives: list[Objective]) -> None:
+    x, y = objectives[0], objectives[1]
+    done = [r for r in records if r.objectives]
+    for method in dict.fromkeys(r.method() for r in done):
+        mine = [r for r in done if r.method() == method]
+        ax.scatter([r.objectives[y.name] for r in mine], [r.objectives[x.name] for r in mine], s=18, alpha=0.6,
+                   label=method or "trials")
+    front = sorted((r for r in done if r.on_front), key=lambda r: r.objectives[y.name])
+    if front:
+        ax.plot([r.objectives[y.name] for r in front], [r.objectives[x.name] for r in front], "k-",
+                marker="o", markerfacecolor="none", markersize=8, label="Pareto front")
+    ax.set_xlabel(f"{y.label or y.name} ({y.mode})")
+    ax.set_ylabel(f"{x.label or x.name} ({x.mode})")
+    ax.set_title("objectives")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, loc="best")
 
 
 def progress_callback(total: int, metric: str, mode: str) -> Any:
