@@ -78,6 +78,13 @@ class _WorkerCache:
     def put_many(self, items: Any) -> None:
         self.collected.update(items)
 
+    def recall(self, key: str) -> Any:
+        """A memoised metric result from the driver's cache (the runner's ``compute_cell_metrics(memo=)``)."""
+        return self._cache.recall(key) if self._cache is not None else None
+
+    def remember(self, key: str, value: Any) -> None:
+        """Not kept: a shard's metrics are recomputed when the driver merges the shards."""
+
 
 class EvalWorker:
     """A Ray actor serving one base model: it loads the base once and switches adapters per cell."""
