@@ -16,6 +16,7 @@ from promptyard.cli.state import state
 from promptyard.core.errors import UsageError
 from promptyard.runtime.lineage import read_lineage
 from promptyard.runtime.lineage import summary as lineage_summary
+from promptyard.tuning.merging import export_merged, merge_adapters
 
 app = typer.Typer(name="adapter", help="Trained adapters: versions, labels, rollback, export, diff.",
                   no_args_is_help=True)
@@ -68,6 +69,11 @@ def show(ref: str = typer.Argument(..., help="NAME, NAME@N, NAME@label."), as_js
     data = lin["data"]
     console.print(f"data: {data.get('ref')} fingerprint {str(data.get('fingerprint'))[:12]}")
     console.print(f"metrics: {json.dumps(lin.get('metrics'), default=str)}")
+    if lin.get("merge"):
+        parents = ", ".join(f"{p.get('ref')} x {p.get('weight')}" for p in lin["merge"].get("parents", []))
+        console.print(f"merge: {lin['merge'].get('combination')} of {parents}")
+    if lin.get("text_format"):
+        console.print(f"text format: {json.dumps(lin['text_format'], default=str)}")
     console.print(f"packages: {json.dumps(lin.get('packages'))}")
 
 
@@ -125,10 +131,23 @@ def rollback(name: str = typer.Argument(..., help="Adapter name."),
 
 @app.command("export")
 def export(ref: str = typer.Argument(..., help="Adapter reference."),
-           folder: Path = typer.Argument(..., help="Folder to write (must not exist or be empty).")) -> None:
-    """Write the adapter (hash-checked) to FOLDER: PEFT's own format, loadable by PeftModel.from_pretrained."""
-    if folder.exists() and any(folder.iterdir()):
-        raise UsageError(f"{folder} exists and is not empty", hint="choose a new folder")
+           folder: Path = typer.Argument(..., help="Folder to write (must not exist or be empty)."),
+           merged: bool = typer.Option(False, "--merged", help="Write the base model with the adapter merged into "
+                                                               "its weights: a plain transformers model folder."),
+           as_json: bool = JSON_OPT) -> None:
+    """Write the adapter (hash-checked) to FOLDER: PEFT's own format, loadable by PeftModel.from_pretrained;
+    with --merged, a full model (config, tokenizer, safetensors) that from_pretrained loads without peft."""
+    if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
+        raise UsageError(f"{folder} exists and is not an empty folder", hint="choose a new folder")
+    if merged:
+        with _open() as reg:
+            out = export_merged(reg, ref, folder)
+        if as_json:
+            print_json(out)
+        else:
+            console.print(f"exported {out['ref']} merged into {out['base_model']} to {folder} "
+                          f"({', '.join(out['weights'])})")
+        return
     with _open() as reg:
         source = reg.adapter_path(ref)  # verifies every file against the recorded hash
     folder.mkdir(parents=True, exist_ok=True)
@@ -139,7 +158,45 @@ def export(ref: str = typer.Argument(..., help="Adapter reference."),
         else:
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(path, target)  # copyfile: a writable copy, not the store's read-only mode
+    if as_json:
+        print_json({"ref": ref, "folder": str(folder), "merged": False})
+        return
     console.print(f"exported {ref} to {folder}")
+
+
+def _weights(text: str | None) -> list[float] | None:
+    if text is None:
+        return None
+    try:
+        return [float(part) for part in text.split(",")]
+    except ValueError:
+        raise UsageError(f"--weights {text!r} is not a comma-separated list of numbers", where="--weights",
+                         hint="e.g. --weights 0.7,0.3") from None
+
+
+@app.command("merge")
+def merge(refs: list[str] = typer.Argument(..., metavar="A B [C...]", help="LoRA adapter references (two or more)."),
+          weights: Optional[str] = typer.Option(  # noqa: UP045
+              None, "--weights", help="One weight per adapter, comma separated (default: equal shares)."),
+          name: Optional[str] = typer.Option(None, "--name", help="Adapter name (default: <A>-merged)."),  # noqa: UP045
+          combination: str = typer.Option("cat", "--combination",
+                                          help="cat (exact, any ranks), linear (equal ranks, approximate) or svd "
+                                               "(exact sum truncated to the largest rank)."),
+          message: str = typer.Option("", "--message", help="Version message."),
+          as_json: bool = JSON_OPT) -> None:
+    """Combine LoRA adapters of one base into a new adapter version (peft's weighted merge); both parents are
+    kept in its lineage."""
+    shares = _weights(weights)
+    with _open() as reg:
+        info = merge_adapters(reg, refs, weights=shares, name=name, combination=combination, message=message)
+    lin = info.lineage or {}
+    merge_info = lin.get("merge") or {}
+    if as_json:
+        print_json({"version": info.ref, "artifact_hash": info.artifact_hash, **merge_info})
+        return
+    parents = ", ".join(f"{p['ref']} x {p['weight']:g}" for p in merge_info.get("parents", []))
+    console.print(f"registered adapter [bold]{info.ref}[/bold]: {merge_info.get('combination')} merge of "
+                  f"{parents} (rank {merge_info.get('rank')})")
 
 
 @app.command("diff")
@@ -162,13 +219,19 @@ def diff(a: str = typer.Argument(..., help="First adapter reference."),
 def predict(adapter: str = typer.Option(..., "--adapter", "-a", help="Adapter reference, e.g. NAME@production."),
             text: list[str] = typer.Option(..., "--text", "-t", help="Input text (repeatable)."),
             max_new_tokens: int = typer.Option(32, help="For generation adapters."),
+            prompt: Optional[str] = typer.Option(  # noqa: UP045
+                None, "--prompt", help="Render through this prompt (reference or file) instead of the adapter's."),
+            strict_template: bool = typer.Option(
+                False, "--strict-template", help="Refuse a prompt or chat template other than the adapter's "
+                                                 "training one (default: warn and mark each result)."),
             as_json: bool = JSON_OPT) -> None:
     """Run an adapter on text: rendered through its prompt, then labelled or answered."""
     from promptyard.tuning.predict import predict as run_predict
 
     with _open() as reg:
         folder = reg.adapter_path(adapter)  # a tampered file is refused here
-    results = run_predict(folder, list(text), max_new_tokens=max_new_tokens)
+        results = run_predict(folder, list(text), max_new_tokens=max_new_tokens, prompt=prompt, registry=reg,
+                              strict_template=strict_template)
     if as_json:
         print_json([{"text": t, **r} for t, r in zip(text, results, strict=True)])
         return

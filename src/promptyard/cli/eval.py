@@ -60,15 +60,22 @@ def _cell_options(prompt: str | None, model: str | None, data: str | None, adapt
                        seed=seed, decoding=decoding or None, task=task, scoring=scoring, choices=choices)
 
 
+def _template_mark(lineage: dict[str, Any]) -> str:
+    """The cell's text-format check against its adapter's training: "" (no adapter), ok, MISMATCH, unrecorded."""
+    status = (lineage.get("template_check") or {}).get("status")
+    return {"match": "ok", "mismatch": "MISMATCH"}.get(status, status or "")
+
+
 def _print_cells(results: list[Any], title: str) -> None:
     names = list(dict.fromkeys(m.name for r in results for m in r.metrics))
+    marks = [_template_mark(r.lineage) for r in results]
     rows = []
     for i, r in enumerate(results):
         by_name = {m.name: m for m in r.metrics}
         rows.append([i, r.spec.label(), len(r.examples), f"{r.cache_hits}/{len(r.examples)}"]
                     + [f"{by_name[n].value:.4f} [{by_name[n].low:.4f}, {by_name[n].high:.4f}]" if n in by_name else ""
-                       for n in names])
-    table(title, ["#", "cell", "n", "cached"] + names, rows)
+                       for n in names] + ([marks[i]] if any(marks) else []))
+    table(title, ["#", "cell", "n", "cached"] + names + (["template"] if any(marks) else []), rows)
 
 
 def _stored_cells(run: dict[str, Any]) -> list[list[Any]]:
@@ -78,9 +85,10 @@ def _stored_cells(run: dict[str, Any]) -> list[list[Any]]:
         adapter = f"+{lin['adapter']['resolved']}" if lin.get("adapter") else ""
         metrics = "  ".join(f"{m['name']}={m['value']:.4f} [{m['low']:.4f}, {m['high']:.4f}]"
                             if m["value"] is not None else f"{m['name']}=n/a" for m in cell["metrics"])
+        mark = _template_mark(lin)
         rows.append([cell["position"], f"{lin['prompt']['resolved']} ({lin['prompt']['hash'][:8]})",
-                     f"{lin['model']['ref']}{adapter}", f"{lin['data']['ref']}:{lin['data']['split']}",
-                     cell["n_examples"], metrics])
+                     f"{lin['model']['ref']}{adapter}" + (" [template MISMATCH]" if mark == "MISMATCH" else ""),
+                     f"{lin['data']['ref']}:{lin['data']['split']}", cell["n_examples"], metrics])
     return rows
 
 
@@ -111,6 +119,10 @@ def run(
     repeats: int = typer.Option(1, "--repeats", min=1,
                                 help="Sample N replies per example (generation), each with its own recorded seed; "
                                      "report each example's pass rate and the spread."),
+    strict_template: bool = typer.Option(False, "--strict-template",
+                                         help="Refuse (exit 1, store nothing) a cell whose prompt version or chat "
+                                              "template differs from its adapter's training; default: warn and "
+                                              "mark the cell."),
     as_json: bool = JSON,
 ) -> None:
     """Run a suite (every cell), or one cell given by --prompt/--model/--data; store the results."""
@@ -121,10 +133,11 @@ def run(
     else:
         suite = _cell_options(prompt, model, data, adapter, split, sample, metric, seed, task, scoring, choice,
                               max_new_tokens, batch_size, chat, reply_prefix)
-    if repeats > 1:
+    if repeats > 1 or strict_template:
         from dataclasses import replace
 
-        suite.cells = [replace(c, repeats=repeats) for c in suite.cells]
+        suite.cells = [replace(c, repeats=repeats if repeats > 1 else c.repeats,
+                               strict_template=strict_template or c.strict_template) for c in suite.cells]
     registry = _registry()
     target = choose_executor(ray, ray_address)
     if target is not None and repeats > 1:

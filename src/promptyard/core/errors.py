@@ -138,6 +138,11 @@ class EvalError(PromptyardError, RuntimeError):
     """An evaluation could not run or a suite file is invalid."""
 
 
+class TemplateMismatchError(PromptyardError, RuntimeError):
+    """``--strict-template``: an adapter given text in another format (prompt version, chat template) than the
+    one it was trained on."""
+
+
 class GateFailed(PromptyardError):
     """``eval gate``: the candidate is worse than the baseline beyond the threshold."""
 

@@ -9,6 +9,7 @@ lost goes to another actor, and an example is accepted once only, so none is los
 
 from __future__ import annotations
 
+import logging
 import time
 from collections import deque
 from collections.abc import Callable
@@ -17,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from promptyard.core import events
-from promptyard.core.errors import EvalError
+from promptyard.core.errors import EvalError, PromptyardError
 from promptyard.evals.cache import ResponseCache
 from promptyard.evals.cells import prepare_cell
 from promptyard.evals.modelpool import ModelPool
@@ -26,6 +27,9 @@ from promptyard.evals.runner import open_cache, run_cell
 from promptyard.evals.suite import CellSpec, Suite
 from promptyard.evals.suite_run import SuiteRun, store_suite_run
 from promptyard.runtime.ray_session import ray_session
+from promptyard.runtime.text_format import MISMATCH, summary
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -174,7 +178,13 @@ def run_cells_distributed(cells: list[CellSpec], *, registry: Any, cache: Any = 
     ``actors`` (from :func:`actor_pool`) are used and left running; otherwise actors are started for this
     call and stopped at its end."""
     import ray
-    from ray.exceptions import ActorDiedError, ActorUnavailableError, RayActorError, WorkerCrashedError
+    from ray.exceptions import (
+        ActorDiedError,
+        ActorUnavailableError,
+        RayActorError,
+        RayTaskError,
+        WorkerCrashedError,
+    )
 
 
     stats = stats or DistributedStats()
@@ -225,6 +235,10 @@ def run_cells_distributed(cells: list[CellSpec], *, registry: Any, cache: Any = 
                 pool.busy[actor] = max(0, pool.busy.get(actor, 1) - 1)
                 try:
                     result, responses, node_id, seconds = ray.get(ref)
+                except RayTaskError as exc:
+                    if isinstance(exc.cause, PromptyardError):  # a refusal (--strict-template), not a loss
+                        raise exc.cause from None
+                    raise
                 except (RayActorError, ActorDiedError, ActorUnavailableError, WorkerCrashedError) as exc:
                     # The actor or its node is gone: the shard's examples were not accepted; run it again.
                     model = cells[shard.cell_pos].model
@@ -256,6 +270,9 @@ def run_cells_distributed(cells: list[CellSpec], *, registry: Any, cache: Any = 
             raise EvalError(f"{len(missing)} examples never came back", where=cells[pos].label())
         merged = merge_shards(parts[pos])
         merged.spec = given[pos]  # the cell as asked for (the registry path was only for the workers)
+        checked = merged.lineage.get("template_check") or {}
+        if checked.get("status") == MISMATCH:  # the workers' own warning stays in their logs
+            log.warning("%s: %s", merged.spec.label(), summary(checked))
         results.append(merged)
     stats.wall_s = time.perf_counter() - t_start
     return results

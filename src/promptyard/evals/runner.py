@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import logging
 import re
 import time
 from collections.abc import Callable, Sequence
@@ -17,6 +18,7 @@ from typing import Any
 
 from promptyard.core import stats
 from promptyard.core.errors import PromptyardError
+from promptyard.core.lookups import read_meta
 from promptyard.core.structured import parse_output
 from promptyard.evals.cache import ResponseCache, response_key
 from promptyard.evals.cells import PreparedCell, prepare_cell, sha256_json
@@ -25,11 +27,21 @@ from promptyard.evals.results import CellResult, ExampleResult, compute_cell_met
 from promptyard.evals.suite import CellSpec
 from promptyard.runtime import inference
 from promptyard.runtime.model_text import model_text
+from promptyard.runtime.text_format import (
+    MISMATCH,
+    check_text_format,
+    refuse_mismatch,
+    summary,
+    text_format,
+    trained_formats,
+)
 
 DEFAULT = "default"
 #: examples per timed chunk: big enough that length-sorted batches stay full, small enough for progress
 CHUNK_BATCHES = 4
 Progress = Callable[[int, int], None]
+
+log = logging.getLogger(__name__)
 
 
 def open_cache(cache: ResponseCache | str | None) -> ResponseCache | None:
@@ -51,6 +63,21 @@ def format_prompts(prepared: PreparedCell, tokenizer: Any) -> list[str]:
     prefix = reply_prefix(prepared)
     return [model_text(text, messages, tokenizer, chat=chat, reply_prefix=prefix)
             for text, messages in zip(prepared.texts, prepared.messages, strict=True)]
+
+
+def template_check(prepared: PreparedCell, source: ModelSource) -> dict[str, Any] | None:
+    """How the cell's text format (prompt version, chat template) compares with the one its adapter was trained
+    on (:mod:`promptyard.runtime.text_format`); None without an adapter. ``strict_template`` refuses a mismatch.
+    The tokenizer is read only when the cell goes through its chat template (no model is loaded for it)."""
+    if prepared.adapter is None:
+        return None
+    chat = _needs_tokenizer(prepared)
+    used = text_format(prepared.prompt.content_hash, source.tokenizer if chat else None, chat=chat,
+                       prompt=prepared.prompt.resolved)
+    check = check_text_format(trained_formats(read_meta(prepared.adapter.path)), used)
+    if prepared.spec.strict_template:
+        refuse_mismatch(check, where=prepared.spec.label())
+    return check
 
 
 def reply_prefix(prepared: PreparedCell) -> str:
@@ -163,15 +190,18 @@ def run_prepared(prepared: PreparedCell, loaded: Any, *, cache: ResponseCache | 
     """
     if not isinstance(loaded, ModelSource):
         loaded = ModelSource.of(loaded)
+    checked = template_check(prepared, loaded)  # before any inference: strict refuses here
+    if checked is not None and checked["status"] == MISMATCH:
+        log.warning("%s: %s", prepared.spec.label(), summary(checked))
     repeats = int(getattr(prepared.spec, "repeats", 1) or 1)
     if repeats <= 1:
-        return _run_once(prepared, loaded, cache=cache, progress=progress)
+        return _run_once(prepared, loaded, cache=cache, progress=progress, checked=checked)
     seeds = [prepared.spec.seed * 1000 + r for r in range(repeats)]
     runs = []
     for seed in seeds:
         decoding = {"do_sample": True, "temperature": 0.7, **prepared.spec.decoding, "seed": seed}
         runs.append(_run_once(replace(prepared, spec=replace(prepared.spec, decoding=decoding)), loaded,
-                              cache=cache, progress=progress))
+                              cache=cache, progress=progress, checked=checked))
     first = runs[0]
     first.spec = prepared.spec
     first.lineage["repeats"] = repeat_summary(runs, seeds)
@@ -212,7 +242,7 @@ def _keys(prepared: PreparedCell, prompts: list[str], model_hash: str) -> list[s
 
 
 def _run_once(prepared: PreparedCell, source: ModelSource, *, cache: ResponseCache | None = None,
-              progress: Progress | None = None) -> CellResult:
+              progress: Progress | None = None, checked: dict[str, Any] | None = None) -> CellResult:
     t0 = time.perf_counter()
     spec = prepared.spec
     prompts = format_prompts(prepared, source.tokenizer if _needs_tokenizer(prepared) else None)
@@ -237,6 +267,8 @@ def _run_once(prepared: PreparedCell, source: ModelSource, *, cache: ResponseCac
                                 i not in fresh) for i in range(len(keys))]
     lineage = dict(prepared.lineage)
     lineage["model"] = {"ref": spec.model, "hash": source.content_hash, "path": source.path}
+    if checked is not None:
+        lineage["template_check"] = checked
     lineage["key"] = sha256_json({k: lineage[k] for k in ("prompt", "adapter", "data", "task", "scoring",
                                                           "choices", "decoding", "seed")} | {
                                      "model": source.content_hash})

@@ -50,6 +50,8 @@ class CellSpec:
     registry: str | None = None
     #: replies sampled per example (generation cells): each with its own decoding seed, recorded
     repeats: int = 1
+    #: refuse (rather than warn about and mark) an adapter given text in another format than it was trained on
+    strict_template: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)

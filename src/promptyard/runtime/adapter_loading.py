@@ -40,21 +40,32 @@ def register_result(registry: Any, name: str, result: Any, message: str = "") ->
     return registry.register_adapter(name, result.adapter_dir, result.lineage, message=text)
 
 
+def _meta(adapter_dir: Path) -> dict[str, Any]:
+    meta = read_meta(adapter_dir)
+    if not meta:
+        raise IntegrityError(f"no {ADAPTER_META} in the adapter folder", where=str(adapter_dir),
+                             hint="only adapters trained by promptyard carry their base model's name")
+    return meta
+
+
+def base_of(adapter_dir: str | Path) -> LoadedModel:
+    """The base model named in the adapter's metadata, loaded as the adapter was trained on it (its kind, and
+    an encoder's classification head sized for its labels), without the adapter."""
+    meta = _meta(Path(adapter_dir))
+    labels = meta.get("labels") or []
+    return load_model(meta["base_model"], kind=meta.get("model_kind"),
+                      num_labels=len(labels) if runs_as(meta.get("model_kind") or "causal") == "encoder" else None)
+
+
 def load_adapted(adapter_dir: str | Path, *, base: LoadedModel | None = None) -> LoadedModel:
     """The base model named in the adapter's metadata with the adapter applied.
 
     The base model's content hash must match the one the adapter was trained on.
     """
     adapter_dir = Path(adapter_dir)
-    meta = read_meta(adapter_dir)
-    if not meta:
-        raise IntegrityError(f"no {ADAPTER_META} in the adapter folder", where=str(adapter_dir),
-                             hint="only adapters trained by promptyard carry their base model's name")
+    meta = _meta(adapter_dir)
     if base is None:
-        labels = meta.get("labels") or []
-        base = load_model(meta["base_model"], kind=meta.get("model_kind"),
-                          num_labels=len(labels) if runs_as(meta.get("model_kind") or "causal") == "encoder"
-                          else None)
+        base = base_of(adapter_dir)
     if meta.get("base_model_hash") and base.content_hash != meta["base_model_hash"]:
         raise IntegrityError("the base model's weights differ from the ones the adapter was trained on",
                              where=str(adapter_dir), hint=f"expected base {meta['base_model']} with hash "

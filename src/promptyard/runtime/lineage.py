@@ -1,10 +1,10 @@
 """Lineage of a trained adapter: ONE schema for ``tune run`` and ``tune search``, checked when written.
 
-Both writers (the training loop's :func:`promptyard.tuning.loop.train` and a search's best trial,
-:mod:`promptyard.tuning.search_driver`) build a mapping with these keys and pass it through
-:func:`validate_lineage` before it is registered::
+Every writer (the training loop's :func:`promptyard.tuning.loop.train`, a search's best trial,
+:mod:`promptyard.tuning.search_driver`, and ``adapter merge``, :mod:`promptyard.tuning.merging`) builds a
+mapping with these keys and passes it through :func:`validate_lineage` before it is registered::
 
-    source:          "run" or "search"
+    source:          "run", "search" or "merge"
     base_model:      {ref: str, hash: str | None, kind: str | None}
     method:          {name: str, config: {...}}              # the tuning method and its settings
     task:            {name: str | None, labels: [...] | None, choices: [...] | None}
@@ -14,7 +14,10 @@ Both writers (the training loop's :func:`promptyard.tuning.loop.train` and a sea
     metrics:         {val_metric: number, metric_name: str, …}
     seed:            int | None
     packages:        {name: version}
+    text_format:     {prompt_hash, chat_template_hash}       # the text it was trained on (optional;
+                                                             # a list of them for a merge of several)
     search:          {id, trial_id, …}                       # searches only
+    merge:           {combination, parents: [{ref, artifact_hash, weight}, …]}   # merges only
 
 Readers go through :func:`read_lineage`, which also accepts what older versions wrote (a search recorded
 ``method`` as a bare string), so every adapter in every registry reads the same way.
@@ -30,10 +33,11 @@ from typing import Any
 
 from promptyard.core.errors import TuningError
 
-SOURCES = ("run", "search")
+SOURCES = ("run", "search", "merge")
 #: key -> the type its value must have (None always allowed for the optional ones)
 SECTIONS: dict[str, type] = {"base_model": dict, "method": dict, "task": dict, "prompt": dict, "data": dict,
-                             "hyperparameters": dict, "metrics": dict, "packages": dict, "search": dict}
+                             "hyperparameters": dict, "metrics": dict, "packages": dict, "search": dict,
+                             "merge": dict}
 REQUIRED = ("source", "base_model", "method")
 
 #: what decides a trained adapter's weights or an eval's numbers
@@ -91,6 +95,12 @@ def validate_lineage(lineage: Any) -> dict[str, Any]:
         raise _fail("seed", f"must be an integer, got {type(seed).__name__}")
     if lineage["source"] == "search" and not isinstance(lineage.get("search"), Mapping):
         raise _fail("search", "a search's lineage names the search (id, trial_id)")
+    if lineage["source"] == "merge" and len((lineage.get("merge") or {}).get("parents") or []) < 2:
+        raise _fail("merge", "a merge's lineage names its parents (two or more)")
+    fmt = lineage.get("text_format")
+    if fmt is not None and not isinstance(fmt, Mapping) and not (
+            isinstance(fmt, list) and fmt and all(isinstance(f, Mapping) for f in fmt)):
+        raise _fail("text_format", f"must be a mapping or a list of mappings, got {type(fmt).__name__}")
     return dict(lineage)
 
 

@@ -27,6 +27,7 @@ from promptyard.core.lookups import save_adapter
 from promptyard.core.paths import work_dir
 from promptyard.runtime.inference import score_choices
 from promptyard.runtime.lineage import package_versions, validate_lineage
+from promptyard.runtime.text_format import text_format
 from promptyard.tuning.batching import batch_loss, collate, length_grouped_batches
 from promptyard.tuning.curves import save_curves
 from promptyard.tuning.plan import Prepared, plan_run, prepare
@@ -182,7 +183,8 @@ def train(spec: TrainSpec, *, report: Report | None = None,
             "labels": prep.labels, "choices": prep.choices, "prompt": {**plan.prompt,
                                                                          "template": plan.template.to_dict()},
             # with the data and package versions, every checkpoint carries its lineage (searches register one)
-            "data": prep.data, "packages": package_versions(), "seed": spec.seed}
+            "data": prep.data, "packages": package_versions(), "seed": spec.seed,
+            "text_format": trained_text_format(prep)}
     prints = fingerprint(prep)
     found = find_state(run_dir)
     resumed = LoopState()
@@ -323,6 +325,14 @@ def _curves(run_dir: Path, steps: list, history: list, metric_name: str) -> tupl
         return None, None
 
 
+def trained_text_format(prep: Prepared) -> dict[str, Any]:
+    """The text rows were rendered into: the prompt's hash, and the chat template when a multi prompt went
+    through it (:func:`promptyard.runtime.model_text.render_model_text`'s rule)."""
+    plan = prep.plan
+    return text_format(plan.prompt.get("hash"), prep.loaded.tokenizer, chat=plan.template.kind == "multi",
+                       prompt=plan.prompt.get("resolved") or plan.prompt.get("ref"))
+
+
 def _lineage(prep: Prepared, metrics: dict[str, Any], elapsed: float, device: Any) -> dict[str, Any]:
     plan, spec = prep.plan, prep.plan.spec
     return validate_lineage({
@@ -336,6 +346,7 @@ def _lineage(prep: Prepared, metrics: dict[str, Any], elapsed: float, device: An
         "seed": spec.seed,
         "metrics": metrics,
         "packages": package_versions(),
+        "text_format": trained_text_format(prep),
         "training_time_s": elapsed,
         "device": str(device),
     })

@@ -116,7 +116,7 @@ def _trained_lineage(best: TrialRecord) -> dict[str, Any]:
                            "method": {"name": meta.get("method"), "config": meta.get("method_config") or {}}}
     if isinstance(meta.get("prompt"), dict):
         out["prompt"] = {k: v for k, v in meta["prompt"].items() if k != "template"}
-    for key in ("data", "packages"):
+    for key in ("data", "packages", "text_format"):
         if key in meta:
             out[key] = meta[key]
     return out
