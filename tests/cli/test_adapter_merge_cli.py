@@ -202,3 +202,37 @@ def test_python_api_merges_and_exports(trained, tmp_path):
     # weight 0 for c: the merge computes exactly what a alone computes
     assert flat(adapter_logits(trained, "a-only@1")) == pytest.approx(flat(adapter_logits(trained, "a-lora@1")),
                                                                      abs=1e-5)
+
+
+# every built-in method on the tiny causal model: the ones that change weights merge, the others say why.
+# Each trains its own adapter (seconds); lora is covered above, so these run with the slow tests.
+METHODS = [
+    pytest.param("ia3", {"lr": 0.3}, None, marks=pytest.mark.slow),
+    pytest.param("full", {"lr": 3e-3}, None, marks=pytest.mark.slow),
+    pytest.param("prefix_tuning", {"lr": 3e-2}, "learned virtual tokens", marks=pytest.mark.slow),
+    pytest.param("p_tuning", {"lr": 1e-2}, "learned virtual tokens", marks=pytest.mark.slow),
+]
+
+
+@pytest.mark.parametrize("method, settings, refusal", METHODS)
+def test_merged_export_of_each_method(trained, tmp_path, method, settings, refusal):
+    from transformers import AutoModelForCausalLM
+
+    from promptyard.core.lookups import load_model
+    from promptyard.core.protocols import LoadedModel
+    from promptyard.registry.api import Registry
+    from tests.cli.adapter_fixtures import train_and_register
+
+    with Registry.open(trained.registry) as reg:
+        ref = train_and_register(reg, f"m-{method.replace('_', '-')}", prompt="sent@1", data=trained.data,
+                                 method=method, epochs=1, **settings)
+    out = tmp_path / "merged"
+    result = cli(trained, "adapter", "export", ref, str(out), "--merged")
+    if refusal is not None:
+        assert result.exit_code != 0 and refusal in result.stderr and not out.exists()
+        return
+    assert result.exit_code == 0, result.stderr
+    base = load_model("tiny-causal")
+    merged = LoadedModel(AutoModelForCausalLM.from_pretrained(out), base.tokenizer, "merged", "causal", "", str(out))
+    assert flat(logits_of(merged, TEXTS)) == pytest.approx(flat(adapter_logits(trained, ref)), abs=1e-5)
+    assert flat(logits_of(base, TEXTS)) != pytest.approx(flat(adapter_logits(trained, ref)), abs=1e-4)

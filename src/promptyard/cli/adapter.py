@@ -18,7 +18,7 @@ from promptyard.runtime.lineage import read_lineage
 from promptyard.runtime.lineage import summary as lineage_summary
 from promptyard.tuning.merging import export_merged, merge_adapters
 
-app = typer.Typer(name="adapter", help="Trained adapters: versions, labels, rollback, export, diff.",
+app = typer.Typer(name="adapter", help="Trained adapters: versions, labels, rollback, export, merge, diff.",
                   no_args_is_help=True)
 root_app.add_typer(app, name="adapter")
 JSON_OPT = typer.Option(False, "--json", help="Print JSON.")

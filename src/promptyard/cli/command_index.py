@@ -18,7 +18,7 @@ ROOT_COMMANDS: list[tuple[str, str, str]] = [
     ('command', 'init', 'Create a registry (.promptyard/registry.db) here or in PATH.'),
     ('command', 'quickstart', 'Registry, evaluation, hyper-parameter search, gate and rollback, HTML report: the tour in one go.\n\nCommits a sentiment prompt in all four kinds, evaluates them with SmolLM2 on Rotten Tomatoes, searches\nprompt-tuning and LoRA adapters (ASHA), gates the best against production, rolls back, writes a report.'),
     ('command', 'serve', 'Serve the registry over HTTP: JSON API under /api/v1, its schema at /openapi.json.'),
-    ('group', 'adapter', 'Trained adapters: versions, labels, rollback, export, diff.'),
+    ('group', 'adapter', 'Trained adapters: versions, labels, rollback, export, merge, diff.'),
     ('group', 'data', 'Look at data sets: embedded ones (rotten_tomatoes, bbc_news), JSONL and CSV files.'),
     ('group', 'eval', 'Evaluate prompts x models/adapters x data: suites, compare, gate, report, search.'),
     ('group', 'cache', 'The response cache of evaluations.'),

@@ -85,10 +85,9 @@ def _stored_cells(run: dict[str, Any]) -> list[list[Any]]:
         adapter = f"+{lin['adapter']['resolved']}" if lin.get("adapter") else ""
         metrics = "  ".join(f"{m['name']}={m['value']:.4f} [{m['low']:.4f}, {m['high']:.4f}]"
                             if m["value"] is not None else f"{m['name']}=n/a" for m in cell["metrics"])
-        mark = _template_mark(lin)
         rows.append([cell["position"], f"{lin['prompt']['resolved']} ({lin['prompt']['hash'][:8]})",
-                     f"{lin['model']['ref']}{adapter}" + (" [template MISMATCH]" if mark == "MISMATCH" else ""),
-                     f"{lin['data']['ref']}:{lin['data']['split']}", cell["n_examples"], metrics])
+                     f"{lin['model']['ref']}{adapter}", f"{lin['data']['ref']}:{lin['data']['split']}",
+                     cell["n_examples"], metrics, _template_mark(lin)])
     return rows
 
 
@@ -187,7 +186,10 @@ def show(run_id: str = typer.Argument(..., metavar="RUN"),
         return
     console.print(f"[bold]run {run_data['id']}[/bold] {run_data['name']}  {run_data['created_at'][:19]}  "
                   f"{run_data['duration_s']:.1f}s  {run_data['note']}")
-    table(None, ["#", "prompt", "model", "data", "n", "metrics (95% CI)"], _stored_cells(run_data))
+    rows = _stored_cells(run_data)
+    marked = any(row[-1] for row in rows)
+    table(None, ["#", "prompt", "model", "data", "n", "metrics (95% CI)"] + (["template"] if marked else []),
+          [row if marked else row[:-1] for row in rows])
     if examples:
         for cell in run_data["cells"]:
             table(f"cell {cell['position']}", ["index", "reference", "prediction", "output"],
