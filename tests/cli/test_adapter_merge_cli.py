@@ -236,3 +236,38 @@ def test_merged_export_of_each_method(trained, tmp_path, method, settings, refus
     merged = LoadedModel(AutoModelForCausalLM.from_pretrained(out), base.tokenizer, "merged", "causal", "", str(out))
     assert flat(logits_of(merged, TEXTS)) == pytest.approx(flat(adapter_logits(trained, ref)), abs=1e-5)
     assert flat(logits_of(base, TEXTS)) != pytest.approx(flat(adapter_logits(trained, ref)), abs=1e-4)
+
+
+@pytest.mark.slow
+def test_merged_export_of_an_encoder_adapter_is_a_sequence_classifier_with_named_labels(trained, tmp_path):
+    import torch
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    from promptyard.registry.api import Registry
+    from promptyard.runtime.adapter_loading import register_result
+    from promptyard.tuning.loop import train
+    from promptyard.tuning.spec import TrainSpec
+    from tests.cli.adapter_fixtures import FAST
+
+    with Registry.open(trained.registry) as reg:
+        spec = TrainSpec(model="tiny-encoder", data=trained.data, method="lora", prompt="sent@1", task="sentiment",
+                         quiet=True, registry=str(trained.registry), config={**FAST, "lr": 1e-2, "epochs": 1})
+        ref = register_result(reg, "enc-lora", train(spec)).ref
+        adapted = load_adapted_of(reg, ref)
+    out = tmp_path / "merged"
+    result = cli(trained, "adapter", "export", ref, str(out), "--merged", "--json")
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout)["kind"] == "encoder"
+    model = AutoModelForSequenceClassification.from_pretrained(out)
+    tokenizer = AutoTokenizer.from_pretrained(out)
+    assert model.config.id2label == {0: "negative", 1: "positive"}
+    for text in TEXTS:
+        ids = torch.tensor([tokenizer(text)["input_ids"]])
+        with torch.no_grad():
+            assert model(input_ids=ids).logits.allclose(adapted.model(input_ids=ids).logits, atol=1e-5)
+
+
+def load_adapted_of(reg, ref):
+    from promptyard.runtime.adapter_loading import load_adapted
+
+    return load_adapted(reg.adapter_path(ref))

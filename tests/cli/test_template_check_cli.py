@@ -103,3 +103,22 @@ def test_predict_warns_marks_and_refuses_when_strict(trained):
     errors = [line for line in strict.stderr.splitlines() if line.startswith("error: ")]
     assert len(errors) == 1 and "trained with prompt sent@1" in errors[0]
     assert snapshot(trained.registry) == before
+
+
+def test_a_suite_file_can_ask_for_strict_templates(trained, tmp_path):
+    suite = tmp_path / "suite.yaml"
+    body = (f"data: [{{ref: {trained.data}, sample: 4}}]\nprompts: [sent@1, sent@2]\n"
+            "models: [{model: tiny-causal, adapters: [a-lora@1]}]\n")
+    before = snapshot(trained.registry)
+    suite.write_text(body + "strict_template: true\n")
+    refused = cli(trained, "eval", "run", str(suite))
+    assert refused.exit_code != 0 and "given prompt sent@2" in refused.stderr
+    suite.write_text(body + "strict_template: yes please\n")
+    bad = cli(trained, "eval", "run", str(suite))
+    assert bad.exit_code != 0 and "strict_template: expected true or false" in bad.stderr
+    assert snapshot(trained.registry) == before
+    suite.write_text(body)  # without it: both cells run, the second is marked
+    ran = cli(trained, "eval", "run", str(suite), "--json")
+    assert ran.exit_code == 0, ran.stderr
+    assert [c["lineage"]["template_check"]["status"] for c in json.loads(ran.stdout)["cells"]] == [
+        "match", "mismatch"]

@@ -23,7 +23,7 @@ DECODING_KEYS = {"max_new_tokens": int, "temperature": float, "top_p": float, "t
                  "do_sample": bool, "batch_size": int, "repetition_penalty": float, "chat": bool,
                  "reply_prefix": str}
 TOP_KEYS = {"name", "description", "seed", "data", "prompts", "models", "metrics", "decoding", "task",
-            "scoring", "choices", "n_boot", "cells"}
+            "scoring", "choices", "n_boot", "strict_template", "cells"}
 
 
 @dataclass(frozen=True)
@@ -188,7 +188,7 @@ def _prompt_entries(c: _Checker, value: Any, path: str) -> list[str]:
 
 
 def _common(c: _Checker, d: dict[str, Any], path: str, base: dict[str, Any]) -> dict[str, Any]:
-    """Settings shared by every cell (metrics, decoding, task, scoring, choices, seed, n_boot)."""
+    """Settings shared by every cell (metrics, decoding, task, scoring, choices, seed, n_boot, strict_template)."""
     out = dict(base)
     prefix = f"{path}." if path else ""
     if "metrics" in d:
@@ -228,6 +228,10 @@ def _common(c: _Checker, d: dict[str, Any], path: str, base: dict[str, Any]) -> 
         out["seed"] = c.integer(d["seed"], f"{prefix}seed")
     if "n_boot" in d:
         out["n_boot"] = c.integer(d["n_boot"], f"{prefix}n_boot", minimum=10)
+    if "strict_template" in d:
+        if not isinstance(d["strict_template"], bool):
+            raise c.fail(f"{prefix}strict_template", f"expected true or false, got {_show(d['strict_template'])}")
+        out["strict_template"] = d["strict_template"]
     return out
 
 
@@ -263,7 +267,7 @@ def parse_suite(data: Any, *, source: str = "suite", lines: dict[str, int] | Non
         where = f"cells[{i}]"
         item = c.mapping(item, where)
         c.known(item, {"prompt", "model", "adapter", "data", "split", "sample", "options", "metrics", "decoding",
-                       "task", "scoring", "choices", "seed", "n_boot"}, where)
+                       "task", "scoring", "choices", "seed", "n_boot", "strict_template"}, where)
         for key in ("prompt", "model", "data"):
             if key not in item:
                 raise c.fail(where, f"missing key {key!r}")
