@@ -93,6 +93,11 @@ def test_weighted_merge_is_registered_with_both_parents_and_sums_their_updates(t
     assert {f["prompt_hash"] for f in lineage["text_format"]} == {
         p["prompt"]["hash"] for p in lineage["merge"]["parents"]}
 
+    shown = cli(trained, "adapter", "show", "ab@1")
+    assert shown.exit_code == 0 and "merge: cat of a-lora@1 x 0.7, b-lora@1 x 0.3" in shown.stdout, shown.stderr
+    for args in (["adapter", "list", "--json"], ["adapter", "diff", "ab@1", "a-lora@1", "--json"]):
+        assert cli(trained, *args).exit_code == 0
+
     # W_merged - W_base == 0.7 (W_a - W_base) + 0.3 (W_b - W_base), tensor by tensor
     weights = {}
     for ref in ("ab@1", "a-lora@1", "b-lora@1"):

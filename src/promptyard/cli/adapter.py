@@ -67,7 +67,9 @@ def show(ref: str = typer.Argument(..., help="NAME, NAME@N, NAME@label."), as_js
     for key in ("base_model", "prompt", "method", "task"):
         console.print(f"{key}: {json.dumps(lin.get(key), default=str)}")
     data = lin["data"]
-    console.print(f"data: {data.get('ref')} fingerprint {str(data.get('fingerprint'))[:12]}")
+    for part in data.get("parents") or [data]:  # a merge: each parent's data
+        part = part or {}
+        console.print(f"data: {part.get('ref')} fingerprint {str(part.get('fingerprint'))[:12]}")
     console.print(f"metrics: {json.dumps(lin.get('metrics'), default=str)}")
     if lin.get("merge"):
         parents = ", ".join(f"{p.get('ref')} x {p.get('weight')}" for p in lin["merge"].get("parents", []))
