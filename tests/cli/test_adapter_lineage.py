@@ -79,6 +79,8 @@ def test_adapters_from_both_writers_have_one_lineage_schema(quickstart_registry)
         assert isinstance(lineage["method"], dict) and lineage["method"]["name"] in ("lora", "prompt_tuning")
         assert lineage["base_model"]["ref"] == "tiny-causal"
     assert searched["method"]["config"]  # the search's best trial keeps its method settings too
+    for lineage in (searched, trained):  # both record the text they were trained on, for the template check
+        assert lineage["text_format"]["prompt_hash"] == lineage["prompt"]["hash"]
 
 
 @pytest.mark.parametrize("args", ADAPTER_COMMANDS, ids=" ".join)
