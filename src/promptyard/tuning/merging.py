@@ -243,9 +243,6 @@ def _check_compatible(parents: list[dict[str, Any]], combination: str) -> None:
     if combination == "linear" and len(set(ranks)) > 1:
         raise UsageError(f"the linear combination needs equal ranks, got r={', '.join(map(str, ranks))}",
                          where="--combination", hint="use --combination cat (exact) or svd")
-    if combination not in COMBINATIONS:
-        raise UsageError(f"unknown combination {combination!r}", where="--combination",
-                         hint=f"one of {', '.join(COMBINATIONS)}")
 
 
 def merge_adapters(registry: Any, refs: Sequence[str], *, weights: Sequence[float] | None = None,
