@@ -2,7 +2,10 @@
 
 Each pull scores one candidate on its next ``batch`` validation examples (every candidate walks the same
 examples in the same order, so their rewards stay paired); the reward is the per-example metric value.
-A candidate that keeps losing stops receiving examples early. Every pull is logged with its rewards.
+A candidate that keeps losing stops receiving examples early, and one whose upper confidence bound falls
+below the best candidate's lower bound is eliminated: it receives no more examples (Hoeffding bounds with a
+union bound over candidates and pulls, so a candidate is wrongly dropped with probability at most ``delta``).
+Every pull and every elimination is logged.
 """
 
 from __future__ import annotations
@@ -25,6 +28,10 @@ class BanditConfig:
     policy: str = field(default="ucb1", metadata={"help": "ucb1 or thompson"})
     batch: int = field(default=4, metadata={"help": "validation examples per pull"})
     exploration: float = field(default=1.0, metadata={"help": "UCB1's bonus factor c in c * sqrt(2 ln t / n)"})
+    eliminate: bool = field(default=True, metadata={
+        "help": "stop giving examples to a candidate whose upper bound is below the best lower bound"})
+    delta: float = field(default=0.05, metadata={
+        "help": "elimination error rate: a candidate is dropped wrongly with probability at most delta"})
 
     def __post_init__(self) -> None:
         if self.policy not in POLICIES:
@@ -33,6 +40,8 @@ class BanditConfig:
         check_positive(self, "batch")
         if self.exploration < 0:
             raise ValidationError(f"exploration must be 0 or more, got {self.exploration}", where="--set exploration")
+        if not 0.0 < self.delta < 1.0:
+            raise ValidationError(f"delta must be between 0 and 1, got {self.delta}", where="--set delta")
 
 
 def _bounded(candidates: list[Candidate]) -> bool:
@@ -57,6 +66,31 @@ def choose(arms: list[Candidate], t: int, config: BanditConfig, sign: float, rng
         def draw(c: Candidate) -> float:
             return rng.gauss(sign * c.mean(), spread / math.sqrt(c.n))
     return max(arms, key=draw)
+
+
+def confidence_bounds(arms: list[Candidate], sign: float, horizon: int, delta: float
+                      ) -> dict[int, tuple[float, float]]:
+    """Each arm's (lower, upper) bound on its signed mean reward: Hoeffding's radius
+    ``span * sqrt(ln(2 K H / delta) / (2 n))`` for K arms over at most H examples each. The span is 1 for
+    rewards in [0, 1], else the observed range (then the bounds are a heuristic, not a guarantee)."""
+    every = [r for c in arms for r in c.rewards.values()]
+    span = 1.0 if _bounded(arms) else (max(every) - min(every) if every else 0.0) or 1.0
+    log_term = math.log(2 * max(len(arms), 1) * max(horizon, 1) / delta)
+    out = {}
+    for c in arms:
+        if c.n:
+            radius = span * math.sqrt(log_term / (2 * c.n))
+            out[c.id] = (sign * c.mean() - radius, sign * c.mean() + radius)
+    return out
+
+
+def eliminated(arms: list[Candidate], sign: float, horizon: int, delta: float) -> list[Candidate]:
+    """The arms whose upper bound is below the best lower bound of any arm (never the best arm itself)."""
+    bounds = confidence_bounds(arms, sign, horizon, delta)
+    if not bounds:
+        return []
+    best_low = max(low for low, _ in bounds.values())
+    return [c for c in arms if c.id in bounds and bounds[c.id][1] < best_low]
 
 
 class BanditAllocation:
@@ -95,17 +129,32 @@ class BanditAllocation:
             context.log(kind="pull", t=t, policy=config.policy, candidate=arm.id, positions=[before, upto],
                         rewards=[arm.rewards[p] for p in range(before, upto)])
 
+        dropped: set[int] = set()
+
+        def eliminate() -> None:
+            if not config.eliminate:
+                return
+            bounds = confidence_bounds(arms, sign, problem.n_validation, config.delta)
+            best_low = max(low for low, _ in bounds.values())
+            for arm in eliminated(arms, sign, problem.n_validation, config.delta):
+                if arm.id not in dropped:
+                    dropped.add(arm.id)
+                    context.log(kind="eliminate", t=t, candidate=arm.id, n=arm.n, upper=bounds[arm.id][1],
+                                best_lower=best_low)
+
         try:
             for arm in arms:  # every arm once: UCB1 needs a first reward
                 pull(arm)
             while True:
-                open_arms = [a for a in arms if a.n < problem.n_validation]
+                eliminate()
+                open_arms = [a for a in arms if a.n < problem.n_validation and a.id not in dropped]
                 if not open_arms:
                     break
                 pull(choose(open_arms, t, config, sign, rng))
         except BudgetExhausted:
             pass  # the budget decides when to stop; the pulls so far are the evidence
         # recommend among the arms that received a fair share: a lucky arm seen once is not the winner
-        most = max(a.n for a in arms)
-        trusted = [a for a in arms if a.n * 2 >= most]
+        kept = [a for a in arms if a.id not in dropped]
+        most = max(a.n for a in kept)
+        trusted = [a for a in kept if a.n * 2 >= most]
         return best_so_far(trusted, problem.higher_is_better)
