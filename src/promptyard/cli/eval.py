@@ -16,7 +16,7 @@ from promptyard.core.errors import EvalError, UsageError
 from promptyard.evals.cache import ResponseCache
 from promptyard.evals.report import write_report
 from promptyard.evals.reproduce import reproduce as run_reproduce
-from promptyard.evals.suite import Suite, load_suite, single_cell
+from promptyard.evals.suite import Suite, check_metric_options, load_suite, single_cell
 from promptyard.registry.evals_store import list_runs as stored
 from promptyard.registry.evals_store import load_run
 from promptyard.runtime.ray_session import choose_executor
@@ -64,6 +64,22 @@ def _template_mark(lineage: dict[str, Any]) -> str:
     """The cell's text-format check against its adapter's training: "" (no adapter), ok, MISMATCH, unrecorded."""
     status = (lineage.get("template_check") or {}).get("status")
     return {"match": "ok", "mismatch": "MISMATCH"}.get(status, status or "")
+
+
+def _metric_settings(pairs: list[str] | None) -> dict[str, dict[str, str]]:
+    """``--set METRIC.KEY=VALUE`` pairs as metric options (values kept as given: `judge.yes= yes` keeps its
+    space)."""
+    out: dict[str, dict[str, str]] = {}
+    for pair in pairs or []:
+        key, sep, value = pair.partition("=")
+        metric, dot, name = key.strip().partition(".")
+        if not sep or not dot or not metric or not name:
+            raise UsageError(f"expected METRIC.KEY=VALUE, got {pair!r}", where="--set",
+                             hint="e.g. --set judge.prompt=grader@production")
+        out.setdefault(metric, {})[name] = value
+    for metric, settings in out.items():
+        check_metric_options(metric, settings, where=f"--set {metric}.")
+    return out
 
 
 def _print_cells(results: list[Any], title: str) -> None:
@@ -122,25 +138,29 @@ def run(
                                          help="Refuse (exit 1, store nothing) a cell whose prompt version or chat "
                                               "template differs from its adapter's training; default: warn and "
                                               "mark the cell."),
+    sets: Optional[list[str]] = typer.Option(  # noqa: UP045
+        None, "--set", help="A metric's setting METRIC.KEY=VALUE (repeatable), e.g. judge.prompt=grader@production."),
     as_json: bool = JSON,
 ) -> None:
     """Run a suite (every cell), or one cell given by --prompt/--model/--data; store the results."""
+    from dataclasses import replace
+
     from promptyard.evals.suite_run import run_suite
 
+    metric_options = _metric_settings(sets)
     if suite_file:
         suite = load_suite(suite_file)
     else:
         suite = _cell_options(prompt, model, data, adapter, split, sample, metric, seed, task, scoring, choice,
                               max_new_tokens, batch_size, chat, reply_prefix)
+    if metric_options:
+        suite.cells = [replace(c, metric_options={**c.metric_options, **{
+            m: {**c.metric_options.get(m, {}), **v} for m, v in metric_options.items()}}) for c in suite.cells]
     if repeats > 1 or strict_template:
-        from dataclasses import replace
-
         suite.cells = [replace(c, repeats=repeats if repeats > 1 else c.repeats,
                                strict_template=strict_template or c.strict_template) for c in suite.cells]
     registry = _registry()
     target = choose_executor(ray, ray_address)
-    if target is not None and repeats > 1:
-        raise UsageError("--repeats runs in-process only", where="--repeats", hint="drop --ray")
     if target is not None:
         from promptyard.evals.distributed import run_suite_distributed
 

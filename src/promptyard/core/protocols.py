@@ -23,8 +23,8 @@ from promptyard.core.errors import UsageError
 
 __all__ = [
     "DEFAULTS", "DataLoaderDefaults", "Dataset", "DatasetLoader", "Example", "ExampleSelector", "LoadedModel",
-    "Metric", "MetricDefaults", "ModelLoader", "ModelLoaderDefaults", "OptimizerContext", "PromptOptimizer",
-    "PromptOptimizerDefaults", "TaskType", "TaskTypeDefaults",
+    "Metric", "MetricContext", "MetricDefaults", "ModelLoader", "ModelLoaderDefaults", "OptimizerContext",
+    "PromptOptimizer", "PromptOptimizerDefaults", "TaskType", "TaskTypeDefaults",
     "TemplateFilter", "TuningMethod", "TuningMethodDefaults", "ValueProvider", "member", "optional_members",
 ]
 
@@ -198,8 +198,20 @@ class MetricDefaults:
 
     description: str = ""
     #: what it is computed from: ``"prediction"`` (against the reference), ``"reply"`` (the raw model
-    #: output, with ``schema=`` for structured prompts), ``"latency"`` (seconds) or ``"tokens"``
+    #: output, with ``schema=`` for structured prompts), ``"latency"`` (seconds), ``"tokens"``, or
+    #: ``"judged"`` (generation cells: the per-example scores its ``judge`` member returns, from a model the
+    #: host runs for it through a :class:`MetricContext`; ``compute`` then gets those scores as predictions)
     inputs: str = "prediction"
+    #: a dataclass of settings (``--set NAME.key=value``, a suite's ``metric_options``), each with a default
+    #: and ``metadata={"help": ...}``; ``__post_init__`` raises ValidationError naming a bad field. Default: none
+    config_class: type | None = None
+    #: ``prepare(context) -> None`` (``judged`` metrics): called when a cell is prepared, before any model
+    #: call; resolve and check what the settings name through ``context`` and raise ValidationError on bad
+    #: input. Default none
+    prepare: Any = None
+    #: ``judge(context, items) -> list[float]`` (``judged`` metrics): one score per item, each item a dict with
+    #: ``input`` (the prompt the model was given), ``reply``, ``reference`` and ``variables``. Default none
+    judge: Any = None
     #: ``per_example(predictions, references, **kwargs) -> list[float] | None``: scores whose mean is the
     #: headline. Default none: the bootstrap re-runs ``compute`` on each resample (slower)
     per_example: Any = None
@@ -210,6 +222,36 @@ class MetricDefaults:
     #: of the code, a version). With one, a cell re-run over the same predictions replays the stored scores
     #: and intervals from the response cache instead of recomputing them. Default none: always computed
     fingerprint: str | None = None
+
+
+@runtime_checkable
+class MetricContext(Protocol):
+    """What the host hands a ``judged`` metric's ``prepare`` and ``judge``: its settings and the model calls.
+    Everything it resolves is recorded in the cell's lineage and in the cache key of every call after.
+    (The host implements this; a plugin only calls it.)"""
+
+    #: the metric's settings (a ``config_class`` instance), or None
+    config: Any
+    #: the variables a judge prompt may use: ``input``, ``reply``, ``reference`` and the data's own
+    variables: tuple[str, ...]
+
+    def resolve_prompt(self, ref: str) -> Any:
+        """The ``Template`` of a registry prompt reference (``grader@production``) or template file; its exact
+        version and content hash go into the lineage and the cache key. Raises a clear error for a bad one."""
+        ...
+
+    def use_model(self, ref: str) -> None:
+        """Name the model ``generate`` and ``score_choices`` run (loaded on first call; its content hash goes
+        into the lineage and the cache key). Raises ValidationError for a model that cannot generate."""
+        ...
+
+    def generate(self, texts: list[str], *, max_new_tokens: int = 16, chat: bool = False) -> list[str]:
+        """Greedy replies of the model to ``texts`` (through its chat template when ``chat``), cached."""
+        ...
+
+    def score_choices(self, texts: list[str], choices: list[str], *, chat: bool = False) -> list[list[float]]:
+        """Per text, the log-likelihood of each of ``choices`` as its continuation, cached."""
+        ...
 
 
 # -- model loaders ---------------------------------------------------------------------------------

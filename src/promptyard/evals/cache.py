@@ -6,7 +6,8 @@ because every key is made of content hashes (model weights, adapter, rendered pr
 names, so entries are valid for any registry and safe to share; deleting it only costs time.
 
 The key is the sha256 of: model content hash, adapter content hash, the rendered prompt, decoding
-parameters, task type and its version, scoring mode and choices, and :data:`CACHE_FORMAT`.
+parameters, task type and its version, scoring mode and choices, and :data:`CACHE_FORMAT`. A judge's call
+(the ``judge`` metric) is keyed the same way on the judge model, plus the judge prompt's version and hash.
 """
 
 from __future__ import annotations
@@ -29,8 +30,10 @@ NOT_IN_KEY = {"batch_size"}
 
 
 def response_key(*, model_hash: str, adapter_hash: str | None, prompt: str, decoding: Mapping[str, Any],
-                 task: str, task_version: str, mode: str, choices: Iterable[str] | None = None) -> str:
-    """The cache key of one model response."""
+                 task: str, task_version: str, mode: str, choices: Iterable[str] | None = None,
+                 extra: Mapping[str, Any] | None = None) -> str:
+    """The cache key of one model response. ``extra``: more of what decides it (a judge call's judge prompt
+    version); left out of the payload when not given, so the keys of plain cells never change."""
     payload = {
         "format": CACHE_FORMAT,
         "model": model_hash,
@@ -41,6 +44,8 @@ def response_key(*, model_hash: str, adapter_hash: str | None, prompt: str, deco
         "mode": mode,
         "choices": list(choices) if choices is not None else None,
     }
+    if extra:
+        payload["extra"] = dict(extra)
     canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 

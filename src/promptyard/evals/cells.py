@@ -16,6 +16,7 @@ from promptyard.core.host import lookup
 from promptyard.core.lookups import ADAPTER_META, load_dataset
 from promptyard.core.protocols import member
 from promptyard.core.template_files import is_template_file
+from promptyard.evals.judging import JudgeContext, prepare_judges
 from promptyard.evals.suite import CellSpec
 from promptyard.runtime.lineage import package_versions
 from promptyard.runtime.prompts import ResolvedPrompt, resolve_prompt
@@ -54,6 +55,8 @@ class PreparedCell:
     labels: list[str]
     data_fingerprint: str
     lineage: dict[str, Any] = field(default_factory=dict)
+    #: judged metrics (``judge``), each with its checked judge prompt and model, by metric name
+    judges: dict[str, JudgeContext] = field(default_factory=dict)
 
 
 def open_registry(spec: CellSpec, registry: Any = None) -> Any:
@@ -184,6 +187,9 @@ def prepare_cell(spec: CellSpec, *, indices: list[int] | None = None, registry: 
                         hint="set `choices:` in the suite, or use a task type that provides them")
     from promptyard.core.render import check_template
 
+    names = list(spec.metrics) or list(task.default_metrics)
+    row_variables = sorted({k for example in examples for k in example.variables})
+    judges = prepare_judges(spec, names, mode=mode, variables=row_variables, registry=reg)
     accepted = {v.name for v in check_template(prompt.template)}
     texts, messages, records = [], [], []
     for i, example in zip(chosen, examples, strict=True):
@@ -203,7 +209,7 @@ def prepare_cell(spec: CellSpec, *, indices: list[int] | None = None, registry: 
     # of the cell's whole sample, not of a shard: shards of one cell share their lineage
     fingerprint = sha256_json({"data": full_fingerprint, "indices": sample})
     prepared = PreparedCell(spec, prompt, adapter, task, task_name, mode, chosen, examples, texts, messages,
-                            records, choices, labels, fingerprint)
+                            records, choices, labels, fingerprint, judges=judges)
     prepared.lineage = {
         "prompt": {"ref": spec.prompt, "resolved": prompt.resolved, "version_id": prompt.version_id,
                    "hash": prompt.content_hash},

@@ -13,7 +13,7 @@ import logging
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +23,7 @@ from promptyard.evals.cache import ResponseCache
 from promptyard.evals.cells import prepare_cell
 from promptyard.evals.modelpool import ModelPool
 from promptyard.evals.results import CellResult, ExampleResult, merge_shards
-from promptyard.evals.runner import open_cache, run_cell
+from promptyard.evals.runner import combine_repeats, open_cache, repeat_specs, run_cell
 from promptyard.evals.suite import CellSpec, Suite
 from promptyard.evals.suite_run import SuiteRun, store_suite_run
 from promptyard.runtime.ray_session import ray_session
@@ -195,7 +195,16 @@ def run_cells_distributed(cells: list[CellSpec], *, registry: Any, cache: Any = 
     reg_path = str(registry.path) if registry is not None else None
     given = list(cells)
     cells = [c.with_registry(reg_path) if reg_path and not c.registry else c for c in cells]
-    prepared = [prepare_cell(c, registry=registry) for c in cells]
+    # every cell checked before anything runs (a repeated cell as asked: repeats of choices are refused)
+    checked = [prepare_cell(c, registry=registry) for c in cells]
+    # a repeated cell runs as one sampled cell per repeat, each cut into shards like any other cell
+    expanded = [repeat_specs(c) for c in cells]
+    owner = [pos for pos, (_, specs) in enumerate(expanded) for _ in specs]
+    given_runs = [spec if len(specs) > 1 else given[pos] for pos, (_, specs) in enumerate(expanded)
+                  for spec in specs]
+    cells = [spec for _, specs in expanded for spec in specs]
+    prepared = [checked[pos] if len(expanded[pos][1]) == 1 else replace(checked[pos], spec=spec)
+                for pos, spec in zip(owner, cells, strict=True)]
     shards = plan_shards([p.indices for p in prepared], shard_size)
     stats.shards = len(shards)
     if actors is not None:
@@ -263,17 +272,26 @@ def run_cells_distributed(cells: list[CellSpec], *, registry: Any, cache: Any = 
     finally:
         if owned:
             pool.shutdown()
-    results = []
+    merged_runs = []
     for pos, p in enumerate(prepared):
         missing = set(p.indices) - set(accepted[pos])
         if missing:
             raise EvalError(f"{len(missing)} examples never came back", where=cells[pos].label())
         merged = merge_shards(parts[pos])
+<<<<<<< HEAD
         merged.spec = given[pos]  # the cell as asked for (the registry path was only for the workers)
         checked = merged.lineage.get("template_check") or {}
         if checked.get("status") == MISMATCH:  # the workers' own warning stays in their logs
             log.warning("%s: %s", merged.spec.label(), summary(checked))
         results.append(merged)
+=======
+        merged.spec = given_runs[pos]  # the cell as asked for (the registry path was only for the workers)
+        merged_runs.append(merged)
+    results = []
+    for pos, (seeds, specs) in enumerate(expanded):
+        runs = [r for r, o in zip(merged_runs, owner, strict=True) if o == pos]
+        results.append(combine_repeats(given[pos], runs, seeds) if len(specs) > 1 else runs[0])
+>>>>>>> 772ea6b (judge metric (WIP): a judged-metric contract (MetricContext, prepare/judge/config_class), the host's JudgeContext with cached judge calls keyed on judge prompt version and model hash, per-example judge scores stored (migration 0007), --set METRIC.KEY=VALUE; repeats run as one sampled cell per repeat (also on Ray), sampled replies seeded per prompt)
     stats.wall_s = time.perf_counter() - t_start
     return results
 

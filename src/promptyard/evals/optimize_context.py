@@ -79,7 +79,7 @@ class Scorer:
             if self.ray_target is not None and uncached:
                 result = self._on_ray(spec)
             else:
-                result = run_prepared(prepared, loaded, cache=self.cache)
+                result = run_prepared(prepared, loaded, cache=self.cache, pool=self.pool)
         self.calls += uncached
         order = sample_order(self.sizes[split], spec.seed)
         position = {order[p]: p for p in range(min(n, len(order)))}

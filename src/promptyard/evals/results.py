@@ -25,6 +25,8 @@ class ExampleResult:
     tokens: int = 0
     cached: bool = False
     render: dict[str, Any] = field(default_factory=dict)
+    #: per-example scores of judged metrics (metric name -> score), given by the judge model
+    judged: dict[str, float] = field(default_factory=dict)
 
     @property
     def correct(self) -> bool:
@@ -45,6 +47,9 @@ class CellResult:
     duration_s: float = 0.0
     cache_hits: int = 0
     cache_misses: int = 0
+    #: the judge model's calls (judged metrics) answered from the response cache, and run
+    judge_hits: int = 0
+    judge_misses: int = 0
 
     def metric(self, name: str) -> MetricResult:
         for m in self.metrics:
@@ -57,7 +62,8 @@ class CellResult:
         d: dict[str, Any] = {"spec": self.spec.to_dict(), "lineage": self.lineage,
                              "metrics": [m.to_dict() for m in self.metrics], "n_examples": len(self.examples),
                              "duration_s": self.duration_s, "cache_hits": self.cache_hits,
-                             "cache_misses": self.cache_misses}
+                             "cache_misses": self.cache_misses, "judge_hits": self.judge_hits,
+                             "judge_misses": self.judge_misses}
         if with_examples:
             d["examples"] = [e.to_dict() for e in self.examples]
         return d
@@ -71,6 +77,12 @@ def metric_arguments(name: str, examples: Sequence[ExampleResult], lineage: dict
         return [e.latency_s for e in examples], None, {}
     if inputs == "tokens":
         return [e.tokens for e in examples], None, {}
+    if inputs == "judged":
+        missing = sum(1 for e in examples if name not in e.judged)
+        if missing:
+            raise EvalError(f"metric {name!r}: {missing} of {len(examples)} examples have no judge score",
+                            hint="judge scores come from running the cell (eval run), not from stored replies")
+        return [e.judged[name] for e in examples], None, {}
     if inputs == "reply":
         schema = lineage.get("output_schema")
         return [e.output for e in examples], None, ({"schema": schema} if schema else {})
@@ -105,4 +117,5 @@ def merge_shards(shards: Sequence[CellResult]) -> CellResult:
     names = [m.name for m in first.metrics]
     metrics = compute_cell_metrics(names, examples, first.lineage, n_boot=first.spec.n_boot, seed=first.spec.seed)
     return CellResult(first.spec, first.lineage, examples, metrics, duration_s=max(s.duration_s for s in shards),
-                      cache_hits=sum(s.cache_hits for s in shards), cache_misses=sum(s.cache_misses for s in shards))
+                      cache_hits=sum(s.cache_hits for s in shards), cache_misses=sum(s.cache_misses for s in shards),
+                      judge_hits=sum(s.judge_hits for s in shards), judge_misses=sum(s.judge_misses for s in shards))

@@ -22,6 +22,7 @@ from promptyard.core.lookups import read_meta
 from promptyard.core.structured import parse_output
 from promptyard.evals.cache import ResponseCache, response_key
 from promptyard.evals.cells import PreparedCell, prepare_cell, sha256_json
+from promptyard.evals.judging import judge_examples
 from promptyard.evals.modelpool import ModelPool, ModelSource
 from promptyard.evals.results import CellResult, ExampleResult, compute_cell_metrics
 from promptyard.evals.suite import CellSpec
@@ -110,6 +111,21 @@ def _generation_kwargs(decoding: dict[str, Any]) -> dict[str, Any]:
             if k not in ("batch_size", "max_new_tokens", "chat", "reply_prefix", "seed")}
 
 
+def _sampled(loaded: Any, texts: list[str], decoding: dict[str, Any]) -> list[str]:
+    """Sampled replies (a repeat), one prompt at a time with a seed made of the decoding seed and the prompt:
+    a reply depends on its cache key only, never on the batch, shard or worker it ran in, so a repeat run in
+    shards on Ray samples exactly what an in-process run samples."""
+    import torch
+
+    out = []
+    for text in texts:
+        digest = hashlib.sha256(f"{int(decoding['seed'])}:{text}".encode()).hexdigest()
+        torch.manual_seed(int(digest[:15], 16))
+        out.extend(inference.generate(loaded, [text], max_new_tokens=int(decoding.get("max_new_tokens", 32)),
+                                      batch_size=1, **_generation_kwargs(decoding)))
+    return out
+
+
 def _infer(prepared: PreparedCell, loaded: Any, prompts: list[str], todo: list[int],
            progress: Progress | None, done0: int, total: int) -> dict[int, dict[str, Any]]:
     """Run the model on the examples at positions ``todo``; return position -> stored value."""
@@ -128,13 +144,12 @@ def _infer(prepared: PreparedCell, loaded: Any, prompts: list[str], todo: list[i
         if prepared.mode == "choices":
             scores = inference.score_choices(loaded, texts, list(prepared.choices or []), batch_size=batch_size)
             values = [{"scores": [float(s) for s in row]} for row in scores]
+        elif "seed" in decoding:
+            replies = _sampled(loaded, texts, decoding)
         else:
-            if "seed" in decoding:  # a sampled repeat: its own recorded seed, so it replays
-                import torch
-
-                torch.manual_seed(int(decoding["seed"]) + start)
             replies = inference.generate(loaded, texts, max_new_tokens=int(decoding.get("max_new_tokens", 32)),
                                          batch_size=batch_size, **_generation_kwargs(decoding))
+        if prepared.mode != "choices":
             prefix = reply_prefix(prepared)  # part of the reply (the model continued it), not of the prompt
             values = [{"output": prefix + r, "new_tokens": len(tokenizer(r, add_special_tokens=False)["input_ids"])}
                       for r in replies]
@@ -180,16 +195,18 @@ def _example_result(prepared: PreparedCell, pos: int, prompt: str, value: dict[s
 
 
 def run_prepared(prepared: PreparedCell, loaded: Any, *, cache: ResponseCache | None = None,
-                 progress: Progress | None = None) -> CellResult:
+                 progress: Progress | None = None, pool: ModelPool | None = None) -> CellResult:
     """Inference (cache first) and metrics for a prepared cell on a model: a loaded one, or a
     :class:`~promptyard.evals.modelpool.ModelSource` that loads it only if an example misses the cache.
 
     With ``repeats`` N > 1 (generation cells) each example gets N sampled replies, repeat r with decoding
     seed ``seed * 1000 + r`` (in the cache key and the lineage); the result is repeat 0's, and
-    ``lineage["repeats"]`` holds each example's pass rate over the N replies and its spread.
+    ``lineage["repeats"]`` holds each example's pass rate over the N replies and its spread. ``pool`` loads
+    the judge model of judged metrics (a fresh pool when not given).
     """
     if not isinstance(loaded, ModelSource):
         loaded = ModelSource.of(loaded)
+<<<<<<< HEAD
     checked = template_check(prepared, loaded)  # before any inference: strict refuses here
     if checked is not None and checked["status"] == MISMATCH:
         log.warning("%s: %s", prepared.spec.label(), summary(checked))
@@ -202,11 +219,36 @@ def run_prepared(prepared: PreparedCell, loaded: Any, *, cache: ResponseCache | 
         decoding = {"do_sample": True, "temperature": 0.7, **prepared.spec.decoding, "seed": seed}
         runs.append(_run_once(replace(prepared, spec=replace(prepared.spec, decoding=decoding)), loaded,
                               cache=cache, progress=progress, checked=checked))
+=======
+    seeds, specs = repeat_specs(prepared.spec)
+    if len(specs) == 1:
+        return _run_once(prepared, loaded, cache=cache, progress=progress, pool=pool)
+    runs = [_run_once(replace(prepared, spec=spec), loaded, cache=cache, progress=progress, pool=pool)
+            for spec in specs]
+    return combine_repeats(prepared.spec, runs, seeds)
+
+
+def repeat_specs(spec: CellSpec) -> tuple[list[int], list[CellSpec]]:
+    """The decoding seeds of a cell's repeats and one single-reply cell per repeat (sampling, seed set);
+    a cell without repeats is its own only one."""
+    repeats = int(getattr(spec, "repeats", 1) or 1)
+    if repeats <= 1:
+        return [], [spec]
+    seeds = [spec.seed * 1000 + r for r in range(repeats)]
+    specs = [replace(spec, repeats=1, decoding={"do_sample": True, "temperature": 0.7, **spec.decoding, "seed": s})
+             for s in seeds]
+    return seeds, specs
+
+
+def combine_repeats(spec: CellSpec, runs: list[CellResult], seeds: list[int]) -> CellResult:
+    """The cell result of a repeated cell from its repeats' results (repeat 0's, with the summary)."""
+>>>>>>> 772ea6b (judge metric (WIP): a judged-metric contract (MetricContext, prepare/judge/config_class), the host's JudgeContext with cached judge calls keyed on judge prompt version and model hash, per-example judge scores stored (migration 0007), --set METRIC.KEY=VALUE; repeats run as one sampled cell per repeat (also on Ray), sampled replies seeded per prompt)
     first = runs[0]
-    first.spec = prepared.spec
-    first.lineage["repeats"] = repeat_summary(runs, seeds)
+    first.spec = spec
+    first.lineage = {**first.lineage, "repeats": repeat_summary(runs, seeds)}
     first.duration_s = sum(r.duration_s for r in runs)
     first.cache_hits, first.cache_misses = sum(r.cache_hits for r in runs), sum(r.cache_misses for r in runs)
+    first.judge_hits, first.judge_misses = sum(r.judge_hits for r in runs), sum(r.judge_misses for r in runs)
     return first
 
 
@@ -242,7 +284,11 @@ def _keys(prepared: PreparedCell, prompts: list[str], model_hash: str) -> list[s
 
 
 def _run_once(prepared: PreparedCell, source: ModelSource, *, cache: ResponseCache | None = None,
+<<<<<<< HEAD
               progress: Progress | None = None, checked: dict[str, Any] | None = None) -> CellResult:
+=======
+              progress: Progress | None = None, pool: ModelPool | None = None) -> CellResult:
+>>>>>>> 772ea6b (judge metric (WIP): a judged-metric contract (MetricContext, prepare/judge/config_class), the host's JudgeContext with cached judge calls keyed on judge prompt version and model hash, per-example judge scores stored (migration 0007), --set METRIC.KEY=VALUE; repeats run as one sampled cell per repeat (also on Ray), sampled replies seeded per prompt)
     t0 = time.perf_counter()
     spec = prepared.spec
     prompts = format_prompts(prepared, source.tokenizer if _needs_tokenizer(prepared) else None)
@@ -267,15 +313,33 @@ def _run_once(prepared: PreparedCell, source: ModelSource, *, cache: ResponseCac
                                 i not in fresh) for i in range(len(keys))]
     lineage = dict(prepared.lineage)
     lineage["model"] = {"ref": spec.model, "hash": source.content_hash, "path": source.path}
+<<<<<<< HEAD
     if checked is not None:
         lineage["template_check"] = checked
+=======
+    judge_hits = judge_misses = 0
+    if prepared.judges:
+        lineage["judges"], judge_hits, judge_misses = judge_examples(
+            prepared.judges, _judge_items(prepared, examples), examples, pool=pool, cache=cache)
+>>>>>>> 772ea6b (judge metric (WIP): a judged-metric contract (MetricContext, prepare/judge/config_class), the host's JudgeContext with cached judge calls keyed on judge prompt version and model hash, per-example judge scores stored (migration 0007), --set METRIC.KEY=VALUE; repeats run as one sampled cell per repeat (also on Ray), sampled replies seeded per prompt)
     lineage["key"] = sha256_json({k: lineage[k] for k in ("prompt", "adapter", "data", "task", "scoring",
                                                           "choices", "decoding", "seed")} | {
-                                     "model": source.content_hash})
+                                     "model": source.content_hash}
+                                 | ({"judges": lineage["judges"]} if prepared.judges else {}))
     names = list(spec.metrics) or list(prepared.task.default_metrics)
     metrics = compute_cell_metrics(names, examples, lineage, n_boot=spec.n_boot, seed=spec.seed, memo=cache)
     return CellResult(spec, lineage, examples, metrics, duration_s=time.perf_counter() - t0,
-                      cache_hits=len(keys) - len(todo), cache_misses=len(todo))
+                      cache_hits=len(keys) - len(todo), cache_misses=len(todo), judge_hits=judge_hits,
+                      judge_misses=judge_misses)
+
+
+def _judge_items(prepared: PreparedCell, examples: list[ExampleResult]) -> list[dict[str, Any]]:
+    """What a judge reads of each example: the prompt the model was given, what it wrote, the reference."""
+    prefix = reply_prefix(prepared)
+    return [{"input": prepared.texts[pos],
+             "reply": e.output[len(prefix):] if prefix and e.output.startswith(prefix) else e.output,
+             "reference": e.reference, "variables": dict(prepared.examples[pos].variables)}
+            for pos, e in enumerate(examples)]
 
 
 def run_cell(cell: CellSpec, *, indices: list[int] | None = None, cache: ResponseCache | str | None = DEFAULT,
@@ -285,4 +349,4 @@ def run_cell(cell: CellSpec, *, indices: list[int] | None = None, cache: Respons
     pool = pool or ModelPool()
     with contextlib.ExitStack() as stack:  # the model loads only if the cache misses an example
         source = pool.source(cell.model, prepared.adapter, stack)
-        return run_prepared(prepared, source, cache=open_cache(cache), progress=progress)
+        return run_prepared(prepared, source, cache=open_cache(cache), progress=progress, pool=pool)

@@ -11,8 +11,10 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from promptyard.core.errors import ValidationError
-from promptyard.core.host import registered
+from promptyard.core.errors import PromptyardError, ValidationError
+from promptyard.core.host import lookup, registered
+from promptyard.core.optimization import build_config
+from promptyard.core.protocols import member
 from promptyard.core.text_files import read_text
 from promptyard.core.yaml_files import format_key, load_yaml
 
@@ -23,7 +25,11 @@ DECODING_KEYS = {"max_new_tokens": int, "temperature": float, "top_p": float, "t
                  "do_sample": bool, "batch_size": int, "repetition_penalty": float, "chat": bool,
                  "reply_prefix": str}
 TOP_KEYS = {"name", "description", "seed", "data", "prompts", "models", "metrics", "decoding", "task",
+<<<<<<< HEAD
             "scoring", "choices", "n_boot", "strict_template", "cells"}
+=======
+            "scoring", "choices", "n_boot", "cells", "metric_options"}
+>>>>>>> 772ea6b (judge metric (WIP): a judged-metric contract (MetricContext, prepare/judge/config_class), the host's JudgeContext with cached judge calls keyed on judge prompt version and model hash, per-example judge scores stored (migration 0007), --set METRIC.KEY=VALUE; repeats run as one sampled cell per repeat (also on Ray), sampled replies seeded per prompt)
 
 
 @dataclass(frozen=True)
@@ -50,8 +56,13 @@ class CellSpec:
     registry: str | None = None
     #: replies sampled per example (generation cells): each with its own decoding seed, recorded
     repeats: int = 1
+<<<<<<< HEAD
     #: refuse (rather than warn about and mark) an adapter given text in another format than it was trained on
     strict_template: bool = False
+=======
+    #: settings of metrics that take them, metric name -> {setting: value} (``judge``: prompt, model, ...)
+    metric_options: dict[str, dict[str, Any]] = field(default_factory=dict)
+>>>>>>> 772ea6b (judge metric (WIP): a judged-metric contract (MetricContext, prepare/judge/config_class), the host's JudgeContext with cached judge calls keyed on judge prompt version and model hash, per-example judge scores stored (migration 0007), --set METRIC.KEY=VALUE; repeats run as one sampled cell per repeat (also on Ray), sampled replies seeded per prompt)
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -224,6 +235,13 @@ def _common(c: _Checker, d: dict[str, Any], path: str, base: dict[str, Any]) -> 
         if not isinstance(choices, list) or len(choices) < 2 or not all(isinstance(x, str) for x in choices):
             raise c.fail(f"{prefix}choices", f"expected a list of at least two strings, got {_show(choices)}")
         out["choices"] = tuple(choices)
+    if "metric_options" in d:
+        options = dict(out.get("metric_options", {}))
+        for name, settings in c.mapping(d["metric_options"], f"{prefix}metric_options").items():
+            where = f"{prefix}metric_options.{name}"
+            options[name] = {**options.get(name, {}), **c.mapping(settings, where)}
+            check_metric_options(name, options[name], c, where)
+        out["metric_options"] = options
     if "seed" in d:
         out["seed"] = c.integer(d["seed"], f"{prefix}seed")
     if "n_boot" in d:
@@ -233,6 +251,23 @@ def _common(c: _Checker, d: dict[str, Any], path: str, base: dict[str, Any]) -> 
             raise c.fail(f"{prefix}strict_template", f"expected true or false, got {_show(d['strict_template'])}")
         out["strict_template"] = d["strict_template"]
     return out
+
+
+def check_metric_options(name: str, settings: dict[str, Any], c: _Checker | None = None, where: str = "") -> None:
+    """Settings for metric ``name`` must name a metric that takes settings, and build its config."""
+    if name not in set(registered("metrics")):
+        message, hint = f"settings for unknown metric {name!r}", f"known: {', '.join(sorted(registered('metrics')))}"
+        raise c.fail(where, message, hint=hint) if c else ValidationError(message, where=where or "--set", hint=hint)
+    config_class = member("metrics", lookup("metrics", name), "config_class")
+    if config_class is None:
+        message = f"metric {name!r} takes no settings"
+        raise c.fail(where, message) if c else ValidationError(message, where=where or "--set")
+    try:
+        build_config(config_class, {k: v for k, v in settings.items()}, where=f"--set {name}.")
+    except PromptyardError as exc:
+        if c is None:
+            raise
+        raise c.fail(where, exc.message, hint=exc.hint) from None
 
 
 def _prefixes(path: str) -> list[str]:
@@ -267,7 +302,11 @@ def parse_suite(data: Any, *, source: str = "suite", lines: dict[str, int] | Non
         where = f"cells[{i}]"
         item = c.mapping(item, where)
         c.known(item, {"prompt", "model", "adapter", "data", "split", "sample", "options", "metrics", "decoding",
+<<<<<<< HEAD
                        "task", "scoring", "choices", "seed", "n_boot", "strict_template"}, where)
+=======
+                       "task", "scoring", "choices", "seed", "n_boot", "metric_options"}, where)
+>>>>>>> 772ea6b (judge metric (WIP): a judged-metric contract (MetricContext, prepare/judge/config_class), the host's JudgeContext with cached judge calls keyed on judge prompt version and model hash, per-example judge scores stored (migration 0007), --set METRIC.KEY=VALUE; repeats run as one sampled cell per repeat (also on Ray), sampled replies seeded per prompt)
         for key in ("prompt", "model", "data"):
             if key not in item:
                 raise c.fail(where, f"missing key {key!r}")
@@ -298,7 +337,7 @@ def load_suite(path: str | Path) -> Suite:
 def single_cell(prompt: str, model: str, data: str, *, adapter: str | None = None, split: str = "test",
                 sample: int | None = None, metrics: list[str] | tuple[str, ...] = (), seed: int = 0,
                 decoding: dict[str, Any] | None = None, task: str | None = None, scoring: str | None = None,
-                choices: list[str] | None = None) -> Suite:
+                choices: list[str] | None = None, metric_options: dict[str, dict[str, Any]] | None = None) -> Suite:
     """A one-cell suite from command-line options, validated like a file."""
     doc: dict[str, Any] = {"name": "adhoc", "seed": seed, "data": [{"ref": data, "split": split}],
                            "prompts": [prompt], "models": [{"model": model, "adapters": [adapter]} if adapter

@@ -56,16 +56,17 @@ def run_cells(cells: list[CellSpec], *, registry: Any = None, cache: ResponseCac
             get_metric(name)
     pool = pool or ModelPool()
     store = open_cache(cache)
+    # every cell is prepared (prompts resolved, judges checked, rows rendered) before any model runs
+    prepared_cells = [prepare_cell(cell, registry=registry) for cell in cells]
     order = sorted(range(len(cells)), key=lambda i: (cells[i].model, cells[i].adapter or ""))
     results: dict[int, CellResult] = {}
     for i in order:
-        cell = cells[i]
-        prepared = prepare_cell(cell, registry=registry)
+        cell, prepared = cells[i], prepared_cells[i]
         with contextlib.ExitStack() as stack:  # the model loads only if the cache misses an example
             source = pool.source(cell.model, prepared.adapter, stack)
             task, update = _cell_task(cell.label())
             with task:
-                results[i] = run_prepared(prepared, source, cache=store, progress=update)
+                results[i] = run_prepared(prepared, source, cache=store, progress=update, pool=pool)
     return [results[i] for i in range(len(cells))]
 
 

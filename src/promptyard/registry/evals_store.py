@@ -44,7 +44,8 @@ def store_run(registry: Any, results: Sequence[Any], *, name: str, kind: str = "
             session.add_all([EvalExample(cell_id=cell.id, example_index=e.index, prompt_hash=e.prompt_hash,
                                          output=e.output, prediction=e.prediction, reference=e.reference,
                                          scores=json.dumps(e.scores), latency_s=e.latency_s, tokens=e.tokens,
-                                         cached=e.cached, render=json.dumps(e.render, default=str))
+                                         cached=e.cached, render=json.dumps(e.render, default=str),
+                                         judged=json.dumps(getattr(e, "judged", {}) or {}))
                              for e in result.examples])
             session.add_all([EvalMetric(cell_id=cell.id, name=m.name, value=_num(m.value), ci_low=_num(m.low),
                                         ci_high=_num(m.high), higher_is_better=m.higher_is_better,
@@ -101,7 +102,8 @@ def load_run(registry: Any, run_id: int | str, *, with_examples: bool = True) ->
                 entry["examples"] = [{"index": e.example_index, "prompt_hash": e.prompt_hash, "output": e.output,
                                       "prediction": e.prediction, "reference": e.reference,
                                       "scores": json.loads(e.scores), "latency_s": e.latency_s,
-                                      "tokens": e.tokens, "cached": e.cached, "render": json.loads(e.render)}
+                                      "tokens": e.tokens, "cached": e.cached, "render": json.loads(e.render),
+                                      "judged": json.loads(e.judged or "{}")}
                                      for e in rows]
             out_cells.append(entry)
         return {"id": run.id, "name": run.name, "kind": run.kind, "created_at": run.created_at.isoformat(),

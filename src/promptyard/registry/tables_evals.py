@@ -82,6 +82,7 @@ class EvalExample(SQLModel, table=True):
     tokens: int = 0
     cached: bool = False
     render: str = Field(default="{}", sa_column=Column(Text, nullable=False))  # dynamic selection record
+    judged: str = Field(default="{}", sa_column=Column(Text, nullable=False, server_default="{}"))  # judge scores
 
 
 class EvalMetric(SQLModel, table=True):

@@ -18,11 +18,12 @@ from pathlib import Path
 from typing import Any
 
 from promptyard.core.hookspecs import hookimpl
+from promptyard.plugins.metrics.judge import JUDGE
 
 MODULES_DIR = Path(__file__).resolve().parent / "modules"
 
 #: what a metric is computed from: model prediction vs reference, the raw reply, or timings
-INPUTS = ("prediction", "reply", "latency", "tokens")
+INPUTS = ("prediction", "reply", "latency", "tokens", "judged")
 
 _loaded: dict[str, Any] = {}
 _lock = threading.Lock()
@@ -143,3 +144,4 @@ BUILTIN_METRICS: tuple[ModuleMetric, ...] = (
 def register_metrics(register) -> None:
     for metric in BUILTIN_METRICS:
         register(metric)
+    register(JUDGE)
