@@ -278,20 +278,15 @@ def run_cells_distributed(cells: list[CellSpec], *, registry: Any, cache: Any = 
         if missing:
             raise EvalError(f"{len(missing)} examples never came back", where=cells[pos].label())
         merged = merge_shards(parts[pos])
-<<<<<<< HEAD
-        merged.spec = given[pos]  # the cell as asked for (the registry path was only for the workers)
+        merged.spec = given_runs[pos]  # the cell as asked for (the registry path was only for the workers)
         checked = merged.lineage.get("template_check") or {}
         if checked.get("status") == MISMATCH:  # the workers' own warning stays in their logs
             log.warning("%s: %s", merged.spec.label(), summary(checked))
-        results.append(merged)
-=======
-        merged.spec = given_runs[pos]  # the cell as asked for (the registry path was only for the workers)
         merged_runs.append(merged)
     results = []
     for pos, (seeds, specs) in enumerate(expanded):
         runs = [r for r, o in zip(merged_runs, owner, strict=True) if o == pos]
         results.append(combine_repeats(given[pos], runs, seeds) if len(specs) > 1 else runs[0])
->>>>>>> 772ea6b (judge metric (WIP): a judged-metric contract (MetricContext, prepare/judge/config_class), the host's JudgeContext with cached judge calls keyed on judge prompt version and model hash, per-example judge scores stored (migration 0007), --set METRIC.KEY=VALUE; repeats run as one sampled cell per repeat (also on Ray), sampled replies seeded per prompt)
     stats.wall_s = time.perf_counter() - t_start
     return results
 

@@ -206,25 +206,15 @@ def run_prepared(prepared: PreparedCell, loaded: Any, *, cache: ResponseCache | 
     """
     if not isinstance(loaded, ModelSource):
         loaded = ModelSource.of(loaded)
-<<<<<<< HEAD
     checked = template_check(prepared, loaded)  # before any inference: strict refuses here
     if checked is not None and checked["status"] == MISMATCH:
         log.warning("%s: %s", prepared.spec.label(), summary(checked))
-    repeats = int(getattr(prepared.spec, "repeats", 1) or 1)
-    if repeats <= 1:
-        return _run_once(prepared, loaded, cache=cache, progress=progress, checked=checked)
-    seeds = [prepared.spec.seed * 1000 + r for r in range(repeats)]
-    runs = []
-    for seed in seeds:
-        decoding = {"do_sample": True, "temperature": 0.7, **prepared.spec.decoding, "seed": seed}
-        runs.append(_run_once(replace(prepared, spec=replace(prepared.spec, decoding=decoding)), loaded,
-                              cache=cache, progress=progress, checked=checked))
-=======
     seeds, specs = repeat_specs(prepared.spec)
     if len(specs) == 1:
-        return _run_once(prepared, loaded, cache=cache, progress=progress, pool=pool)
-    runs = [_run_once(replace(prepared, spec=spec), loaded, cache=cache, progress=progress, pool=pool)
-            for spec in specs]
+        return _run_once(prepared, loaded, cache=cache, progress=progress, pool=pool,
+                         checked=checked)
+    runs = [_run_once(replace(prepared, spec=spec), loaded, cache=cache, progress=progress, pool=pool,
+                      checked=checked) for spec in specs]
     return combine_repeats(prepared.spec, runs, seeds)
 
 
@@ -242,7 +232,6 @@ def repeat_specs(spec: CellSpec) -> tuple[list[int], list[CellSpec]]:
 
 def combine_repeats(spec: CellSpec, runs: list[CellResult], seeds: list[int]) -> CellResult:
     """The cell result of a repeated cell from its repeats' results (repeat 0's, with the summary)."""
->>>>>>> 772ea6b (judge metric (WIP): a judged-metric contract (MetricContext, prepare/judge/config_class), the host's JudgeContext with cached judge calls keyed on judge prompt version and model hash, per-example judge scores stored (migration 0007), --set METRIC.KEY=VALUE; repeats run as one sampled cell per repeat (also on Ray), sampled replies seeded per prompt)
     first = runs[0]
     first.spec = spec
     first.lineage = {**first.lineage, "repeats": repeat_summary(runs, seeds)}
@@ -284,11 +273,8 @@ def _keys(prepared: PreparedCell, prompts: list[str], model_hash: str) -> list[s
 
 
 def _run_once(prepared: PreparedCell, source: ModelSource, *, cache: ResponseCache | None = None,
-<<<<<<< HEAD
-              progress: Progress | None = None, checked: dict[str, Any] | None = None) -> CellResult:
-=======
-              progress: Progress | None = None, pool: ModelPool | None = None) -> CellResult:
->>>>>>> 772ea6b (judge metric (WIP): a judged-metric contract (MetricContext, prepare/judge/config_class), the host's JudgeContext with cached judge calls keyed on judge prompt version and model hash, per-example judge scores stored (migration 0007), --set METRIC.KEY=VALUE; repeats run as one sampled cell per repeat (also on Ray), sampled replies seeded per prompt)
+              progress: Progress | None = None, pool: ModelPool | None = None,
+              checked: dict[str, Any] | None = None) -> CellResult:
     t0 = time.perf_counter()
     spec = prepared.spec
     prompts = format_prompts(prepared, source.tokenizer if _needs_tokenizer(prepared) else None)
@@ -313,15 +299,12 @@ def _run_once(prepared: PreparedCell, source: ModelSource, *, cache: ResponseCac
                                 i not in fresh) for i in range(len(keys))]
     lineage = dict(prepared.lineage)
     lineage["model"] = {"ref": spec.model, "hash": source.content_hash, "path": source.path}
-<<<<<<< HEAD
     if checked is not None:
         lineage["template_check"] = checked
-=======
     judge_hits = judge_misses = 0
     if prepared.judges:
         lineage["judges"], judge_hits, judge_misses = judge_examples(
             prepared.judges, _judge_items(prepared, examples), examples, pool=pool, cache=cache)
->>>>>>> 772ea6b (judge metric (WIP): a judged-metric contract (MetricContext, prepare/judge/config_class), the host's JudgeContext with cached judge calls keyed on judge prompt version and model hash, per-example judge scores stored (migration 0007), --set METRIC.KEY=VALUE; repeats run as one sampled cell per repeat (also on Ray), sampled replies seeded per prompt)
     lineage["key"] = sha256_json({k: lineage[k] for k in ("prompt", "adapter", "data", "task", "scoring",
                                                           "choices", "decoding", "seed")} | {
                                      "model": source.content_hash}

@@ -25,11 +25,7 @@ DECODING_KEYS = {"max_new_tokens": int, "temperature": float, "top_p": float, "t
                  "do_sample": bool, "batch_size": int, "repetition_penalty": float, "chat": bool,
                  "reply_prefix": str}
 TOP_KEYS = {"name", "description", "seed", "data", "prompts", "models", "metrics", "decoding", "task",
-<<<<<<< HEAD
-            "scoring", "choices", "n_boot", "strict_template", "cells"}
-=======
-            "scoring", "choices", "n_boot", "cells", "metric_options"}
->>>>>>> 772ea6b (judge metric (WIP): a judged-metric contract (MetricContext, prepare/judge/config_class), the host's JudgeContext with cached judge calls keyed on judge prompt version and model hash, per-example judge scores stored (migration 0007), --set METRIC.KEY=VALUE; repeats run as one sampled cell per repeat (also on Ray), sampled replies seeded per prompt)
+            "scoring", "choices", "n_boot", "strict_template", "cells", "metric_options"}
 
 
 @dataclass(frozen=True)
@@ -56,13 +52,10 @@ class CellSpec:
     registry: str | None = None
     #: replies sampled per example (generation cells): each with its own decoding seed, recorded
     repeats: int = 1
-<<<<<<< HEAD
     #: refuse (rather than warn about and mark) an adapter given text in another format than it was trained on
     strict_template: bool = False
-=======
     #: settings of metrics that take them, metric name -> {setting: value} (``judge``: prompt, model, ...)
     metric_options: dict[str, dict[str, Any]] = field(default_factory=dict)
->>>>>>> 772ea6b (judge metric (WIP): a judged-metric contract (MetricContext, prepare/judge/config_class), the host's JudgeContext with cached judge calls keyed on judge prompt version and model hash, per-example judge scores stored (migration 0007), --set METRIC.KEY=VALUE; repeats run as one sampled cell per repeat (also on Ray), sampled replies seeded per prompt)
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -302,11 +295,8 @@ def parse_suite(data: Any, *, source: str = "suite", lines: dict[str, int] | Non
         where = f"cells[{i}]"
         item = c.mapping(item, where)
         c.known(item, {"prompt", "model", "adapter", "data", "split", "sample", "options", "metrics", "decoding",
-<<<<<<< HEAD
-                       "task", "scoring", "choices", "seed", "n_boot", "strict_template"}, where)
-=======
-                       "task", "scoring", "choices", "seed", "n_boot", "metric_options"}, where)
->>>>>>> 772ea6b (judge metric (WIP): a judged-metric contract (MetricContext, prepare/judge/config_class), the host's JudgeContext with cached judge calls keyed on judge prompt version and model hash, per-example judge scores stored (migration 0007), --set METRIC.KEY=VALUE; repeats run as one sampled cell per repeat (also on Ray), sampled replies seeded per prompt)
+                       "task", "scoring", "choices", "seed", "n_boot", "strict_template", "metric_options"},
+                      where)
         for key in ("prompt", "model", "data"):
             if key not in item:
                 raise c.fail(where, f"missing key {key!r}")
