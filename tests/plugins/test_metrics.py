@@ -11,6 +11,7 @@ import pytest
 from promptyard.core.host import registered
 from promptyard.core.stats import bootstrap_indices
 from promptyard.evals.metrics import compute_metric, get_metric
+from promptyard.plugins.metrics.judge import parse_verdict, yes_probability
 
 # predictions a a b b c vs references a b b c c (worked by hand):
 #   a: tp1 fp1 fn0 -> P 1/2, R 1,   F1 2/3
@@ -132,3 +133,19 @@ def test_plugin_metric_without_resampler_gets_a_generic_bootstrap():
         result = compute_metric("longest", ["a", "abc", "ab"], None, seed=0)
     assert result.value == 3.0
     assert 1.0 <= result.low <= result.high == 3.0
+
+
+@pytest.mark.parametrize(("reply", "scale", "expected"), [
+    ("8", 10.0, 0.8), (" 7/10 because", 10.0, 0.7), ("score: 12", 10.0, 1.0), ("-3", 1.0, 0.0), ("1", 1.0, 1.0),
+    (" yes, it is", 1.0, 1.0), ("PASS", 1.0, 1.0), ("Incorrect.", 1.0, 0.0), ("no, not correct", 1.0, 0.0),
+    ("correct, not wrong", 1.0, 1.0), ("hmm", 1.0, 0.0), ("", 1.0, 0.0),
+])
+def test_the_judges_written_verdict_is_read_as_a_score(reply, scale, expected):
+    assert parse_verdict(reply, scale) == pytest.approx(expected)
+
+
+@pytest.mark.parametrize(("yes", "no", "expected"), [
+    (-1.0, -1.0, 0.5), (math.log(0.3), math.log(0.1), 0.75), (-2000.0, 0.0, 0.0), (0.0, -2000.0, 1.0),
+])
+def test_the_judges_choice_score_is_p_yes_of_the_two(yes, no, expected):
+    assert yes_probability([yes, no]) == pytest.approx(expected)
