@@ -100,6 +100,18 @@ def test_a_new_judge_version_misses_the_cache_and_the_replies_still_hit(registry
     assert moved["lineage"]["key"] != first["lineage"]["key"]
 
 
+def test_reproduce_pins_the_judge_prompt_version(registry, qa):
+    from promptyard.evals.reproduce import reproduce
+
+    run_id = _run(qa)["run_id"]
+    registry.commit("grader", GRADER_V2, message="v2")
+    registry.label("grader@2", "production", force=True)  # the label moved; the run used grader@1
+    again = reproduce(registry, run_id)
+    assert again.matches, (again.rows, again.problems)
+    fresh = load_run(registry, again.new_run_id)["cells"][0]
+    assert fresh["lineage"]["judges"]["judge"]["prompts"][0]["resolved"] == "grader@1"
+
+
 def test_a_judge_model_with_another_hash_misses_the_cache(registry, qa, tmp_path, calls):
     from promptyard.testing import tiny_causal_lm
 

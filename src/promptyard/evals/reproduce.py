@@ -37,7 +37,13 @@ def pinned_spec(cell: dict[str, Any], registry_path: str | None) -> CellSpec:
     lineage = cell["lineage"]
     prompt = lineage["prompt"]["resolved"]
     adapter = lineage["adapter"]["resolved"] if lineage.get("adapter") else None
-    return replace(spec, prompt=prompt, adapter=adapter, registry=registry_path)
+    options = {name: dict(settings) for name, settings in spec.metric_options.items()}
+    for name, judge in (lineage.get("judges") or {}).items():  # a judge prompt is pinned like the prompt
+        settings = options.setdefault(name, {})
+        exact = {p["ref"]: p["resolved"] for p in judge.get("prompts", [])}
+        if settings.get("prompt") in exact:
+            settings["prompt"] = exact[settings["prompt"]]
+    return replace(spec, prompt=prompt, adapter=adapter, registry=registry_path, metric_options=options)
 
 
 def _same(a: float | None, b: float | None) -> bool:
@@ -64,6 +70,10 @@ def reproduce(registry: Any, run_id: int | str, *, use_cache: bool = False, stor
                            ("prompt hash", old["prompt"]["hash"], fresh.lineage["prompt"]["hash"])):
             if a != b:
                 out.problems.append(f"cell {cell['position']}: {part} differs ({a[:12]} stored, {b[:12]} now)")
+        for name, judge in (old.get("judges") or {}).items():
+            now_hash = ((fresh.lineage.get("judges") or {}).get(name) or {}).get("model", {}).get("hash")
+            if judge["model"]["hash"] != now_hash:
+                out.problems.append(f"cell {cell['position']}: the {name} model's hash differs")
         for m in cell["metrics"]:
             try:
                 now = fresh.metric(m["name"])
