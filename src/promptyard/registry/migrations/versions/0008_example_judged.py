@@ -1,7 +1,7 @@
 """Per-example judge scores of judged metrics (the ``judge`` metric) on eval examples.
 
-Revision ID: 0007_example_judged
-Revises: 0006_optimizations
+Revision ID: 0008_example_judged
+Revises: 0007_search_summary
 """
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0007_example_judged"
-down_revision = "0006_optimizations"
+revision = "0008_example_judged"
+down_revision = "0007_search_summary"
 branch_labels = None
 depends_on = None
 
