@@ -19,6 +19,7 @@ from promptyard.core.refs import check_name
 from promptyard.runtime.adapter_loading import default_adapter_name, register_result
 from promptyard.tuning.resume import has_state
 from promptyard.tuning.spec import TrainSpec, parse_sets
+from promptyard.tuning.task_mix import load_task_mix, mix_name
 
 app = typer.Typer(name="tune", help="Train adapters (PEFT methods or fine-tuning) and search hyper-parameters.",
                   no_args_is_help=True)
@@ -29,8 +30,12 @@ root_app.add_typer(app, name="tune")
 def run(
     prompt: Optional[str] = typer.Option(None, "--prompt", "-p",  # noqa: UP045
                                          help="Prompt reference (NAME@label) or template file."),
-    model: str = typer.Option(..., "--model", "-m", help="smollm2-135m, minilm-l6, a local folder or hub id."),
-    data: str = typer.Option(..., "--data", "-d", help="rotten_tomatoes, bbc_news, or a .jsonl/.csv file."),
+    model: Optional[str] = typer.Option(None, "--model", "-m",  # noqa: UP045
+                                        help="smollm2-135m, minilm-l6, a local folder or hub id."),
+    data: Optional[str] = typer.Option(None, "--data", "-d",  # noqa: UP045
+                                       help="rotten_tomatoes, bbc_news, or a .jsonl/.csv file."),
+    mix: Optional[Path] = typer.Option(None, "--mix", help="Task mix YAML: tune one adapter on several "  # noqa: UP045
+                                                           "(prompt, data, task) triples with weights."),
     method: str = typer.Option("lora", "--method", help="lora, prompt_tuning, prefix_tuning, p_tuning, ia3, full."),
     sets: list[str] = typer.Option(None, "--set", "-s", help="key=value for the method or the loop (repeatable)."),
     name: Optional[str] = typer.Option(None, "--name", help="Adapter name (default: <prompt>-<method>)."),  # noqa: UP045
@@ -58,16 +63,18 @@ def run(
     if resume is not None and not has_state(resume):
         raise UsageError(f"no resume state in {resume}", where="--resume",
                          hint="give the run dir an interrupted `tune run` printed (it holds resume/)")
+    options = data_options(text_column, label_column, target_column, skip_bad_rows)
+    mix_data, model = mix_or_single(mix, model=model, data=data, prompt=prompt, task=task, options=options)
     run_dir = resume.resolve() if resume is not None else new_run_dir()
     config = parse_sets(sets or [])
     if max_steps is not None:
         config["max_steps"] = max_steps
     if epochs is not None:
         config["epochs"] = epochs
-    spec = TrainSpec(model=model, data=data, method=method, prompt=prompt, task=task, config=config, seed=seed,
-                     data_options=data_options(text_column, label_column, target_column, skip_bad_rows),
-                     registry=state.registry, run_dir=str(run_dir))
-    adapter_name = name or default_adapter_name(prompt, method)
+    spec = TrainSpec(model=model, data=data or "", method=method, prompt=prompt, task=task, config=config,
+                     seed=seed, data_options=options, registry=state.registry, run_dir=str(run_dir), mix=mix_data)
+    adapter_name = name or (f"{mix_name(mix_data)}-{method.replace('_', '-')}" if mix_data
+                            else default_adapter_name(prompt, method))
     registry = None
     if register:
         from promptyard.registry.api import Registry
@@ -91,15 +98,44 @@ def run(
         print_json(out)
         return
     m = result.metrics
-    console.print(f"validation {m['metric_name']}: {m['initial_val_metric']:.4f} (step 0) -> "
+    console.print(f"validation {m['metric_name']}{' (weighted mean of the tasks)' if mix_data else ''}: "
+                  f"{m['initial_val_metric']:.4f} (step 0) -> "
                   f"{m['val_metric']:.4f} (best, step {m['best_step']}); "
                   f"{m['tokens_per_s']:.0f} tokens/s, {m['padding_share']:.1%} padding")
+    if mix_data:
+        table("tasks", ["task", "weight", f"step 0 {m['metric_name']}", f"best {m['metric_name']}"],
+              [[n, f"{t['weight']:g}", f"{t['initial_val_metric']:.4f}", f"{t['val_metric']:.4f}"]
+               for n, t in m["tasks"].items()])
     console.print(f"curves: {result.curves_png or result.curves_json}")
     if out["version"]:
         console.print(f"registered adapter [bold]{out['version']}[/bold]"
                       + (f" (label {label})" if label else ""))
     else:
         console.print(f"adapter: {result.adapter_dir}")
+
+
+def mix_or_single(mix: Path | None, *, model: str | None, data: str | None, prompt: str | None, task: str | None,
+                  options: dict) -> tuple[dict | None, str]:
+    """The task mix read from ``--mix`` (or None) and the model: ``--model``, else the mix file's ``model``.
+
+    With a mix, the single-task options (--data, --prompt, --task, the column options) are refused: each task
+    of the mix names its own."""
+    if mix is None:
+        if model is None or data is None:
+            raise UsageError(f"missing option {'--model' if model is None else '--data'}",
+                             hint="name the model and the data (or give a task mix with --mix)")
+        return None, model
+    given = [flag for flag, value in (("--data", data), ("--prompt", prompt), ("--task", task)) if value]
+    given += [f"--{k.replace('_', '-')}" for k in options]
+    if given:
+        raise UsageError(f"{given[0]} cannot be combined with --mix", where=given[0],
+                         hint="each task of the mix names its own prompt, data, task and options")
+    mix_data = load_task_mix(mix)
+    model = model or mix_data.get("model")
+    if not model:
+        raise UsageError("no model to tune", where=str(mix),
+                         hint="pass --model, or add `model: NAME` to the task mix file")
+    return mix_data, model
 
 
 @app.command("methods")

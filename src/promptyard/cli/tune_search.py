@@ -12,9 +12,9 @@ from typing import Any, Optional
 import typer
 
 from promptyard.cli import progress
-from promptyard.cli.app import app as root_app
 from promptyard.cli.output import console, print_json, table
 from promptyard.cli.state import state
+from promptyard.cli.tune import app, mix_or_single
 from promptyard.core.errors import TuningError, UsageError
 from promptyard.core.host import lookup
 from promptyard.core.paths import check_id, registry_path
@@ -27,12 +27,6 @@ from promptyard.tuning.search_results import trial_rows
 from promptyard.tuning.space import is_conditional, load_space_file, validate_space
 from promptyard.tuning.spec import TrainSpec, parse_sets
 
-try:
-    from promptyard.cli.tune import app
-except ImportError:  # the tuning area's `tune` sub-app is not in this tree: make the group here
-    app = typer.Typer(name="tune", help="Train adapters and search hyper-parameters.", no_args_is_help=True)
-    root_app.add_typer(app, name="tune")
-
 RAY_OPT = typer.Option(False, "--ray", help="Run on a local Ray instance started for this command.")
 ADDRESS_OPT = typer.Option(None, "--ray-address", envvar="PROMPTYARD_RAY_ADDRESS",
                            help="Join the Ray cluster at ADDRESS (e.g. 10.0.0.5:6379 or auto).")
@@ -44,14 +38,17 @@ def _registry(create: bool = False) -> Any:
     return Registry.open(state.registry, create=create)
 
 
-def build_train_spec(*, prompt: str, model: str, data: str, method: str, overrides: dict[str, Any],
-                     seed: int, registry: str | None) -> Any:
-    """The TrainSpec ``tune run`` builds for these options (Tune's callback reports the search's progress)."""
+def build_train_spec(*, prompt: str | None, model: str, data: str | None, method: str, overrides: dict[str, Any],
+                     seed: int, registry: str | None, mix: dict[str, Any] | None = None) -> Any:
+    """The TrainSpec ``tune run`` builds for these options (Tune's callback reports the search's progress).
+
+    ``mix``: a task mix (:func:`promptyard.tuning.task_mix.load_task_mix`, whose paths are absolute already).
+    """
 
     # Trials run in Tune's trial folders, maybe on other nodes: local files must be absolute paths.
-    data, prompt, model = (str(Path(v).resolve()) if Path(v).exists() else v for v in (data, prompt, model))
-    return TrainSpec(model=model, data=data, method=method, prompt=prompt, config=dict(overrides), seed=seed,
-                     registry=registry)
+    data, prompt, model = (str(Path(v).resolve()) if v and Path(v).exists() else v for v in (data, prompt, model))
+    return TrainSpec(model=model, data=data or "", method=method, prompt=prompt, config=dict(overrides), seed=seed,
+                     registry=registry, mix=mix)
 
 
 def resolve_space(method: str, space_file: Path | None) -> dict[str, Any]:
@@ -102,6 +99,8 @@ def search(
     prompt: Optional[str] = typer.Option(None, "--prompt", help="Prompt reference that formats the training data."),  # noqa: UP045,E501
     model: Optional[str] = typer.Option(None, "--model", help="Base model reference (e.g. smollm2-135m)."),  # noqa: UP045
     data: Optional[str] = typer.Option(None, "--data", help="Data set reference (e.g. rotten_tomatoes)."),  # noqa: UP045
+    mix: Optional[Path] = typer.Option(None, "--mix", help="Task mix YAML: every trial tunes one adapter on "  # noqa: UP045
+                                                           "all its tasks; the weighted mean is searched."),
     method: Optional[str] = typer.Option(None, "--method", help="Tuning method (default lora; a space file "  # noqa: UP045
                                                                 "may choose among methods instead)."),
     space: Optional[Path] = typer.Option(None, "--space", help="YAML search space (default: the method's)."),  # noqa: UP045
@@ -136,7 +135,7 @@ def search(
     if no_ray and ray_address:
         raise UsageError("--no-ray and --ray-address exclude each other", where="--no-ray")
     if extend is not None:
-        given = [flag for flag, value in (("--prompt", prompt), ("--model", model), ("--data", data),
+        given = [flag for flag, value in (("--prompt", prompt), ("--model", model), ("--data", data), ("--mix", mix),
                                           ("--method", method), ("--space", space), ("--objective", objectives),
                                           ("--set", sets)) if value]
         if given:
@@ -149,10 +148,12 @@ def search(
                                registry=_registry(create=False))
         _show(result, as_json)
         return
-    missing = [flag for flag, value in (("--prompt", prompt), ("--model", model), ("--data", data)) if not value]
-    if missing:
-        raise UsageError(f"missing option {', '.join(missing)}", where="tune search",
-                         hint="a new search needs --prompt, --model and --data (or --extend SEARCH_ID)")
+    if mix is None:
+        missing = [flag for flag, value in (("--prompt", prompt), ("--model", model), ("--data", data)) if not value]
+        if missing:
+            raise UsageError(f"missing option {', '.join(missing)}", where="tune search",
+                             hint="a new search needs --prompt, --model and --data, or --mix (or --extend SEARCH_ID)")
+    mix_data, model = mix_or_single(mix, model=model, data=data, prompt=prompt, task=None, options={})
     space_dict = resolve_space(method or "lora", space)
     if method and is_conditional(space_dict):
         raise UsageError("the space file chooses the method; --method cannot also set it", where="--method")
@@ -160,7 +161,7 @@ def search(
         raise UsageError("--objective replaces --metric; give one of them", where="--objective")
     train_spec = build_train_spec(prompt=prompt, model=model, data=data, method=method or "lora",
                                   overrides=parse_sets(sets), seed=seed,
-                                  registry=str(registry_path(state.registry)))
+                                  registry=str(registry_path(state.registry)), mix=mix_data)
     spec = SearchSpec(train_spec=train_spec, space=space_dict, trials=trials, scheduler=scheduler,
                       search_alg=search_alg, concurrent=concurrent, cpus_per_trial=cpus_per_trial,
                       gpus_per_trial=gpus_per_trial, metric=metric, mode=mode, max_failures=max_failures,

@@ -18,6 +18,8 @@ mapping with these keys and passes it through :func:`validate_lineage` before it
                                                              # a list of them for a merge of several)
     search:          {id, trial_id, …}                       # searches only
     merge:           {combination, parents: [{ref, artifact_hash, weight}, …]}   # merges only
+    mix:             {source, tasks: [{name, task, weight, prompt, data, labels, choices}]}
+                                                             # task mixes only; then prompt and data are absent
 
 Readers go through :func:`read_lineage`, which also accepts what older versions wrote (a search recorded
 ``method`` as a bare string), so every adapter in every registry reads the same way.
@@ -37,7 +39,7 @@ SOURCES = ("run", "search", "merge")
 #: key -> the type its value must have (None always allowed for the optional ones)
 SECTIONS: dict[str, type] = {"base_model": dict, "method": dict, "task": dict, "prompt": dict, "data": dict,
                              "hyperparameters": dict, "metrics": dict, "packages": dict, "search": dict,
-                             "merge": dict}
+                             "merge": dict, "mix": dict}
 REQUIRED = ("source", "base_model", "method")
 
 #: what decides a trained adapter's weights or an eval's numbers
@@ -101,6 +103,10 @@ def validate_lineage(lineage: Any) -> dict[str, Any]:
     if fmt is not None and not isinstance(fmt, Mapping) and not (
             isinstance(fmt, list) and fmt and all(isinstance(f, Mapping) for f in fmt)):
         raise _fail("text_format", f"must be a mapping or a list of mappings, got {type(fmt).__name__}")
+    mix = lineage.get("mix")
+    if mix is not None and (not isinstance(mix.get("tasks"), list) or not mix["tasks"]
+                            or not all(isinstance(t, Mapping) for t in mix["tasks"])):
+        raise _fail("mix.tasks", "must be a non-empty list of task mappings")
     return dict(lineage)
 
 
@@ -118,6 +124,14 @@ def read_lineage(lineage: Any) -> dict[str, Any]:
     return out
 
 
+def trained_prompts(lineage: Any) -> list[dict[str, Any]]:
+    """The prompt versions an adapter was trained on (ref, resolved, hash): one, or one per task of a mix."""
+    lin = read_lineage(lineage)
+    if lin["mix"]:
+        return [dict(t.get("prompt") or {}) for t in lin["mix"].get("tasks") or [] if isinstance(t, Mapping)]
+    return [dict(lin["prompt"])] if lin["prompt"] else []
+
+
 def summary(lineage: Any) -> dict[str, Any]:
     """What ``adapter list`` shows: method name, base model ref and the validation metric."""
     lin = read_lineage(lineage)
@@ -126,4 +140,4 @@ def summary(lineage: Any) -> dict[str, Any]:
             "metric": metric if isinstance(metric, int | float) and not isinstance(metric, bool) else None}
 
 
-__all__ = ["package_versions", "read_lineage", "summary", "validate_lineage"]
+__all__ = ["package_versions", "read_lineage", "summary", "trained_prompts", "validate_lineage"]

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import math
 import random
+from collections.abc import Sequence
 from typing import Any
 
 from promptyard.runtime.inference import scored_positions
@@ -24,6 +26,52 @@ def length_grouped_batches(lengths: list[int], batch_size: int, seed: int) -> li
         batches += [chunk[b:b + batch_size] for b in range(0, len(chunk), batch_size)]
     rng.shuffle(batches)
     return batches
+
+
+def epoch_batches(lengths: list[int], spans: Sequence[range], weights: Sequence[float], batch_size: int,
+                  seed: int) -> list[list[int]]:
+    """One epoch's batches: :func:`length_grouped_batches` for one task, :func:`mixed_batches` for a mix."""
+    if len(spans) == 1:
+        return length_grouped_batches(lengths, batch_size, seed)
+    return mixed_batches(lengths, spans, weights, batch_size, seed)
+
+
+def share_by_weight(total: int, weights: Sequence[float]) -> list[int]:
+    """``total`` split in proportion to ``weights`` (largest remainders); a task never gets 0: it gets 1 more."""
+    whole = sum(weights)
+    exact = [total * w / whole for w in weights]
+    out = [math.floor(x) for x in exact]
+    by_remainder = sorted(range(len(weights)), key=lambda k: (out[k] - exact[k], k))
+    for k in by_remainder[: total - sum(out)]:
+        out[k] += 1
+    return [max(1, n) for n in out]
+
+
+def mixed_batches(lengths: list[int], spans: Sequence[range], weights: Sequence[float], batch_size: int,
+                  seed: int) -> list[list[int]]:
+    """Batches over several tasks' rows (task ``k`` holds the rows ``spans[k]``), mixed by weight.
+
+    Each batch holds one task's rows (length-grouped within the task, so padding stays low). An epoch has as
+    many batches as all tasks' rows make, shared out in proportion to the weights: a task whose share exceeds
+    its own rows goes round them again (reshuffled), one whose share is smaller sees a different part of its
+    rows each epoch. The tasks' batches are interleaved at random. A function of ``seed`` alone, so a resumed
+    run skips exactly the batches it had consumed.
+    """
+    rng = random.Random(seed)
+    total = sum(math.ceil(len(span) / batch_size) for span in spans)
+    quotas = share_by_weight(total, weights)
+    per_task: list[list[list[int]]] = []
+    for span, quota in zip(spans, quotas, strict=True):
+        own = [lengths[i] for i in span]
+        batches: list[list[int]] = []
+        while len(batches) < quota:
+            batches += [[span.start + i for i in b]
+                        for b in length_grouped_batches(own, batch_size, seed=rng.randrange(2**31))]
+        per_task.append(batches[:quota])
+    order = [k for k, quota in enumerate(quotas) for _ in range(quota)]
+    rng.shuffle(order)
+    taken = [iter(batches) for batches in per_task]
+    return [next(taken[k]) for k in order]
 
 
 def collate(feats: list[dict[str, Any]], pad_id: int, *, causal: bool) -> dict[str, Any]:

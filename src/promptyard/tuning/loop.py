@@ -28,9 +28,9 @@ from promptyard.core.paths import work_dir
 from promptyard.runtime.inference import score_choices
 from promptyard.runtime.lineage import package_versions, validate_lineage
 from promptyard.runtime.text_format import text_format
-from promptyard.tuning.batching import batch_loss, collate, length_grouped_batches
+from promptyard.tuning.batching import batch_loss, collate, epoch_batches
 from promptyard.tuning.curves import save_curves
-from promptyard.tuning.plan import Prepared, plan_run, prepare
+from promptyard.tuning.plan import Prepared, PreparedTask, plan_run, prepare
 from promptyard.tuning.resume import (
     LoopState,
     check_fingerprint,
@@ -72,40 +72,58 @@ def _precision(setting: str, device: Any) -> tuple[Any, Any]:
     return torch.float16, torch.amp.GradScaler("cuda")
 
 
-def evaluate(model: Any, prep: Prepared, device: Any, dtype: Any) -> dict[str, float]:
-    """Validation loss over target tokens, and the metric: accuracy (classification) or the loss."""
-    import torch
+def evaluate(model: Any, prep: Prepared, device: Any, dtype: Any) -> dict[str, Any]:
+    """Validation loss over target tokens, and the metric: accuracy (classification) or the loss.
 
+    For a task mix: each task's (``val_metric/NAME``, ``val_loss/NAME``, and all of them under ``tasks``), and
+    as ``val_metric``/``val_loss`` their means weighted by the tasks' weights (what early stopping and a
+    search compare).
+    """
+    results = [_evaluate_task(model, prep, part, device, dtype) for part in prep.tasks]
+    model.train()
+    if not prep.plan.is_mix:
+        return results[0]
+    whole = sum(part.plan.weight for part in prep.tasks)
+    out: dict[str, Any] = {key: sum(part.plan.weight * r[key] for part, r in zip(prep.tasks, results, strict=True))
+                           / whole for key in ("val_loss", "val_metric")}
+    for part, r in zip(prep.tasks, results, strict=True):
+        out[f"val_metric/{part.plan.name}"] = r["val_metric"]
+        out[f"val_loss/{part.plan.name}"] = r["val_loss"]
+    out["tasks"] = {part.plan.name: r for part, r in zip(prep.tasks, results, strict=True)}
+    return out
+
+
+def _evaluate_task(model: Any, prep: Prepared, part: PreparedTask, device: Any, dtype: Any) -> dict[str, float]:
+    import torch
 
     plan = prep.plan
     causal = plan.runs_as == "causal"
     pad = prep.loaded.tokenizer.pad_token_id or 0
     model.eval()
     total, count, correct = 0.0, 0, 0
-    order = sorted(range(len(prep.validation)), key=lambda i: len(prep.validation[i]["input_ids"]))
+    order = sorted(range(len(part.validation)), key=lambda i: len(part.validation[i]["input_ids"]))
     size = plan.settings.eval_batch_size
     autocast = torch.autocast(device.type, dtype=dtype) if dtype is not None else nullcontext()
     with torch.inference_mode(), autocast:
         for b in range(0, len(order), size):
             idx = order[b:b + size]
-            batch = collate([prep.validation[i] for i in idx], pad, causal=causal)
+            batch = collate([part.validation[i] for i in idx], pad, causal=causal)
             loss, logits, n = batch_loss(model, batch, causal=causal, device=device)
             total += float(loss) * n
             count += n
             if not causal:
                 correct += int((logits.argmax(-1).cpu() == batch["labels"]).sum())
     result = {"val_loss": total / max(count, 1)}
-    if plan.task.kind != "classification":
+    if part.plan.task.kind != "classification":
         result["val_metric"] = result["val_loss"]
     elif causal:
         view = _view(prep, model)
-        scores = score_choices(view, prep.val_prompts, prep.choices, batch_size=size)
-        predictions = [prep.labels[max(range(len(row)), key=row.__getitem__)] for row in scores]
-        result["val_metric"] = sum(p == t for p, t in zip(predictions, prep.val_labels, strict=True)) / len(
+        scores = score_choices(view, part.val_prompts, part.choices, batch_size=size)
+        predictions = [part.labels[max(range(len(row)), key=row.__getitem__)] for row in scores]
+        result["val_metric"] = sum(p == t for p, t in zip(predictions, part.val_labels, strict=True)) / len(
             predictions)
     else:
-        result["val_metric"] = correct / len(prep.validation)
-    model.train()
+        result["val_metric"] = correct / len(part.validation)
     return result
 
 
@@ -170,7 +188,11 @@ def train(spec: TrainSpec, *, report: Report | None = None,
     optimizer = torch.optim.AdamW(params, lr=plan.lr, weight_decay=settings.weight_decay)
     pad = loaded.tokenizer.pad_token_id or 0
     lengths = [len(f["input_ids"]) for f in prep.train]
-    n_batches = math.ceil(len(prep.train) / settings.batch_size)  # per epoch, as length_grouped_batches cuts
+    spans = [part.train_rows for part in prep.tasks]
+    weights = [part.plan.weight for part in prep.tasks]
+    # per epoch, as epoch_batches cuts (the count does not depend on the seed)
+    n_batches = (math.ceil(len(prep.train) / settings.batch_size) if len(spans) == 1
+                 else len(epoch_batches(lengths, spans, weights, settings.batch_size, seed=0)))
     per_epoch = math.ceil(n_batches / settings.grad_accum)
     total_steps = per_epoch * settings.epochs
     if settings.max_steps:
@@ -185,6 +207,8 @@ def train(spec: TrainSpec, *, report: Report | None = None,
             # with the data and package versions, every checkpoint carries its lineage (searches register one)
             "data": prep.data, "packages": package_versions(), "seed": spec.seed,
             "text_format": trained_text_format(prep)}
+    if plan.is_mix:  # predict uses the first task (the fields above); every task is listed here
+        meta["mix"] = _mix_tasks(prep, with_template=True)
     prints = fingerprint(prep)
     found = find_state(run_dir)
     resumed = LoopState()
@@ -228,7 +252,8 @@ def train(spec: TrainSpec, *, report: Report | None = None,
         else:
             bad_evals += 1
         if improved or settings.keep == "last":
-            best_dir = _save_best(method, model, run_dir, {**meta, "step": step})
+            extra = {"mix_metrics": result["tasks"]} if plan.is_mix else {}  # a search's lineage reads them
+            best_dir = _save_best(method, model, run_dir, {**meta, "step": step, **extra})
         entry = {"step": step, "epoch": epoch, "train_loss": running / max(running_n, 1), **result,
                  "tokens_per_s": real_tokens / train_time if train_time else 0.0,
                  # what a multi-objective search may weigh against the metric (tuning.objectives)
@@ -257,7 +282,7 @@ def train(spec: TrainSpec, *, report: Report | None = None,
         for epoch in range(resumed.epoch, settings.epochs):
             if stop:
                 break
-            batches = length_grouped_batches(lengths, settings.batch_size, seed=spec.seed * 1000 + epoch)
+            batches = epoch_batches(lengths, spans, weights, settings.batch_size, seed=spec.seed * 1000 + epoch)
             # batch order is a function of seed and epoch: skipping what was consumed reproduces the run
             micro = resumed.consumed if epoch == resumed.epoch else 0
             for batch_idx in batches[micro:]:
@@ -310,6 +335,13 @@ def train(spec: TrainSpec, *, report: Report | None = None,
                "padding_share": padded_tokens / max(real_tokens + padded_tokens, 1),
                "train_time_s": train_time,
                "stopped_early": bool(settings.patience) and bad_evals >= settings.patience}
+    if plan.is_mix:
+        best = next(h for h in history if h["step"] == best_step)
+        metrics["tasks"] = {part.plan.name: {
+            "task": part.plan.task_name, "weight": part.plan.weight, "metric_name": metric_name,
+            "val_metric": best["tasks"][part.plan.name]["val_metric"],
+            "val_loss": best["tasks"][part.plan.name]["val_loss"],
+            "initial_val_metric": history[0]["tasks"][part.plan.name]["val_metric"]} for part in prep.tasks}
     lineage = _lineage(prep, metrics, elapsed, device)
     (run_dir / "lineage.json").write_text(json.dumps(lineage, indent=1, default=str))
     return TrainResult(adapter_dir=Path(best_dir), metrics=metrics, history=history, lineage=lineage,
@@ -325,22 +357,38 @@ def _curves(run_dir: Path, steps: list, history: list, metric_name: str) -> tupl
         return None, None
 
 
-def trained_text_format(prep: Prepared) -> dict[str, Any]:
+def trained_text_format(prep: Prepared) -> dict[str, Any] | list[dict[str, Any]]:
     """The text rows were rendered into: the prompt's hash, and the chat template when a multi prompt went
-    through it (:func:`promptyard.runtime.model_text.render_model_text`'s rule)."""
-    plan = prep.plan
-    return text_format(plan.prompt.get("hash"), prep.loaded.tokenizer, chat=plan.template.kind == "multi",
-                       prompt=plan.prompt.get("resolved") or plan.prompt.get("ref"))
+    through it (:func:`promptyard.runtime.model_text.render_model_text`'s rule); for a task mix, one per task."""
+    formats = [text_format(tp.prompt.get("hash"), prep.loaded.tokenizer, chat=tp.template.kind == "multi",
+                           prompt=tp.prompt.get("resolved") or tp.prompt.get("ref")) for tp in prep.plan.tasks]
+    return formats if prep.plan.is_mix else formats[0]
+
+
+def _mix_tasks(prep: Prepared, *, with_template: bool = False) -> list[dict[str, Any]]:
+    """Every task of a mix as lineage and the adapter's metadata record it: prompt version, data, labels."""
+    out = []
+    for part in prep.tasks:
+        tp = part.plan
+        prompt = {**tp.prompt, "template": tp.template.to_dict()} if with_template else dict(tp.prompt)
+        out.append({"name": tp.name, "task": tp.task_name, "weight": tp.weight, "prompt": prompt,
+                    "data": part.data, "labels": part.labels, "choices": part.choices})
+    return out
 
 
 def _lineage(prep: Prepared, metrics: dict[str, Any], elapsed: float, device: Any) -> dict[str, Any]:
     plan, spec = prep.plan, prep.plan.spec
+    if plan.is_mix:
+        # no single prompt or data set: the mix section lists each task's prompt version and data fingerprints
+        which = {"task": {"name": "mix", "labels": None, "choices": None},
+                 "mix": {"source": (spec.mix or {}).get("source"), "tasks": _mix_tasks(prep)}}
+    else:
+        which = {"prompt": plan.prompt, "data": prep.data,
+                 "task": {"name": plan.task_name, "labels": prep.labels, "choices": prep.choices}}
     return validate_lineage({
         "source": "run",
         "base_model": {"ref": spec.model, "hash": prep.loaded.content_hash, "kind": plan.model_kind},
-        "prompt": plan.prompt,
-        "data": prep.data,
-        "task": {"name": plan.task_name, "labels": prep.labels, "choices": prep.choices},
+        **which,
         "method": {"name": plan.method.name, "config": asdict(plan.method_config)},
         "hyperparameters": {**asdict(plan.settings), "lr": plan.lr},
         "seed": spec.seed,

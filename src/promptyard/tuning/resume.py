@@ -66,6 +66,11 @@ def fingerprint(prep: Any) -> dict[str, dict[str, Any]]:
                 "model_kind": plan.model_kind, "task": plan.task_name, "prompt_hash": plan.prompt.get("hash"),
                 "train_fingerprint": prep.data.get("train_fingerprint"),
                 "validation_fingerprint": prep.data.get("validation_fingerprint"), "seed": plan.spec.seed}
+    if plan.spec.mix is not None:  # every task of a mix: its prompt, data and weight
+        identity["mix"] = [{"name": t.plan.name, "task": t.plan.task_name, "weight": t.plan.weight,
+                            "prompt_hash": t.plan.prompt.get("hash"),
+                            "train_fingerprint": t.data.get("train_fingerprint"),
+                            "validation_fingerprint": t.data.get("validation_fingerprint")} for t in prep.tasks]
     structure = {"method_config": asdict(plan.method_config),
                  "settings": {k: v for k, v in settings.items() if k not in MUTABLE}}
     return json.loads(json.dumps({"identity": identity, "structure": structure,

@@ -35,6 +35,7 @@ from promptyard.tuning.search_results import (
     progress_callback,
 )
 from promptyard.tuning.space import space_methods
+from promptyard.tuning.task_mix import mix_name
 
 
 @dataclass
@@ -91,6 +92,9 @@ def adapter_name(spec: SearchSpec) -> str:
     ``<prompt>-methods-search`` for a method choice)."""
     if spec.name:
         return spec.name
+    mix = getattr(spec.train_spec, "mix", None)
+    if mix is not None:
+        return f"{mix_name(mix)}-{_method_of(spec).replace('_', '-')}-search"
     method = "methods" if space_methods(spec.space) else _method_of(spec)
     return default_adapter_name(getattr(spec.train_spec, "prompt", None), method, searched=True)
 
@@ -114,6 +118,17 @@ def _trained_lineage(best: TrialRecord) -> dict[str, Any]:
                            "task": {"name": meta.get("task"), "labels": meta.get("labels"),
                                     "choices": meta.get("choices")},
                            "method": {"name": meta.get("method"), "config": meta.get("method_config") or {}}}
+    if isinstance(meta.get("mix"), list):  # a task mix: every task's prompt version and data, no single one
+        out["task"] = {"name": "mix", "labels": None, "choices": None}
+        out["mix"] = {"source": None,  # the spec knows it: see _lineage
+                      "tasks": [{**t, "prompt": {k: v for k, v in (t.get("prompt") or {}).items()
+                                                 if k != "template"}} for t in meta["mix"]]}
+        if isinstance(meta.get("mix_metrics"), dict):
+            out["mix_metrics"] = meta["mix_metrics"]
+        out["packages"] = meta.get("packages") or {}
+        if "text_format" in meta:  # one per task: eval of any task's prompt is the text it was trained on
+            out["text_format"] = meta["text_format"]
+        return out
     if isinstance(meta.get("prompt"), dict):
         out["prompt"] = {k: v for k, v in meta["prompt"].items() if k != "template"}
     for key in ("data", "packages", "text_format"):
@@ -135,6 +150,10 @@ def _lineage(spec: SearchSpec, best: TrialRecord) -> dict[str, Any]:
     if not method.get("name"):
         method = {"name": best.method(_method_of(spec)) or "custom", "config": method.get("config") or {}}
     metrics: dict[str, Any] = {spec.metric: best.best_metric, "metric_name": spec.metric}
+    if "mix" in trained:
+        trained["mix"]["source"] = (getattr(spec.train_spec, "mix", None) or {}).get("source")
+        if "mix_metrics" in trained:  # each task's validation metrics at the best checkpoint
+            metrics["tasks"] = trained.pop("mix_metrics")
     return validate_lineage(json.loads(json.dumps({
         **trained,
         "source": "search",

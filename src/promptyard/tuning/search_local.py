@@ -20,7 +20,7 @@ from promptyard.tuning.objectives import objective_values
 from promptyard.tuning.search import SearchSpec, apply_params, experiment_dir, resolve_trainer, save_spec
 from promptyard.tuning.search_driver import SearchResult, finalize_records, record_start
 from promptyard.tuning.search_optuna import StudyProposer
-from promptyard.tuning.search_results import HISTORY_KEYS, TrialRecord
+from promptyard.tuning.search_results import HISTORY_KEYS, TASK_KEY_PREFIXES, TrialRecord
 from promptyard.tuning.space import sample_params
 
 __all__ = ["AshaRule", "run_search_local", "run_trial_local", "run_trials_local", "sample_params"]
@@ -71,7 +71,8 @@ def run_trial_local(spec: SearchSpec, trial_id: str, params: dict[str, Any], rul
 
     def report(metrics: dict[str, Any]) -> None:
         iteration = len(history) + 1
-        history.append({**{k: metrics.get(k) for k in keys}, "training_iteration": iteration})
+        history.append({**{k: metrics.get(k) for k in keys}, "training_iteration": iteration,
+                        **{k: v for k, v in metrics.items() if k.startswith(TASK_KEY_PREFIXES)}})
         value = metrics.get(spec.metric)
         if _better(value, best["value"], spec.mode) and metrics.get("adapter_dir"):
             best["value"] = float(value)

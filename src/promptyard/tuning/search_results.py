@@ -14,6 +14,8 @@ from promptyard.tuning.space import METHOD
 
 HISTORY_KEYS = ("training_iteration", "step", "epoch", "train_loss", "val_loss", "val_metric",
                 "trainable_params", "adapter_bytes", "val_ms_per_row")
+#: what a task mix reports per task (``val_metric/sentiment``), kept in the trial history as well
+TASK_KEY_PREFIXES = ("val_metric/", "val_loss/")
 
 
 @dataclass
@@ -77,7 +79,8 @@ def collect_trials(grid: Any, metric: str, mode: str, keys: tuple[str, ...] = ()
         history: list[dict[str, Any]] = []
         frame = result.metrics_dataframe
         if frame is not None and len(frame):
-            keep = [k for k in wanted if k in frame.columns]
+            keep = [k for k in wanted if k in frame.columns] + sorted(
+                k for k in frame.columns if str(k).startswith(TASK_KEY_PREFIXES))  # a task mix's per-task keys
             history = [{k: _clean(v) for k, v in row.items()} for row in frame[keep].to_dict("records")]
         values = [h[metric] for h in history if h.get(metric) is not None]
         best = (max(values) if mode == "max" else min(values)) if values else None

@@ -63,7 +63,7 @@ class TrainSpec:
     """Everything a training run needs, as plain values (so Ray can ship it to a worker)."""
 
     model: str
-    data: str
+    data: str = ""  # a data set reference; unused (empty) when ``mix`` is given
     method: str = "lora"
     #: a registry reference (``name@production``), a Template, or None for the task's default prompt
     prompt: Any = None
@@ -80,6 +80,9 @@ class TrainSpec:
     #: listener (the CLI, unless ``--quiet``) draws; kept so that existing callers keep working
     quiet: bool = False
     run_dir: str | None = None  # where curves and checkpoints go; default: a new folder in the work dir
+    #: a task mix (see :mod:`promptyard.tuning.task_mix`): several (prompt, data, task) triples tuned into
+    #: one adapter with mixing weights; then ``data``, ``prompt``, ``task`` and the options above are unused
+    mix: dict[str, Any] | None = None
 
 
 @dataclass
