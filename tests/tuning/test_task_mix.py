@@ -142,6 +142,9 @@ def test_mix_trains_one_adapter_with_per_task_metrics_lineage_and_evals(tmp_path
     assert listed["topic"]["labels"] == ["money", "music", "sport"] and listed["sent"]["task"] == "sentiment"
     assert lineage["mix"]["source"] == str(mix_file) and "prompt" not in lineage
 
+    text = invoke(["adapter", "show", "mix-lora@1"]).stdout
+    assert "task sent (sentiment, weight 2.0): prompt sent@1" in text and "task topic (classification" in text
+
     # the run's history: every evaluation has both tasks and their weighted mean, which picks the best step
     run_dir = Path(out["run_dir"])
     history = json.loads((run_dir / "resume" / "state.json").read_text())["loop"]["history"]
@@ -232,3 +235,16 @@ def test_tune_search_on_ray_takes_the_same_mix(tmp_path, mix_file, local_ray):
     assert all("val_metric/sent" in h and "val_metric/topic" in h for t in out["trials"] for h in t["history"])
     shown = json.loads(invoke(["adapter", "show", out["adapter"], "--json"]).stdout)
     assert set(shown["lineage"]["metrics"]["tasks"]) == {"sent", "topic"}
+
+
+def test_the_documented_mix_file_is_a_valid_mix(tmp_path):
+    from promptyard.tuning.task_mix import check_task_mix, load_task_mix
+
+    page = (Path(__file__).resolve().parents[2] / "docs" / "tuning.md").read_text()
+    section = page[page.index("## Task mixes"):]
+    text = section[section.index("```yaml\n") + 8:section.index("```\n", section.index("```yaml\n") + 8)]
+    (tmp_path / "mix.yaml").write_text(text)
+    tasks = check_task_mix(load_task_mix(tmp_path / "mix.yaml"))
+    assert [(t.name, t.data, t.weight) for t in tasks] == [("sentiment", "rotten_tomatoes", 2.0),
+                                                          ("topic", "bbc_news", 1.0)]
+    assert tasks[1].train_sample == 200

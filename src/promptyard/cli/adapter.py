@@ -67,9 +67,16 @@ def show(ref: str = typer.Argument(..., help="NAME, NAME@N, NAME@label."), as_js
     for key in ("base_model", "prompt", "method", "task"):
         console.print(f"{key}: {json.dumps(lin.get(key), default=str)}")
     data = lin["data"]
-    for part in data.get("parents") or [data]:  # a merge: each parent's data
-        part = part or {}
-        console.print(f"data: {part.get('ref')} fingerprint {str(part.get('fingerprint'))[:12]}")
+    if lin["mix"]:  # a task mix: each task's prompt version and data instead of one
+        for t in lin["mix"].get("tasks") or []:
+            prompt, tdata = t.get("prompt") or {}, t.get("data") or {}
+            console.print(f"task {t.get('name')} ({t.get('task')}, weight {t.get('weight')}): prompt "
+                          f"{prompt.get('resolved')} {str(prompt.get('hash'))[:12]}, data {tdata.get('ref')} "
+                          f"fingerprint {str(tdata.get('fingerprint'))[:12]}")
+    else:
+        for part in data.get("parents") or [data]:  # a merge: each parent's data
+            part = part or {}
+            console.print(f"data: {part.get('ref')} fingerprint {str(part.get('fingerprint'))[:12]}")
     console.print(f"metrics: {json.dumps(lin.get('metrics'), default=str)}")
     if lin.get("merge"):
         parents = ", ".join(f"{p.get('ref')} x {p.get('weight')}" for p in lin["merge"].get("parents", []))

@@ -31,9 +31,11 @@ def run(
     prompt: Optional[str] = typer.Option(None, "--prompt", "-p",  # noqa: UP045
                                          help="Prompt reference (NAME@label) or template file."),
     model: Optional[str] = typer.Option(None, "--model", "-m",  # noqa: UP045
-                                        help="smollm2-135m, minilm-l6, a local folder or hub id."),
+                                        help="smollm2-135m, minilm-l6, a local folder or hub id "
+                                             "(required unless the mix names it)."),
     data: Optional[str] = typer.Option(None, "--data", "-d",  # noqa: UP045
-                                       help="rotten_tomatoes, bbc_news, or a .jsonl/.csv file."),
+                                       help="rotten_tomatoes, bbc_news, or a .jsonl/.csv file "
+                                            "(required without --mix)."),
     mix: Optional[Path] = typer.Option(None, "--mix", help="Task mix YAML: tune one adapter on several "  # noqa: UP045
                                                            "(prompt, data, task) triples with weights."),
     method: str = typer.Option("lora", "--method", help="lora, prompt_tuning, prefix_tuning, p_tuning, ia3, full."),

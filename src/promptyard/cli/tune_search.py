@@ -96,9 +96,14 @@ def _show(result: Any, as_json: bool) -> None:
 
 @app.command("search")
 def search(
-    prompt: Optional[str] = typer.Option(None, "--prompt", help="Prompt reference that formats the training data."),  # noqa: UP045,E501
-    model: Optional[str] = typer.Option(None, "--model", help="Base model reference (e.g. smollm2-135m)."),  # noqa: UP045
-    data: Optional[str] = typer.Option(None, "--data", help="Data set reference (e.g. rotten_tomatoes)."),  # noqa: UP045
+    prompt: Optional[str] = typer.Option(None, "--prompt",  # noqa: UP045
+                                         help="Prompt reference that formats the training data "
+                                              "(required without --mix)."),
+    model: Optional[str] = typer.Option(None, "--model",  # noqa: UP045
+                                        help="Base model reference (e.g. smollm2-135m; required "
+                                             "unless the mix names it)."),
+    data: Optional[str] = typer.Option(None, "--data", help="Data set reference (e.g. rotten_tomatoes; "  # noqa: UP045
+                                       "required without --mix)."),
     mix: Optional[Path] = typer.Option(None, "--mix", help="Task mix YAML: every trial tunes one adapter on "  # noqa: UP045
                                                            "all its tasks; the weighted mean is searched."),
     method: Optional[str] = typer.Option(None, "--method", help="Tuning method (default lora; a space file "  # noqa: UP045
