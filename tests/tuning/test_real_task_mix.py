@@ -10,13 +10,13 @@ from promptyard.core.template import Template
 
 SENTIMENT = Template(kind="single", text="Review: {{ text }}\nSentiment:")
 # the first characters of an article: its title and first sentence say the topic
-TOPIC = Template(kind="single", text="Article: {{ text[:200] }}\nTopic:")
+TOPIC = Template(kind="single", text="Article: {{ text[:120] }}\nTopic:")
 MIX = {"tasks": [
     {"name": "sentiment", "prompt": "sentiment@1", "data": "rotten_tomatoes", "task": "sentiment"},
     {"name": "topic", "prompt": "topic@1", "data": "bbc_news", "task": "topic"},
 ]}
 CONFIG = {"train_sample": 64, "val_sample": 32, "batch_size": 8, "epochs": 1, "eval_every": 8, "patience": 0,
-          "max_length": 96, "lr": 1e-3, "r": 8}
+          "max_length": 64, "lr": 1e-3, "r": 8}
 
 
 def zero_shot(part) -> float:
