@@ -177,3 +177,16 @@ def test_cache_clear(registry, reviews):
     assert out["cells"][0]["cache_misses"] == 12
     no_cache = run_json(["eval", "run", *cell_args(reviews), "--no-cache"])
     assert no_cache["cells"][0]["cache_hits"] == 0
+
+
+def test_precision_option_is_recorded_and_a_bad_one_is_a_one_line_error(registry, reviews):
+    from promptyard.runtime.precision import cpu_bf16_native
+
+    result = invoke(["eval", "run", *cell_args(reviews), "--precision", "half"])
+    assert result.exit_code == 2
+    assert result.stderr.strip().splitlines()[0].startswith("error: --precision: unknown precision 'half'")
+    if not cpu_bf16_native():
+        pytest.skip("this CPU has no native bf16: the mode is refused here (the refusal is tested in evals)")
+    out = run_json(["eval", "run", *cell_args(reviews), "--precision", "bf16"])
+    lineage = out["cells"][0]["lineage"]
+    assert lineage["decoding"]["precision"] == "bf16" and lineage["precision"]["mode"] == "bf16"

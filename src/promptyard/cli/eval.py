@@ -19,6 +19,7 @@ from promptyard.evals.reproduce import reproduce as run_reproduce
 from promptyard.evals.suite import Suite, check_metric_options, load_suite, single_cell
 from promptyard.registry.evals_store import list_runs as stored
 from promptyard.registry.evals_store import load_run
+from promptyard.runtime.precision import check_precision
 from promptyard.runtime.ray_session import choose_executor
 
 app = typer.Typer(help="Evaluate prompts x models/adapters x data: suites, compare, gate, report, search.",
@@ -42,7 +43,8 @@ def _registry(create: bool = False) -> Any:
 def _cell_options(prompt: str | None, model: str | None, data: str | None, adapter: str | None, split: str,
                   sample: int | None, metrics: list[str] | None, seed: int, task: str | None,
                   scoring: str | None, choices: list[str] | None, max_new_tokens: int | None,
-                  batch_size: int | None, chat: bool, reply_prefix: str | None = None) -> Any:
+                  batch_size: int | None, chat: bool, reply_prefix: str | None = None,
+                  precision: str | None = None) -> Any:
 
     missing = [n for n, v in (("--prompt", prompt), ("--model", model), ("--data", data)) if not v]
     if missing:
@@ -56,6 +58,8 @@ def _cell_options(prompt: str | None, model: str | None, data: str | None, adapt
         decoding["chat"] = True
     if reply_prefix:
         decoding["reply_prefix"] = reply_prefix
+    if precision:
+        decoding["precision"] = precision
     return single_cell(prompt, model, data, adapter=adapter, split=split, sample=sample, metrics=metrics or (),
                        seed=seed, decoding=decoding or None, task=task, scoring=scoring, choices=choices)
 
@@ -80,6 +84,12 @@ def _metric_settings(pairs: list[str] | None) -> dict[str, dict[str, str]]:
     for metric, settings in out.items():
         check_metric_options(metric, settings, where=f"--set {metric}.")
     return out
+
+
+def _with_precision(decoding: dict[str, Any], precision: str) -> dict[str, Any]:
+    """``decoding`` with ``precision`` set (fp32, the default, is left out: the same cache keys as before)."""
+    out = {k: v for k, v in decoding.items() if k != "precision"}
+    return out if precision == "fp32" else {**out, "precision": precision}
 
 
 def _print_cells(results: list[Any], title: str) -> None:
@@ -140,6 +150,9 @@ def run(
                                               "mark the cell."),
     sets: Optional[list[str]] = typer.Option(  # noqa: UP045
         None, "--set", help="A metric's setting METRIC.KEY=VALUE (repeatable), e.g. judge.prompt=grader@production."),
+    precision: OptStr = typer.Option(None, "--precision",
+                                     help="fp32 (exact, the default) or bf16: faster where the CPU has native bf16; "
+                                          "close choice scores are re-checked in fp32 (docs/evals.md)."),
     as_json: bool = JSON,
 ) -> None:
     """Run a suite (every cell), or one cell given by --prompt/--model/--data; store the results."""
@@ -148,11 +161,15 @@ def run(
     from promptyard.evals.suite_run import run_suite
 
     metric_options = _metric_settings(sets)
+    if precision is not None:
+        check_precision(precision, where="--precision")
     if suite_file:
         suite = load_suite(suite_file)
+        if precision is not None:  # the option wins over the suite's decoding.precision
+            suite.cells = [replace(c, decoding=_with_precision(c.decoding, precision)) for c in suite.cells]
     else:
         suite = _cell_options(prompt, model, data, adapter, split, sample, metric, seed, task, scoring, choice,
-                              max_new_tokens, batch_size, chat, reply_prefix)
+                              max_new_tokens, batch_size, chat, reply_prefix, precision)
     if metric_options:
         suite.cells = [replace(c, metric_options={**c.metric_options, **{
             m: {**c.metric_options.get(m, {}), **v} for m, v in metric_options.items()}}) for c in suite.cells]

@@ -27,6 +27,7 @@ from promptyard.evals.modelpool import ModelPool, ModelSource
 from promptyard.evals.results import CellResult, ExampleResult, compute_cell_metrics
 from promptyard.evals.suite import CellSpec
 from promptyard.runtime import inference
+from promptyard.runtime import precision as precisions
 from promptyard.runtime.model_text import model_text
 from promptyard.runtime.text_format import (
     MISMATCH,
@@ -36,6 +37,7 @@ from promptyard.runtime.text_format import (
     text_format,
     trained_formats,
 )
+from promptyard.runtime.threads import tuned_threads
 
 DEFAULT = "default"
 #: examples per timed chunk: big enough that length-sorted batches stay full, small enough for progress
@@ -108,7 +110,13 @@ def extract_label(output: str, labels: Sequence[str], template: Any) -> str:
 
 def _generation_kwargs(decoding: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in decoding.items()
-            if k not in ("batch_size", "max_new_tokens", "chat", "reply_prefix", "seed")}
+            if k not in ("batch_size", "max_new_tokens", "chat", "reply_prefix", "seed", "precision")}
+
+
+def cell_precision(prepared: PreparedCell) -> str:
+    """The cell's numeric precision (``decoding.precision``): fp32, exact, unless bf16 was asked for."""
+    return precisions.check_precision(str(prepared.spec.decoding.get("precision", precisions.DEFAULT)),
+                                      where=f"{prepared.spec.label()}: decoding.precision")
 
 
 def _sampled(loaded: Any, texts: list[str], decoding: dict[str, Any]) -> list[str]:
@@ -127,42 +135,60 @@ def _sampled(loaded: Any, texts: list[str], decoding: dict[str, Any]) -> list[st
 
 
 def _infer(prepared: PreparedCell, loaded: Any, prompts: list[str], todo: list[int],
-           progress: Progress | None, done0: int, total: int) -> dict[int, dict[str, Any]]:
-    """Run the model on the examples at positions ``todo``; return position -> stored value."""
+           progress: Progress | None, done0: int, total: int) -> tuple[dict[int, dict[str, Any]], dict[str, Any]]:
+    """Run the model on the examples at positions ``todo``; return position -> stored value, and facts about
+    the run for the lineage (re-checked close calls of a bf16 cell)."""
 
     decoding = prepared.spec.decoding
     batch_size = int(decoding.get("batch_size", 16))
+    precision = cell_precision(prepared)
+    state_key = f"{loaded.content_hash}:{prepared.adapter.content_hash if prepared.adapter else ''}"
     tokenizer = loaded.tokenizer
     order = sorted(todo, key=lambda i: len(prompts[i]))
     chunk = max(1, batch_size * CHUNK_BATCHES)
     out: dict[int, dict[str, Any]] = {}
+    facts: dict[str, Any] = {}
     done = done0
-    for start in range(0, len(order), chunk):
-        part = order[start:start + chunk]
-        texts = [prompts[i] for i in part]
-        t0 = time.perf_counter()
-        if prepared.mode == "choices":
-            scores = inference.score_choices(loaded, texts, list(prepared.choices or []), batch_size=batch_size)
-            values = [{"scores": [float(s) for s in row]} for row in scores]
-        elif "seed" in decoding:
-            replies = _sampled(loaded, texts, decoding)
+    with tuned_threads() as threads:
+        for start in range(0, len(order), chunk):
+            threads.step()  # from what the rest of the machine used meanwhile
+            part = order[start:start + chunk]
+            texts = [prompts[i] for i in part]
+            t0 = time.perf_counter()
+            values = _infer_chunk(prepared, loaded, texts, batch_size, precision, state_key, facts)
+            per_example = (time.perf_counter() - t0) / len(part)
+            lengths = [len(ids) for ids in tokenizer(texts)["input_ids"]]
+            for i, value, n_tokens in zip(part, values, lengths, strict=True):
+                value["latency_s"] = per_example
+                value["tokens"] = n_tokens + int(value.get("new_tokens", 0))
+                out[i] = value
+            done += len(part)
+            if progress:
+                progress(done, total)
+    return out, facts
+
+
+def _infer_chunk(prepared: PreparedCell, loaded: Any, texts: list[str], batch_size: int,
+                 precision: str, state_key: str, facts: dict[str, Any]) -> list[dict[str, Any]]:
+    decoding = prepared.spec.decoding
+    if prepared.mode == "choices":
+        choices = list(prepared.choices or [])
+        if precision == "bf16":
+            scores, close = inference.score_choices_bf16(loaded, texts, choices, batch_size=batch_size,
+                                                         state_key=state_key)
+            facts["rechecked_fp32"] = facts.get("rechecked_fp32", 0) + len(close)
         else:
-            replies = inference.generate(loaded, texts, max_new_tokens=int(decoding.get("max_new_tokens", 32)),
-                                         batch_size=batch_size, **_generation_kwargs(decoding))
-        if prepared.mode != "choices":
-            prefix = reply_prefix(prepared)  # part of the reply (the model continued it), not of the prompt
-            values = [{"output": prefix + r, "new_tokens": len(tokenizer(r, add_special_tokens=False)["input_ids"])}
-                      for r in replies]
-        per_example = (time.perf_counter() - t0) / len(part)
-        lengths = [len(ids) for ids in tokenizer(texts)["input_ids"]]
-        for i, value, n_tokens in zip(part, values, lengths, strict=True):
-            value["latency_s"] = per_example
-            value["tokens"] = n_tokens + int(value.get("new_tokens", 0))
-            out[i] = value
-        done += len(part)
-        if progress:
-            progress(done, total)
-    return out
+            scores = inference.score_choices(loaded, texts, choices, batch_size=batch_size)
+        return [{"scores": [float(s) for s in row]} for row in scores]
+    model = precisions.for_precision(loaded, precision, state_key)
+    if "seed" in decoding:  # a sampled repeat: seeded per prompt, so it replays
+        replies = _sampled(model, texts, decoding)
+    else:
+        replies = inference.generate(model, texts, max_new_tokens=int(decoding.get("max_new_tokens", 32)),
+                                     batch_size=batch_size, **_generation_kwargs(decoding))
+    prefix = reply_prefix(prepared)  # part of the reply (the model continued it), not of the prompt
+    return [{"output": prefix + r, "new_tokens": len(loaded.tokenizer(r, add_special_tokens=False)["input_ids"])}
+            for r in replies]
 
 
 def _example_result(prepared: PreparedCell, pos: int, prompt: str, value: dict[str, Any],
@@ -291,8 +317,9 @@ def _run_once(prepared: PreparedCell, source: ModelSource, *, cache: ResponseCac
             todo = [i for i, k in enumerate(keys) if k not in found]
     if progress:
         progress(len(keys) - len(todo), len(keys))
+    facts: dict[str, Any] = {}
     if todo:
-        fresh = _infer(prepared, source.loaded(), prompts, todo, progress, len(keys) - len(todo), len(keys))
+        fresh, facts = _infer(prepared, source.loaded(), prompts, todo, progress, len(keys) - len(todo), len(keys))
     if cache is not None and fresh:
         cache.put_many({keys[i]: v for i, v in fresh.items()})
     examples = [_example_result(prepared, i, prompts[i], fresh[i] if i in fresh else found[keys[i]],
@@ -305,6 +332,11 @@ def _run_once(prepared: PreparedCell, source: ModelSource, *, cache: ResponseCac
     if prepared.judges:
         lineage["judges"], judge_hits, judge_misses = judge_examples(
             prepared.judges, _judge_items(prepared, examples), examples, pool=pool, cache=cache)
+    precision = cell_precision(prepared)
+    if precision != precisions.DEFAULT:
+        lineage["precision"] = {"mode": precision, **facts}
+        if prepared.mode == "choices":
+            lineage["precision"]["recheck_margin"] = precisions.RECHECK_MARGIN
     lineage["key"] = sha256_json({k: lineage[k] for k in ("prompt", "adapter", "data", "task", "scoring",
                                                           "choices", "decoding", "seed")} | {
                                      "model": source.content_hash}

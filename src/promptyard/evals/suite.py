@@ -17,13 +17,15 @@ from promptyard.core.optimization import build_config
 from promptyard.core.protocols import member
 from promptyard.core.text_files import read_text
 from promptyard.core.yaml_files import format_key, load_yaml
+from promptyard.runtime.precision import DEFAULT as DEFAULT_PRECISION
+from promptyard.runtime.precision import PRECISIONS
 
 SPLITS = ("train", "validation", "test", "all")
 SCORING = ("choices", "generate")
 #: decoding keys the runner understands; anything else is passed to ``generate`` as is
 DECODING_KEYS = {"max_new_tokens": int, "temperature": float, "top_p": float, "top_k": int,
                  "do_sample": bool, "batch_size": int, "repetition_penalty": float, "chat": bool,
-                 "reply_prefix": str}
+                 "reply_prefix": str, "precision": str}
 TOP_KEYS = {"name", "description", "seed", "data", "prompts", "models", "metrics", "decoding", "task",
             "scoring", "choices", "n_boot", "strict_template", "cells", "metric_options"}
 
@@ -216,6 +218,12 @@ def _common(c: _Checker, d: dict[str, Any], path: str, base: dict[str, Any]) -> 
                 ok = isinstance(value, kind) or (kind is float and isinstance(value, int))
                 if not ok or isinstance(value, bool) and kind is not bool:
                     raise c.fail(f"{prefix}decoding.{key}", f"expected {kind.__name__}, got {_show(value)}")
+        if "precision" in decoding:
+            if decoding["precision"] not in PRECISIONS:
+                raise c.fail(f"{prefix}decoding.precision", f"expected one of {', '.join(PRECISIONS)}, "
+                             f"got {_show(decoding['precision'])}", hint="fp32 (exact) is the default")
+            if decoding["precision"] == DEFAULT_PRECISION:  # the default: the same cache keys as leaving it out
+                del decoding["precision"]
         out["decoding"] = {**out.get("decoding", {}), **decoding}
     if "task" in d:
         out["task"] = c.string(d["task"], f"{prefix}task")

@@ -3,6 +3,8 @@
 - :func:`score_choices`: sum log-prob of each choice continuation after each prompt, batched over
   examples x choices. Batches are length-sorted (little padding) and the LM head runs only at the
   positions that are scored, not over the whole sequence and vocabulary.
+- :func:`score_choices_bf16`: the same on a bfloat16 copy of the model, close calls re-scored in fp32
+  (:mod:`promptyard.runtime.precision`).
 - :func:`generate`: batched generation with left padding.
 
 Both accept a :class:`~promptyard.core.protocols.LoadedModel` whose ``model`` may be a PEFT model.
@@ -16,6 +18,7 @@ from typing import Any
 
 from promptyard.core.errors import EvalError
 from promptyard.core.lookups import runs_as
+from promptyard.runtime import precision as precisions
 
 
 def join_choice(prompt: str, choice: str) -> str:
@@ -167,6 +170,25 @@ def score_choices(loaded: Any, prompts: list[str], choices: list[str],
         for (i, j, *_), values in zip(batch, got, strict=True):
             scores[i][j] = float(sum(values))
     return scores
+
+
+def score_choices_bf16(loaded: Any, prompts: list[str], choices: list[str], batch_size: int = 16, *,
+                       state_key: str = "", recheck_margin: float = precisions.RECHECK_MARGIN,
+                       ) -> tuple[list[list[float]], list[int]]:
+    """:func:`score_choices` on a bf16 copy of the model; rows whose best two choices lie within
+    ``recheck_margin`` are re-scored on the fp32 model. Returns the scores and the re-scored rows.
+
+    ``state_key`` names the model's state (weights and active adapter): the bf16 copy is reused while
+    it stays the same. ``recheck_margin=0`` re-scores nothing (pure bf16).
+    """
+    fast = precisions.for_precision(loaded, "bf16", state_key)
+    scores = score_choices(fast, prompts, choices, batch_size=batch_size)
+    close = precisions.close_calls(scores, recheck_margin) if recheck_margin > 0 else []
+    if close:
+        exact = score_choices(loaded, [prompts[i] for i in close], choices, batch_size=batch_size)
+        for i, row in zip(close, exact, strict=True):
+            scores[i] = row
+    return scores, close
 
 
 def _score_encoder(loaded: Any, prompts: list[str], choices: list[str], batch_size: int) -> list[list[float]]:
