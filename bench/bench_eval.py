@@ -105,43 +105,83 @@ def lm_eval_harness(folder: str, rows, python: str) -> tuple[float, float] | Non
     return result["examples_per_s"], result["accuracy"]
 
 
-def bench_classify(n: int, skip_lmeval: bool, lmeval_python: str, skip_plain: bool = False) -> None:
+def bench_classify(n: int, skip_lmeval: bool, lmeval_python: str, skip_plain: bool = False,
+                   fast: bool = False) -> None:
     from promptyard.core.lookups import load_model
-    from promptyard.evals.cells import prepare_cell
-    from promptyard.evals.modelpool import ModelPool
-    from promptyard.evals.runner import run_prepared
-    from promptyard.evals.suite import CellSpec
-    from promptyard.plugins.metrics import load_module
     from promptyard.plugins.model_loaders import smollm2_folder
 
     rows = examples(n)
     loaded = load_model("smollm2-135m")
     loaded.model.eval()
+    ours, exact = run_cell_on(loaded, n)
+    print(f"classification, SmolLM2-135M, {n} rotten_tomatoes reviews, choices {CHOICES}")
+    print(f"  promptyard runner (batch 16):   {ours[0]:6.2f} examples/s  accuracy {ours[1]:.4f}  ({loadavg()})")
+    if fast:
+        bench_fast(loaded, n, ours, exact)
+    if not skip_plain:
+        plain = plain_loop(loaded, rows)
+        print(f"  (a) plain per-example HF loop:  {plain[0]:6.2f} examples/s  accuracy {plain[1]:.4f}  "
+              f"ratio {ours[0] / plain[0]:.2f}x (goal >= 2.5x)  ({loadavg()})")
+    if not skip_lmeval:
+        peer = lm_eval_harness(str(smollm2_folder()), rows, lmeval_python)
+        if peer:
+            print(f"  (b) lm-eval-harness hf, b=16:   {peer[0]:6.2f} examples/s  accuracy {peer[1]:.4f}  "
+                  f"ratio {ours[0] / peer[0]:.2f}x (goal >= 1.4x; >= 1.25x under load)  ({loadavg()})")
+            if fast:
+                for name, rate in FAST_RATES.items():
+                    print(f"      {name} vs lm-eval: {rate / peer[0]:.2f}x (goal >= 1.5x with <= 1% flipped)")
+
+
+FAST_RATES: dict[str, float] = {}
+
+
+def run_cell_on(loaded, n: int, **decoding) -> tuple[tuple[float, float], list[str]]:
+    """The runner on one classification cell (cache off): (examples/s, accuracy), and the predictions."""
+    from promptyard.evals.cells import prepare_cell
+    from promptyard.evals.modelpool import ModelPool
+    from promptyard.evals.runner import run_prepared
+    from promptyard.evals.suite import CellSpec
+    from promptyard.plugins.metrics import load_module
+
     load_module("accuracy")  # importing `evaluate` (~6 s) is a once-per-process cost, not throughput
     with tempfile.TemporaryDirectory() as tmp:
         spec = CellSpec(prompt=template_file(Path(tmp)), model="smollm2-135m", data="rotten_tomatoes", sample=n,
-                        task="sentiment", choices=tuple(CHOICES), metrics=("accuracy",), decoding={"batch_size": 16})
+                        task="sentiment", choices=tuple(CHOICES), metrics=("accuracy",),
+                        decoding={"batch_size": 16, **decoding})
         prepared = prepare_cell(spec)
         pool = ModelPool()
         pool._bases["smollm2-135m"] = loaded
         t0 = time.perf_counter()
         with pool.use("smollm2-135m") as model:
             result = run_prepared(prepared, model, cache=None)
-        ours = (n / (time.perf_counter() - t0), result.metric("accuracy").value)
-    print(f"classification, SmolLM2-135M, {n} rotten_tomatoes reviews, choices {CHOICES}")
-    print(f"  promptyard runner (batch 16):   {ours[0]:6.2f} examples/s  accuracy {ours[1]:.4f}  ({loadavg()})")
-    if skip_plain:
-        plain = None
-    else:
-        plain = plain_loop(loaded, rows)
-    if plain:
-        print(f"  (a) plain per-example HF loop:  {plain[0]:6.2f} examples/s  accuracy {plain[1]:.4f}  "
-          f"ratio {ours[0] / plain[0]:.2f}x (goal >= 2.5x)  ({loadavg()})")
-    if not skip_lmeval:
-        peer = lm_eval_harness(str(smollm2_folder()), rows, lmeval_python)
-        if peer:
-            print(f"  (b) lm-eval-harness hf, b=16:   {peer[0]:6.2f} examples/s  accuracy {peer[1]:.4f}  "
-                  f"ratio {ours[0] / peer[0]:.2f}x (goal >= 1.4x; >= 1.25x under load)  ({loadavg()})")
+        took = time.perf_counter() - t0
+    return (n / took, result.metric("accuracy").value), [e.prediction for e in result.examples]
+
+
+def bench_fast(loaded, n: int, ours, exact: list[str]) -> None:
+    """The opt-in precision modes: speed, and predictions that differ from exact fp32 scoring."""
+    from promptyard.runtime import inference, precision
+
+    if not precision.cpu_bf16_native():
+        print("  bf16: this CPU has no native bf16 (AMX / AVX512-BF16); the mode is refused here")
+        return
+    prompts = [f"Review: {r['text']}\nSentiment:" for r in examples(n)]
+    # pure bf16 (nothing re-checked), straight through the scoring function: the floor of the mode
+    inference.score_choices_bf16(loaded, prompts[:16], CHOICES, state_key="bench", recheck_margin=0)  # the copy
+    t0 = time.perf_counter()
+    raw, _ = inference.score_choices_bf16(loaded, prompts, CHOICES, state_key="bench", recheck_margin=0)
+    raw_rate = n / (time.perf_counter() - t0)
+    raw_pred = ["positive" if a >= b else "negative" for a, b in raw]
+    flipped = sum(a != b for a, b in zip(raw_pred, exact, strict=True))
+    print(f"  bf16, no re-check (scoring only): {raw_rate:6.2f} examples/s  flipped vs fp32 {flipped}/{n} "
+          f"({100 * flipped / n:.1f}%)  ({loadavg()})")
+    (rate, acc), preds = run_cell_on(loaded, n, precision="bf16")
+    flipped = sum(a != b for a, b in zip(preds, exact, strict=True))
+    print(f"  runner --precision bf16:        {rate:6.2f} examples/s  accuracy {acc:.4f}  flipped vs fp32 "
+          f"{flipped}/{n} ({100 * flipped / n:.1f}%)  {rate / ours[0]:.2f}x fp32  ({loadavg()})")
+    FAST_RATES["runner --precision bf16"] = rate
+    FAST_RATES["bf16, no re-check"] = raw_rate
+    precision.forget()
 
 
 def bench_cache(n: int) -> None:
@@ -261,6 +301,8 @@ def main() -> None:
     parser.add_argument("--k", type=int, default=4)
     parser.add_argument("--skip-lmeval", action="store_true")
     parser.add_argument("--skip-plain", action="store_true", help="leave out the (slow) plain per-example loop")
+    parser.add_argument("--fast", action="store_true",
+                        help="also measure --precision bf16: speed and predictions flipped vs exact fp32")
     parser.add_argument("--lmeval-python", default=LMEVAL_PYTHON)
     parser.add_argument("--only", default="classify,cache,adapters")
     parser.add_argument("--load", type=int, default=0,
@@ -273,7 +315,7 @@ def main() -> None:
 
 def run_parts(args, parts) -> None:
     if "classify" in parts:
-        bench_classify(args.n, args.skip_lmeval, args.lmeval_python, args.skip_plain)
+        bench_classify(args.n, args.skip_lmeval, args.lmeval_python, args.skip_plain, args.fast)
     if "cache" in parts:
         bench_cache(args.cache_n)
     if "adapters" in parts:

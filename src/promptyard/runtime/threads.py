@@ -25,6 +25,7 @@ import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 #: shortest interval whose /proc/stat counts (10 ms ticks) say anything about the machine
 MIN_INTERVAL_S = 0.2
@@ -32,6 +33,10 @@ MIN_INTERVAL_S = 0.2
 FIRST_SAMPLE_S = 0.1
 #: the other processes' load (in CPUs) must move this far past a boundary before the count changes
 HYSTERESIS = 0.15
+#: a sample this recent (from an earlier cell) starts the next tuner's first interval: no waiting
+REUSE_SAMPLE_S = 10.0
+
+_recent: dict[str, Any] = {}  # this process's latest sample and the count chosen then, for the next tuner
 
 
 def usable_cpus() -> int:
@@ -133,6 +138,9 @@ class ThreadTuner:
         self.history: list[int] = []
         self._cpu_set = _affinity()
         self._last: CpuSample | None = None
+        self._inherited: int | None = None
+        if _recent and time.monotonic() - _recent["sample"].wall < REUSE_SAMPLE_S:
+            self._last, self._inherited = _recent["sample"], _recent["threads"]
         self.enabled = self.fixed is None and self.cpus > 1 and sys.platform.startswith("linux")
 
     def step(self) -> int:
@@ -142,18 +150,21 @@ class ThreadTuner:
                 self._set(self.fixed)
             return self.current
         now = sample(self._cpu_set)
-        if self._last is None or now.wall - self._last.wall < MIN_INTERVAL_S:
-            if self._last is None:
-                time.sleep(FIRST_SAMPLE_S)
-                before, now = now, sample(self._cpu_set)
-            else:
-                return self.current  # too short to tell: keep the count
-        else:
-            before = self._last
+        before = self._last
+        if before is None:
+            time.sleep(FIRST_SAMPLE_S)
+            before, now = now, sample(self._cpu_set)
+        elif now.wall - before.wall < MIN_INTERVAL_S:  # too short to tell: keep the count (or the last cell's)
+            if self._inherited is not None:
+                self._set(self._inherited)
+                self._inherited = None
+            return self.current
+        self._inherited = None
         self._last = now
         load = others_busy(before, now)
         if load is not None:
             self._set(choose_threads(self.cpus, load, self.current))
+        _recent.update(sample=now, threads=self.current)
         self.history.append(self.current)
         return self.current
 
