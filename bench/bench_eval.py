@@ -161,6 +161,7 @@ def run_cell_on(loaded, n: int, **decoding) -> tuple[tuple[float, float], list[s
 def bench_fast(loaded, n: int, ours, exact: list[str]) -> None:
     """The opt-in precision modes: speed, and predictions that differ from exact fp32 scoring."""
     from promptyard.runtime import inference, precision
+    from promptyard.runtime.threads import tuned_threads
 
     if not precision.cpu_bf16_native():
         print("  bf16: this CPU has no native bf16 (AMX / AVX512-BF16); the mode is refused here")
@@ -168,9 +169,11 @@ def bench_fast(loaded, n: int, ours, exact: list[str]) -> None:
     prompts = [f"Review: {r['text']}\nSentiment:" for r in examples(n)]
     # pure bf16 (nothing re-checked), straight through the scoring function: the floor of the mode
     inference.score_choices_bf16(loaded, prompts[:16], CHOICES, state_key="bench", recheck_margin=0)  # the copy
-    t0 = time.perf_counter()
-    raw, _ = inference.score_choices_bf16(loaded, prompts, CHOICES, state_key="bench", recheck_margin=0)
-    raw_rate = n / (time.perf_counter() - t0)
+    with tuned_threads() as tuner:  # the thread count the runner would use, so only the precision differs
+        tuner.step()
+        t0 = time.perf_counter()
+        raw, _ = inference.score_choices_bf16(loaded, prompts, CHOICES, state_key="bench", recheck_margin=0)
+        raw_rate = n / (time.perf_counter() - t0)
     raw_pred = ["positive" if a >= b else "negative" for a, b in raw]
     flipped = sum(a != b for a, b in zip(raw_pred, exact, strict=True))
     print(f"  bf16, no re-check (scoring only): {raw_rate:6.2f} examples/s  flipped vs fp32 {flipped}/{n} "
