@@ -69,6 +69,7 @@ def test_a_cpu_bound_process_takes_one_thread_away(monkeypatch):
         pytest.skip(f"needs at least 2 usable CPUs to give one away (this process may run on {cpus})")
     monkeypatch.delenv("PROMPTYARD_THREADS", raising=False)
     monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    monkeypatch.setattr(threads, "_recent", {})  # no earlier cell's sample: this tuner measures from scratch
     original = torch.get_num_threads()
     burner = subprocess.Popen([sys.executable, "-c", "print('busy', flush=True)\nwhile True:\n    pass\n"],
                               stdout=subprocess.PIPE, text=True)
