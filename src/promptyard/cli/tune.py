@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 import typer
 
@@ -38,7 +39,8 @@ def run(
                                             "(required without --mix)."),
     mix: Optional[Path] = typer.Option(None, "--mix", help="Task mix YAML: tune one adapter on several "  # noqa: UP045
                                                            "(prompt, data, task) triples with weights."),
-    method: str = typer.Option("lora", "--method", help="lora, prompt_tuning, prefix_tuning, p_tuning, ia3, full."),
+    method: str = typer.Option("lora", "--method", help="lora, prompt_tuning, prefix_tuning, p_tuning, ia3, full, or "
+                                                           "peft:<type> (`tune methods` lists them)."),
     sets: list[str] = typer.Option(None, "--set", "-s", help="key=value for the method or the loop (repeatable)."),
     name: Optional[str] = typer.Option(None, "--name", help="Adapter name (default: <prompt>-<method>)."),  # noqa: UP045
     task: Optional[str] = typer.Option(None, "--task", help="Task type (default: the prompt's, else "  # noqa: UP045
@@ -75,7 +77,7 @@ def run(
         config["epochs"] = epochs
     spec = TrainSpec(model=model, data=data or "", method=method, prompt=prompt, task=task, config=config,
                      seed=seed, data_options=options, registry=state.registry, run_dir=str(run_dir), mix=mix_data)
-    adapter_name = name or (f"{mix_name(mix_data)}-{method.replace('_', '-')}" if mix_data
+    adapter_name = name or (f"{mix_name(mix_data)}-{method.replace('_', '-').replace(':', '-')}" if mix_data
                             else default_adapter_name(prompt, method))
     registry = None
     if register:
@@ -141,23 +143,49 @@ def mix_or_single(mix: Path | None, *, model: str | None, data: str | None, prom
 
 
 @app.command("methods")
-def methods(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
-    """List the tuning methods, the model kinds they support and their settings."""
-    import dataclasses
-
-
-    rows = []
-    for m in get_host().table("tuning_methods").values():
-        fields = [{"name": f.name, "default": f.default, "help": f.metadata.get("help", "")}
-                  for f in dataclasses.fields(m.config_class)]
-        rows.append({"name": m.name, "description": member("tuning_methods", m, "description"),
-                     "model_kinds": list(member("tuning_methods", m, "model_kinds")),
-                     "supported_tasks": member("tuning_methods", m, "supported_tasks"), "settings": fields,
-                     "search_space": m.default_search_space(),
-                     "note": member("tuning_methods", m, "unsupported_note")})
+def methods(as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+            settings: bool = typer.Option(False, "--settings", help="Also list each method's settings "
+                                                                    "(type, default, help).")) -> None:
+    """List the tuning methods: the built-ins and every `peft:<type>` of the installed peft, the model kinds
+    each works on (with the reason where one cannot work), and their settings."""
+    rows = [method_row(m) for m in get_host().table("tuning_methods").values(expand=True)]
     if as_json:
         print_json(rows)
         return
-    table("tuning methods", ["method", "models", "settings", "description"],
-          [[r["name"], ", ".join(r["model_kinds"]), ", ".join(f["name"] for f in r["settings"]),
-            r["description"]] for r in rows])
+    table("tuning methods", ["method", "models", "cannot work on", "description"],
+          [[r["name"], ", ".join(r["model_kinds"]) or "-",
+            "; ".join(f"{k}: {why}" for k, why in r["cannot_work"].items()) or "-",
+            r["description"] + ("; found with " + ", ".join(f"{k}={v}" for k, v in r["tried_with"].items())
+                                if r["tried_with"] else "")]
+           for r in rows])
+    if settings:
+        table("settings", ["method", "setting", "type", "default", "help"],
+              [[r["name"], f["name"], f["type"], json.dumps(f["default"], default=str), f["help"]]
+               for r in rows for f in r["settings"]])
+
+
+def method_row(m: Any) -> dict[str, Any]:
+    """What `tune methods` says about one method: kinds, settings with type/default/help, and why not."""
+    import dataclasses
+    import typing
+
+    hints = typing.get_type_hints(m.config_class)
+    fields = []
+    for f in dataclasses.fields(m.config_class):
+        default = f.default if f.default is not dataclasses.MISSING else (
+            f.default_factory() if f.default_factory is not dataclasses.MISSING else None)
+        hint = hints.get(f.name, f.type)
+        fields.append({"name": f.name, "type": str(hint).replace("typing.", "") if not isinstance(hint, type)
+                       else hint.__name__, "default": default, "help": f.metadata.get("help", "")})
+    reasons = getattr(m, "reasons", None)
+    found = reasons() if callable(reasons) else {}
+    note = member("tuning_methods", m, "unsupported_note")
+    kinds = list(member("tuning_methods", m, "model_kinds"))
+    cannot = {k: why for k, why in found.items() if why}
+    if not found and note:
+        cannot = {k: note for k in ("causal", "encoder") if k not in kinds}
+    tried = getattr(m, "tried_with", None)
+    return {"name": m.name, "description": member("tuning_methods", m, "description"), "model_kinds": kinds,
+            "tried_with": tried() if callable(tried) else {},
+            "cannot_work": cannot, "supported_tasks": member("tuning_methods", m, "supported_tasks"),
+            "settings": fields, "search_space": m.default_search_space(), "note": note}

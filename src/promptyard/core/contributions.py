@@ -25,6 +25,10 @@ REQUIRED_ATTRIBUTES: dict[str, tuple[str, ...]] = {
     "prompt_optimizers": ("name", "project", "optimize"),
 }
 
+#: what a family registered with ``register(obj, family=True)`` must have: it answers for every name
+#: ``<obj.name>:<variant>`` (``peft:loha``) with an object of the table's contract, built on first use
+FAMILY_ATTRIBUTES: tuple[str, ...] = ("name", "variant_names", "variant")
+
 #: how the host calls a plain callable of these tables: the positional arguments it passes
 CALL_SHAPES: dict[str, tuple[str, ...]] = {
     "example_selectors": ("pool", "variables", "k", "seed"),
@@ -44,11 +48,17 @@ class Entry:
 
 
 class Table:
-    """Named contributions of one kind. A duplicate name is an error naming both plugins."""
+    """Named contributions of one kind. A duplicate name is an error naming both plugins.
+
+    An entry registered with ``family=True`` stands for the names ``<its name>:<variant>``: ``get`` asks its
+    ``variant(variant)`` for the object (checked against the table's contract once, then kept), and
+    ``names(expand=True)`` lists them through its ``variant_names()``.
+    """
 
     def __init__(self, kind: str):
         self.kind = kind
         self._entries: dict[str, Entry] = {}
+        self._variants: dict[str, Any] = {}
 
     def add(self, entry: Entry) -> None:
         # Template filters and globals live in separate Jinja namespaces, so the key includes the kind.
@@ -64,22 +74,62 @@ class Table:
 
     def get(self, name: str) -> Any:
         entry = self._entries.get(name)
-        if entry is None:
-            known = ", ".join(sorted(self.names())) or "none"
-            raise UnknownNameError(f"unknown {singular(self.kind)} {name!r}", hint=f"known: {known}")
-        return entry.value
+        if entry is not None and not entry.options.get("family"):
+            return entry.value
+        prefix, _, variant = name.partition(":")
+        family = self._entries.get(prefix)
+        if family is None or not family.options.get("family") or not variant:
+            families = [f"{e.name}:<name>" for e in self._entries.values() if e.options.get("family")]
+            known = ", ".join(sorted(self.names()) + families) or "none"
+            what = (f"{name!r} names a family of {self.kind.replace('_', ' ')}; add one of its names"
+                    if family is not None and family.options.get("family") else f"unknown {singular(self.kind)} {name!r}")
+            raise UnknownNameError(what, hint=f"known: {known}")
+        return self._variant(family, variant)
+
+    def _variant(self, family: Entry, variant: str) -> Any:
+        name = f"{family.name}:{variant}"
+        if name not in self._variants:
+            value = family.value.variant(variant)  # raises UnknownNameError for a name it does not know
+            required = REQUIRED_ATTRIBUTES.get(self.kind)
+            if required is not None:
+                check_members(self.kind, name, value, required, family.plugin)
+            if getattr(value, "name", name) != name:
+                raise PluginError(f"{singular(self.kind)} family {family.name!r} answered {name!r} with an object "
+                                  f"named {value.name!r}", where=f"plugin {family.plugin}")
+            self._variants[name] = value
+        return self._variants[name]
 
     def __contains__(self, name: object) -> bool:
-        return name in self._entries
+        if not isinstance(name, str):
+            return False
+        entry = self._entries.get(name)
+        if entry is not None:
+            return not entry.options.get("family")
+        prefix, _, variant = name.partition(":")
+        family = self._entries.get(prefix)
+        return bool(family and family.options.get("family") and variant in family.value.variant_names())
 
-    def names(self) -> list[str]:
-        return list(self._entries)
+    def names(self, *, expand: bool = False) -> list[str]:
+        """The plain names; with ``expand``, each family's ``<family>:<variant>`` names too (this asks the
+        families, which may import what they build from)."""
+        out = []
+        for key, entry in self._entries.items():
+            if not entry.options.get("family"):
+                out.append(key)
+            elif expand:
+                out += [f"{entry.name}:{v}" for v in entry.value.variant_names()]
+        return out
+
+    def families(self) -> list[Entry]:
+        """The entries registered with ``family=True``."""
+        return [e for e in self._entries.values() if e.options.get("family")]
 
     def entries(self) -> Iterator[Entry]:
         return iter(list(self._entries.values()))
 
-    def values(self) -> list[Any]:
-        return [e.value for e in self._entries.values()]
+    def values(self, *, expand: bool = False) -> list[Any]:
+        """The plain contributions; with ``expand``, every family's variants too (see :meth:`names`)."""
+        return [self.get(name) for name in self.names(expand=expand)]
 
 
 def make_entry(table_name: str, plugin: str, args: tuple, options: dict[str, Any]) -> Entry:
@@ -97,7 +147,13 @@ def make_entry(table_name: str, plugin: str, args: tuple, options: dict[str, Any
         raise PluginError(f"{table_name}: register() takes an object with a name, or (name, value); "
                           f"got {args!r}", where=f"plugin {plugin}")
     required = REQUIRED_ATTRIBUTES.get(table_name)
-    if required is not None:
+    if options.get("family"):
+        missing = [a for a in FAMILY_ATTRIBUTES if not hasattr(entry.value, a)]
+        if missing or ":" in entry.name:
+            raise PluginError(f"{singular(table_name)} family {entry.name!r} "
+                              + (f"lacks {', '.join(missing)}" if missing else "has ':' in its name"),
+                              where=f"plugin {plugin}", hint="see register(obj, family=True) in docs/plugin_hooks.md")
+    elif required is not None:
         check_members(table_name, entry.name, entry.value, required, plugin)
     elif options.get("kind") != "global":
         check_callable(table_name, entry.name, entry.value, plugin)

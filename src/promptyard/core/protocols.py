@@ -140,8 +140,9 @@ class TuningMethod(Protocol):
 
         ``config`` is a ``config_class`` instance. ``context`` may carry ``kind`` (``"causal"`` or
         ``"encoder"``: how the model runs), ``model_kind`` (the loader's own name for it), ``tokenizer``,
-        ``task_type``, ``model_path`` and ``init_text`` (the prompt's words, for initialising a soft
-        prompt); accept ``**context`` and ignore what you do not use.
+        ``task_type``, ``model_path``, ``init_text`` (the prompt's words, for initialising a soft
+        prompt) and ``train_features`` (the training rows as token ids, for a data-driven initialisation
+        such as LoRA's EVA); accept ``**context`` and ignore what you do not use.
         """
         ...
 

@@ -176,7 +176,7 @@ def train(spec: TrainSpec, *, report: Report | None = None,
     seed_everything(spec.seed)  # the adapter's initial weights depend only on the seed
     model = method.wrap(loaded.model, plan.method_config, kind=plan.runs_as, model_kind=plan.model_kind,
                         init_text=prep.init_text, model_path=loaded.path, tokenizer=loaded.tokenizer,
-                        task_type=plan.task_name)
+                        task_type=plan.task_name, train_features=prep.train)
     model.to(device)
     model.train()
     params = [p for p in model.parameters() if p.requires_grad]

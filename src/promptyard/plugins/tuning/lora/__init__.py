@@ -1,4 +1,7 @@
-"""LoRA: low-rank updates added to chosen linear layers."""
+"""LoRA: low-rank updates added to chosen linear layers, with peft's variants: DoRA (``use_dora``), rsLoRA
+(``use_rslora``) and the initialisations ``init`` = gaussian, pissa, olora or eva (EVA runs an SVD over the
+first training batches; PiSSA and OLoRA change the base weights while training, so their adapter is saved
+converted to a plain LoRA update of the original base and loads on it unchanged)."""
 
 from __future__ import annotations
 
@@ -10,6 +13,10 @@ from promptyard.core.configs import invalid
 from promptyard.plugins.tuning.base import PeftMethod
 
 
+#: ``init`` values and what peft's ``init_lora_weights`` gets for each
+INITS = {"default": True, "gaussian": "gaussian", "pissa": "pissa", "olora": "olora", "eva": "eva"}
+
+
 @dataclass
 class LoraSettings:
     r: int = field(default=8, metadata={"help": "rank of the update matrices (1-256)"})
@@ -18,6 +25,13 @@ class LoraSettings:
     target_modules: list[str] | None = field(
         default=None, metadata={"help": "module names to adapt (comma separated); default: peft's choice "
                                         "for the architecture (q/v projections)"})
+    use_dora: bool = field(default=False, metadata={"help": "DoRA: learn a magnitude per output and a "
+                                                            "low-rank direction update (peft's use_dora)"})
+    use_rslora: bool = field(default=False, metadata={"help": "rank-stabilised LoRA: scale by alpha / sqrt(r) "
+                                                              "instead of alpha / r (peft's use_rslora)"})
+    init: str = field(default="default", metadata={"help": "initialisation: default (B = 0), gaussian, pissa "
+                                                           "(principal singular vectors), olora (QR), or eva "
+                                                           "(SVD of layer inputs over training batches)"})
 
     def __post_init__(self) -> None:
         if not 1 <= self.r <= 256:
@@ -29,6 +43,8 @@ class LoraSettings:
         if self.target_modules is not None and not self.target_modules:
             raise invalid("lora", "target_modules", self.target_modules,
                           "module names, or none for the default")
+        if self.init not in INITS:
+            raise invalid("lora", "init", self.init, ", ".join(INITS))
 
 
 class LoraMethod(PeftMethod):
@@ -41,11 +57,16 @@ class LoraMethod(PeftMethod):
         return {"lr": {"loguniform": [5e-5, 3e-3]}, "r": {"choice": [4, 8, 16]},
                 "alpha": {"choice": [8, 16, 32]}, "dropout": {"uniform": [0.0, 0.2]}}
 
+
     def peft_config(self, config: LoraSettings, *, kind: str, **context: Any) -> Any:
         from peft import LoraConfig
+        from peft.tuners.lora import EvaConfig
 
+        init = INITS[config.init]
         return LoraConfig(task_type=task_type(kind), r=config.r, lora_alpha=config.alpha,
-                          lora_dropout=config.dropout, target_modules=config.target_modules)
+                          lora_dropout=config.dropout, target_modules=config.target_modules,
+                          use_dora=config.use_dora, use_rslora=config.use_rslora, init_lora_weights=init,
+                          eva_config=EvaConfig() if init == "eva" else None)
 
 
 METHOD = LoraMethod()
