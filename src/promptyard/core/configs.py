@@ -87,8 +87,8 @@ def coerce(method: str, name: str, value: Any, hint: Any) -> Any:
                         names = {f.name for f in dataclasses.fields(origin)}
                         unknown = sorted(set(data) - names)
                         if unknown:
-                            raise invalid(method, name, value, f"a JSON object with keys from "
-                                                                f"{', '.join(sorted(names))} (not {', '.join(unknown)})")
+                            raise invalid(method, name, value, "a JSON object with keys from "
+                                          f"{', '.join(sorted(names))} (not {', '.join(unknown)})")
                     return data
             elif origin is str:
                 if isinstance(value, str):

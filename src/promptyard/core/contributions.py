@@ -81,8 +81,9 @@ class Table:
         if family is None or not family.options.get("family") or not variant:
             families = [f"{e.name}:<name>" for e in self._entries.values() if e.options.get("family")]
             known = ", ".join(sorted(self.names()) + families) or "none"
+            is_family = family is not None and family.options.get("family")
             what = (f"{name!r} names a family of {self.kind.replace('_', ' ')}; add one of its names"
-                    if family is not None and family.options.get("family") else f"unknown {singular(self.kind)} {name!r}")
+                    if is_family else f"unknown {singular(self.kind)} {name!r}")
             raise UnknownNameError(what, hint=f"known: {known}")
         return self._variant(family, variant)
 

@@ -25,7 +25,7 @@ def default_adapter_name(prompt: Any, method: str, *, searched: bool = False) ->
     a prompt that is no registry reference (a file, a Template, none) -> ``adapter-lora``. Underscores of the
     method become dashes: ``prompt_tuning`` -> ``...-prompt-tuning``.
     """
-    suffix = (method or "adapter").replace("_", "-") + ("-search" if searched else "")
+    suffix = (method or "adapter").replace("_", "-").replace(":", "-") + ("-search" if searched else "")
     if isinstance(prompt, str) and prompt and not Path(prompt).suffix and not Path(prompt).is_absolute():
         return f"{prompt.split('@', 1)[0]}-{suffix}"
     return f"adapter-{suffix}"

@@ -14,7 +14,8 @@ from promptyard.core.errors import TuningError
 from promptyard.core.protocols import TuningMethodDefaults
 
 #: LoRA initialisations that change the base weights: saved as a plain LoRA update of the original base
-#: (peft's ``path_initial_model_for_weight_conversion``), so the adapter loads on the unchanged base model
+#: (peft's ``path_initial_model_for_weight_conversion``), so loading it neither re-runs the decomposition
+#: nor changes the base, and it merges and combines like any LoRA adapter
 CONVERTED_INITS = ("pissa", "olora", "corda")
 #: batches of the training split that EVA's SVD sees before training
 EVA_BATCHES = 8

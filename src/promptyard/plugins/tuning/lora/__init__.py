@@ -1,7 +1,7 @@
 """LoRA: low-rank updates added to chosen linear layers, with peft's variants: DoRA (``use_dora``), rsLoRA
 (``use_rslora``) and the initialisations ``init`` = gaussian, pissa, olora or eva (EVA runs an SVD over the
 first training batches; PiSSA and OLoRA change the base weights while training, so their adapter is saved
-converted to a plain LoRA update of the original base and loads on it unchanged)."""
+converted to a plain LoRA update of the original base: loading it leaves the base as it is)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ from typing import Any
 from promptyard.core.adapter_format import task_type
 from promptyard.core.configs import invalid
 from promptyard.plugins.tuning.base import PeftMethod
-
 
 #: ``init`` values and what peft's ``init_lora_weights`` gets for each
 INITS = {"default": True, "gaussian": "gaussian", "pissa": "pissa", "olora": "olora", "eva": "eva"}

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 import typing
 import warnings
 from functools import cache
@@ -149,7 +150,7 @@ def build_peft_config(method: str, peft_class: type, values: dict[str, Any], *, 
             return peft_class(task_type=task, **kwargs)
     except (TypeError, ValueError, KeyError, AssertionError) as exc:
         message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        named = [n for n in values if n in message]
+        named = [n for n in values if re.search(rf"(?<!\w){re.escape(n)}(?!\w)", message)]
         raise TuningError(f"peft's {peft_class.__name__} refuses {', '.join(named) or 'these settings'}: {message}",
                           where=f"{method} config",
                           hint=f"`promptyard tune methods --settings` lists the settings of {method}") from None
