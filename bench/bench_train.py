@@ -1,12 +1,14 @@
-"""Training throughput: promptyard's loop vs a plain HF ``Trainer`` + PEFT script, side by side.
+"""Training throughput: promptyard's loop vs a plain HF ``Trainer`` + PEFT script, side by side, per method.
 
 Same model (SmolLM2-135M), same 400 mixed-length rotten_tomatoes rows rendered through the same
-prompt (identical token ids and masked labels), LoRA r=8 on q/v, batch 8, one epoch, same lr and
-seed, dynamic padding in both. Each side runs in its own fresh process; the table shows real
-(non-padding) tokens/s, the padding share of every batch, peak RSS, and validation loss measured
-by the same function on the same 100 validation rows.
+prompt (identical token ids and masked labels), batch 8, one epoch, same lr and seed, dynamic padding in
+both, for each method on q/v: LoRA r=8, DoRA (LoRA r=8 with ``use_dora``) and LoHa r=8 (``peft:loha``, the
+generic peft method). Each side of each method runs in its own fresh process; the table shows real
+(non-padding) tokens/s, the padding share of every batch, peak RSS, and validation loss measured by the
+same function on the same validation rows.
 
-Run: ``PYTHONPATH=src python bench/bench_train.py [--rows 400] [--threads N]``
+Run: ``PYTHONPATH=src python bench/bench_train.py [--rows 400] [--val 100] [--methods lora,dora,loha]
+[--threads N]``
 """
 
 from __future__ import annotations
@@ -23,15 +25,26 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 PROMPT = "Review: {{ text }}\nSentiment:"
 
 
-def spec(rows: int, lr: float):
+#: per bench method: promptyard's --method and --set, and the peft config the Trainer script builds
+METHODS = {
+    "lora": ("lora", {"r": 8, "alpha": 16, "dropout": 0.05, "target_modules": "q_proj,v_proj"},
+             ("LoraConfig", {"r": 8, "lora_alpha": 16, "lora_dropout": 0.05})),
+    "dora": ("lora", {"r": 8, "alpha": 16, "dropout": 0.05, "target_modules": "q_proj,v_proj", "use_dora": True},
+             ("LoraConfig", {"r": 8, "lora_alpha": 16, "lora_dropout": 0.05, "use_dora": True})),
+    "loha": ("peft:loha", {"r": 8, "alpha": 16, "target_modules": "q_proj,v_proj"},
+             ("LoHaConfig", {"r": 8, "alpha": 16})),
+}
+
+
+def spec(rows: int, lr: float, method: str = "lora", val: int = 100):
     from promptyard.core.template import Template
     from promptyard.tuning.spec import TrainSpec
 
-    return TrainSpec(model="smollm2-135m", data="rotten_tomatoes", method="lora", task="sentiment", seed=0,
+    name, settings, _ = METHODS[method]
+    return TrainSpec(model="smollm2-135m", data="rotten_tomatoes", method=name, task="sentiment", seed=0,
                      prompt=Template(kind="single", text=PROMPT), quiet=True,
-                     config={"r": 8, "alpha": 16, "dropout": 0.05, "target_modules": "q_proj,v_proj", "lr": lr,
-                             "batch_size": 8, "epochs": 1, "train_sample": rows, "val_sample": 100,
-                             "eval_every": 0, "patience": 0, "keep": "last", "max_length": 512})
+                     config={**settings, "lr": lr, "batch_size": 8, "epochs": 1, "train_sample": rows,
+                             "val_sample": val, "eval_every": 0, "patience": 0, "keep": "last", "max_length": 512})
 
 
 def peak_rss_mb() -> float:
@@ -49,35 +62,37 @@ def val_loss(model, prep) -> float:
     return evaluate(model, prep, torch.device("cpu"), None)["val_loss"]
 
 
-def run_promptyard(rows: int, lr: float) -> dict:
+def run_promptyard(rows: int, lr: float, method: str, val: int) -> dict:
     from promptyard.tuning.loop import train
 
-    result = train(spec(rows, lr))
+    result = train(spec(rows, lr, method, val))
     m = result.metrics
     return {"tokens_per_s": m["tokens_per_s"], "padding_share": m["padding_share"],
             "val_loss": result.history[-1]["val_loss"], "train_time_s": m["train_time_s"],
             "real_tokens": m["train_tokens"], "peak_rss_mb": peak_rss_mb()}
 
 
-def run_trainer(rows: int, lr: float) -> dict:
-    """What a user would write: HF Trainer, PEFT LoRA, DataCollatorForSeq2Seq padding per batch."""
+def run_trainer(rows: int, lr: float, method: str, val: int) -> dict:
+    """What a user would write: HF Trainer, the PEFT config, DataCollatorForSeq2Seq padding per batch."""
     import tempfile
     import time
     import warnings
 
+    import peft
     import torch
-    from peft import LoraConfig, get_peft_model
+    from peft import get_peft_model
     from transformers import DataCollatorForSeq2Seq, Trainer, TrainingArguments
 
     from promptyard.tuning.loop import seed_everything
     from promptyard.tuning.plan import plan_run, prepare
 
     warnings.filterwarnings("ignore")
-    prep = prepare(plan_run(spec(rows, lr)))  # the very same token ids and labels as our loop sees
+    prep = prepare(plan_run(spec(rows, lr, method, val)))  # the very same token ids and labels as our loop sees
     tok, base = prep.loaded.tokenizer, prep.loaded.model
     seed_everything(0)
-    model = get_peft_model(base, LoraConfig(task_type="CAUSAL_LM", r=8, lora_alpha=16, lora_dropout=0.05,
-                                            target_modules=["q_proj", "v_proj"]))
+    config_name, config = METHODS[method][2]
+    model = get_peft_model(base, getattr(peft, config_name)(task_type="CAUSAL_LM", target_modules=["q_proj", "v_proj"],
+                                                          **config))
     counts = {"real": 0, "padded": 0}
     seq2seq = DataCollatorForSeq2Seq(tok, padding=True, label_pad_token_id=-100, return_tensors="pt")
 
@@ -105,43 +120,54 @@ def run_trainer(rows: int, lr: float) -> dict:
             "val_loss": val_loss(model, prep), "peak_rss_mb": peak_rss_mb()}
 
 
-def child(which: str, rows: int, lr: float, threads: int) -> None:
+def child(which: str, rows: int, lr: float, threads: int, method: str, val: int) -> None:
     import torch
 
     if threads:
         torch.set_num_threads(threads)
-    result = run_promptyard(rows, lr) if which == "promptyard" else run_trainer(rows, lr)
-    print("RESULT " + json.dumps(result))
+    run = run_promptyard if which == "promptyard" else run_trainer
+    print("RESULT " + json.dumps(run(rows, lr, method, val)))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, default=400)
+    parser.add_argument("--val", type=int, default=100, help="validation rows")
     parser.add_argument("--lr", type=float, default=5e-4)
+    parser.add_argument("--methods", default="lora,dora,loha", help=f"comma separated, from {', '.join(METHODS)}")
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0 = torch's default)")
     parser.add_argument("--child", choices=["promptyard", "trainer"])
+    parser.add_argument("--method", default="lora", choices=list(METHODS))
     args = parser.parse_args()
     if args.child:
-        child(args.child, args.rows, args.lr, args.threads)
+        child(args.child, args.rows, args.lr, args.threads, args.method, args.val)
         return
-    results = {}
-    for which in ("trainer", "promptyard"):
-        proc = subprocess.run([sys.executable, __file__, "--child", which, "--rows", str(args.rows),
-                               "--lr", str(args.lr), "--threads", str(args.threads)],
-                              capture_output=True, text=True)
-        line = next((x for x in proc.stdout.splitlines() if x.startswith("RESULT ")), None)
-        if line is None:
-            sys.exit(f"{which} failed:\n{proc.stderr[-3000:]}")
-        results[which] = json.loads(line[len("RESULT "):])
-    print(f"SmolLM2-135M, LoRA r=8 q/v, batch 8, {args.rows} rotten_tomatoes rows, 1 epoch, lr {args.lr}")
-    print(f"{'':24}{'HF Trainer+PEFT':>18}{'promptyard':>14}")
+    methods = [m for m in args.methods.split(",") if m]
+    results: dict[str, dict] = {}
+    for method in methods:
+        for which in ("trainer", "promptyard"):
+            proc = subprocess.run([sys.executable, __file__, "--child", which, "--method", method,
+                                   "--rows", str(args.rows), "--val", str(args.val), "--lr", str(args.lr),
+                                   "--threads", str(args.threads)], capture_output=True, text=True)
+            line = next((x for x in proc.stdout.splitlines() if x.startswith("RESULT ")), None)
+            if line is None:
+                sys.exit(f"{method} / {which} failed:\n{proc.stderr[-3000:]}")
+            results[f"{method}/{which}"] = json.loads(line[len("RESULT "):])
+    print(f"SmolLM2-135M, r=8 on q/v, batch 8, {args.rows} rotten_tomatoes rows, 1 epoch, lr {args.lr}, "
+          f"{args.val} validation rows; load before: {os.getloadavg()[0]:.2f}")
+    print(f"{'':24}" + "".join(f"{m + ' Trainer':>16}{m + ' promptyard':>18}" for m in methods))
     rows = [("real tokens/s", "tokens_per_s", "{:.0f}"), ("padding share", "padding_share", "{:.1%}"),
             ("real tokens", "real_tokens", "{:.0f}"), ("train time (s)", "train_time_s", "{:.1f}"),
             ("validation loss", "val_loss", "{:.4f}"), ("peak RSS (MB)", "peak_rss_mb", "{:.0f}")]
     for label, key, fmt in rows:
-        print(f"{label:24}{fmt.format(results['trainer'][key]):>18}{fmt.format(results['promptyard'][key]):>14}")
-    ratio = results["promptyard"]["tokens_per_s"] / results["trainer"]["tokens_per_s"]
-    print(f"throughput ratio (promptyard / Trainer): {ratio:.2f}x")
+        print(f"{label:24}" + "".join(f"{fmt.format(results[m + '/trainer'][key]):>16}"
+                                      f"{fmt.format(results[m + '/promptyard'][key]):>18}" for m in methods))
+    for method in methods:
+        ours, theirs = results[f"{method}/promptyard"], results[f"{method}/trainer"]
+        ratio = ours["tokens_per_s"] / theirs["tokens_per_s"]
+        print(f"{method}: throughput ratio (promptyard / Trainer) {ratio:.2f}x, "
+              f"peak RSS ratio {ours['peak_rss_mb'] / theirs['peak_rss_mb']:.2f}x, "
+              f"validation loss {ours['val_loss']:.4f} vs {theirs['val_loss']:.4f}")
 
 
 if __name__ == "__main__":

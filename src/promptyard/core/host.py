@@ -325,7 +325,8 @@ class PluginHost:
         for name, plugin in self.pm.list_name_plugin():
             info = self.infos.get(name) or PluginInfo(name, "runtime")
             contributions = {
-                table_name: [e.name for e in table.entries() if e.plugin == name]
+                table_name: [e.name + (":*" if e.options.get("family") else "")  # a family: every NAME:variant
+                             for e in table.entries() if e.plugin == name]
                 for table_name, table in self.tables.items()
             }
             rows.append({
