@@ -26,7 +26,7 @@ PROBE_SETTINGS: dict[str, dict[str, str]] = {
     "psoft": {"r": "8"},
     "road": {"group_size": "8"},
     "shira": {"r": "4"},
-    "trainable_tokens": {"token_indices": "0,1,2"},
+    "trainable_tokens": {"token_indices": "101,102,1996"},  # [CLS], [SEP] and "the": in every toy row
     "vblora": {"vector_length": "8", "num_vectors": "16"},
     "waveft": {"n_frequency": "64"},
 }
