@@ -153,6 +153,7 @@ def main() -> None:
             if line is None:
                 sys.exit(f"{method} / {which} failed:\n{proc.stderr[-3000:]}")
             results[f"{method}/{which}"] = json.loads(line[len("RESULT "):])
+            print(f"{method}/{which}: {line[len('RESULT '):]}", flush=True)  # kept if a later side is cut off
     print(f"SmolLM2-135M, r=8 on q/v, batch 8, {args.rows} rotten_tomatoes rows, 1 epoch, lr {args.lr}, "
           f"{args.val} validation rows; load before: {os.getloadavg()[0]:.2f}")
     print(f"{'':24}" + "".join(f"{m + ' Trainer':>16}{m + ' promptyard':>18}" for m in methods))
