@@ -49,7 +49,7 @@ CASES = [
     (["tune", "run", "--prompt", "nope", "--model", "tiny-causal", "--data", "rows.jsonl"], ["unknown prompt 'nope'"]),
     (["tune", "run", "--prompt", "wrongvar", "--model", "tiny-causal", "--data", "rows.jsonl", "--max-steps", "1"],
      ["missing variable 'review'", "the data gives: text"]),
-    (["tune", "run", "--model", "tiny-causal"], ["Missing option '--data'", "promptyard tune run --help"]),
+    (["tune", "run", "--model", "tiny-causal"], ["missing option --data", "--mix"]),
     (["tune", "search", "--prompt", "p", "--model", "tiny-causal", "--data", "rows.jsonl", "--space", "space.yaml"],
      ["space.yaml", "'lr'", "unknown kind 'bogus'"]),
     (["tune", "search", "--prompt", "p", "--model", "tiny-causal", "--data", "rows.jsonl", "--method", "nope"],

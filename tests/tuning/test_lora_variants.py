@@ -23,7 +23,6 @@ CASES = {
     "olora-causal": ("tiny-causal", {"init": "olora"}),
     "eva-causal": ("tiny-causal", {"init": "eva"}),
     "eva-encoder": ("tiny-encoder", {"init": "eva"}),
-    "dora-pissa-causal": ("tiny-causal", {"use_dora": "true", "init": "pissa"}),
 }
 FAST = {"dora-causal", "pissa-causal", "eva-causal"}
 
@@ -58,3 +57,12 @@ def test_lora_variant_trains_and_reloads_on_the_unchanged_base(trained, case):
     assert isinstance(got["fresh"], list), got["fresh"]
     assert flat(got["fresh"]) == pytest.approx(flat(got["here"]), abs=1e-5)
 
+
+
+@pytest.mark.parametrize("init", ["pissa", "olora"])
+def test_dora_with_a_converted_init_is_refused_before_training(init):
+    from promptyard.core.errors import TuningError
+    from promptyard.plugins.tuning.lora import LoraSettings
+
+    with pytest.raises(TuningError, match=f"init={init} cannot be combined with use_dora"):
+        LoraSettings(use_dora=True, init=init)

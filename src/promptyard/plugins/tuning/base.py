@@ -108,3 +108,20 @@ def save_converted(model: Any, folder: str | Path) -> None:
         shutil.copytree(initial.name, scratch, dirs_exist_ok=True)
         model.save_pretrained(str(folder), safe_serialization=True,
                               path_initial_model_for_weight_conversion=scratch)
+    _keep_saved_modules(model, Path(folder))
+
+
+def _keep_saved_modules(model: Any, folder: Path) -> None:
+    """peft's conversion writes only the LoRA matrices: add back what the adapter trains whole (an encoder's
+    classification head, ``modules_to_save``), as the plain save would have stored it."""
+    from peft.utils import get_peft_model_state_dict
+    from safetensors.torch import load_file, save_file
+
+    weights = folder / "adapter_model.safetensors"
+    if not weights.exists():
+        return
+    saved = load_file(str(weights))
+    extra = {k: v.detach().contiguous().clone() for k, v in get_peft_model_state_dict(model).items()
+             if "lora_" not in k and k not in saved}
+    if extra:
+        save_file({**saved, **extra}, str(weights), metadata={"format": "pt"})

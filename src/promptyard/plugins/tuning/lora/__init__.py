@@ -10,6 +10,7 @@ from typing import Any
 
 from promptyard.core.adapter_format import task_type
 from promptyard.core.configs import invalid
+from promptyard.core.errors import TuningError
 from promptyard.plugins.tuning.base import PeftMethod
 
 #: ``init`` values and what peft's ``init_lora_weights`` gets for each
@@ -44,6 +45,12 @@ class LoraSettings:
                           "module names, or none for the default")
         if self.init not in INITS:
             raise invalid("lora", "init", self.init, ", ".join(INITS))
+        if self.use_dora and self.init in ("pissa", "olora"):
+            # the adapter is saved converted to a LoRA update of the original base, and peft's conversion
+            # drops DoRA's magnitude vectors: the reloaded adapter would not be the trained one
+            raise TuningError(f"init={self.init} cannot be combined with use_dora", where="lora config",
+                              hint="its adapter is saved as a plain LoRA of the original base, which has no "
+                                   "DoRA magnitudes: use init=default, gaussian or eva with use_dora")
 
 
 class LoraMethod(PeftMethod):
