@@ -7,11 +7,18 @@ import json
 import os
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 from promptyard.core.paths import cache_dir
 
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".gguf", ".pt", ".pth")
 CHUNK = 1 << 20
+
+
+def sha256_json(value: Any) -> str:
+    """sha256 of a value's canonical JSON (sorted keys, no spaces, non-JSON values as ``str``)."""
+    text = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def file_hash(path: Path) -> str:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 import random
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -11,7 +9,7 @@ from typing import Any
 
 from promptyard.core.adapter_files import check_safetensors_only
 from promptyard.core.errors import EvalError, RenderError
-from promptyard.core.hashing import files_sha256
+from promptyard.core.hashing import files_sha256, sha256_json
 from promptyard.core.host import lookup
 from promptyard.core.lookups import ADAPTER_META, load_dataset
 from promptyard.core.protocols import member
@@ -20,11 +18,6 @@ from promptyard.evals.judging import JudgeContext, prepare_judges
 from promptyard.evals.suite import CellSpec
 from promptyard.runtime.lineage import package_versions
 from promptyard.runtime.prompts import ResolvedPrompt, resolve_prompt
-
-
-def sha256_json(value: Any) -> str:
-    text = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 @dataclass

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -13,6 +11,7 @@ import numpy as np
 
 from promptyard.core import stats
 from promptyard.core.errors import EvalError
+from promptyard.core.hashing import sha256_json
 from promptyard.core.host import lookup
 from promptyard.core.protocols import member
 
@@ -82,15 +81,19 @@ def memo_key(kind: str, name: str, metric: Any, **inputs: Any) -> str | None:
     fingerprint = member("metrics", metric, "fingerprint")
     if not fingerprint:
         return None
-    payload = {"memo": MEMO_FORMAT, "kind": kind, "metric": name, "fingerprint": fingerprint, **inputs}
-    canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+    return sha256_json({"memo": MEMO_FORMAT, "kind": kind, "metric": name, "fingerprint": fingerprint, **inputs})
 
 
-def _recall(memo: Any, key: str | None) -> Any:
+def _memoised(memo: Any, key: str | None, compute: Callable[[], Any], stored: Callable[[dict], Any]) -> Any:
+    """``compute()``, or the result remembered under ``key`` (rebuilt by ``stored``); remembered when new."""
     if memo is None or key is None:
-        return None
-    return memo.recall(key)
+        return compute()
+    found = memo.recall(key)
+    if found is not None:
+        return stored(found)
+    result = compute()
+    memo.remember(key, asdict(result))
+    return result
 
 
 def compute_metric(name: str, predictions: Sequence[Any], references: Sequence[Any] | None = None, *,
@@ -106,13 +109,9 @@ def compute_metric(name: str, predictions: Sequence[Any], references: Sequence[A
     key = memo_key("metric", name, metric, predictions=list(predictions),
                    references=None if references is None else list(references), kwargs=kwargs, n_boot=n_boot,
                    seed=seed) if memo is not None else None
-    stored = _recall(memo, key)
-    if stored is not None:
-        return MetricResult(**stored)
-    result = _compute_metric(name, metric, predictions, references, n_boot=n_boot, seed=seed, **kwargs)
-    if memo is not None and key is not None:
-        memo.remember(key, asdict(result))
-    return result
+    return _memoised(memo, key, lambda: _compute_metric(name, metric, predictions, references, n_boot=n_boot,
+                                                        seed=seed, **kwargs),
+                     lambda found: MetricResult(**found))
 
 
 def _compute_metric(name: str, metric: Any, predictions: Sequence[Any], references: Sequence[Any] | None, *,
@@ -165,14 +164,9 @@ def compare_metric(name: str, predictions_a: Sequence[Any], predictions_b: Seque
     key = memo_key("compare", name, metric, a=list(predictions_a), b=list(predictions_b),
                    references=None if references is None else list(references), kwargs=kwargs, n_boot=n_boot,
                    seed=seed) if memo is not None else None
-    stored = _recall(memo, key)
-    if stored is not None:
-        return Comparison(**{**stored, "test": stats.TestResult(**stored["test"])})
-    result = _compare_metric(name, metric, predictions_a, predictions_b, references, n_boot=n_boot, seed=seed,
-                             **kwargs)
-    if memo is not None and key is not None:
-        memo.remember(key, result.to_dict())
-    return result
+    return _memoised(memo, key, lambda: _compare_metric(name, metric, predictions_a, predictions_b, references,
+                                                        n_boot=n_boot, seed=seed, **kwargs),
+                     lambda found: Comparison(**{**found, "test": stats.TestResult(**found["test"])}))
 
 
 def _compare_metric(name: str, metric: Any, predictions_a: Sequence[Any], predictions_b: Sequence[Any],

@@ -18,10 +18,11 @@ from typing import Any
 
 from promptyard.core import stats
 from promptyard.core.errors import PromptyardError
+from promptyard.core.hashing import sha256_json
 from promptyard.core.lookups import read_meta
 from promptyard.core.structured import parse_output
 from promptyard.evals.cache import ResponseCache, response_key
-from promptyard.evals.cells import PreparedCell, prepare_cell, sha256_json
+from promptyard.evals.cells import PreparedCell, prepare_cell
 from promptyard.evals.judging import judge_examples
 from promptyard.evals.modelpool import ModelPool, ModelSource
 from promptyard.evals.results import CellResult, ExampleResult, compute_cell_metrics
