@@ -305,17 +305,18 @@ def _run_once(prepared: PreparedCell, source: ModelSource, *, cache: ResponseCac
     t0 = time.perf_counter()
     spec = prepared.spec
     prompts = format_prompts(prepared, source.tokenizer if _needs_tokenizer(prepared) else None)
-    keys = _keys(prepared, prompts, source.content_hash)
-    found = cache.get_many(keys) if cache is not None else {}
-    todo = [i for i, k in enumerate(keys) if k not in found]
+
+    def look_up(model_hash: str) -> tuple[list[str], dict[str, Any], list[int]]:
+        keys = _keys(prepared, prompts, model_hash)
+        found = cache.get_many(keys) if cache is not None else {}
+        return keys, found, [i for i, k in enumerate(keys) if k not in found]
+
+    keys, found, todo = look_up(source.content_hash)
     fresh: dict[int, dict[str, Any]] = {}
     if todo:  # only now is the model needed
         located = source.content_hash
-        loaded = source.loaded()
-        if loaded.content_hash != located:  # a loader whose `locate` disagrees with what it loads
-            keys = _keys(prepared, prompts, loaded.content_hash)
-            found = cache.get_many(keys) if cache is not None else {}
-            todo = [i for i, k in enumerate(keys) if k not in found]
+        if source.loaded().content_hash != located:  # a loader whose `locate` disagrees with what it loads
+            keys, found, todo = look_up(source.content_hash)
     if progress:
         progress(len(keys) - len(todo), len(keys))
     facts: dict[str, Any] = {}
