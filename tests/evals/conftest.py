@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from promptyard.runtime import inference
 from promptyard.runtime.ray_session import local_cluster
 
 REVIEWS = [
@@ -68,3 +69,18 @@ def ray_cluster(tmp_path_factory, ray_test_env):
     with ray_test_env(tmp_path_factory.mktemp("cluster")), \
             local_cluster(2, cpus_per_node=1, head_cpus=0) as cluster:
         yield cluster
+
+
+@pytest.fixture
+def calls(monkeypatch):
+    """Counts the prompts the real model is run on (choices scored or replies generated)."""
+    counted = {"n": 0}
+    for name in ("score_choices", "generate"):
+        real = getattr(inference, name)
+
+        def counting(loaded, prompts, *args, _real=real, **kw):
+            counted["n"] += len(prompts)
+            return _real(loaded, prompts, *args, **kw)
+
+        monkeypatch.setattr(inference, name, counting)
+    return counted

@@ -33,21 +33,6 @@ def qa(tmp_path, registry):
     return str(path)
 
 
-@pytest.fixture
-def calls(monkeypatch):
-    """Counts the prompts the real model is run on (choices scored or replies generated)."""
-    counted = {"n": 0}
-    for name in ("score_choices", "generate"):
-        real = getattr(inference, name)
-
-        def counting(loaded, prompts, *args, _real=real, **kw):
-            counted["n"] += len(prompts)
-            return _real(loaded, prompts, *args, **kw)
-
-        monkeypatch.setattr(inference, name, counting)
-    return counted
-
-
 def _run(data, *extra):
     result = invoke(["eval", "run", "--prompt", "ask@1", "--model", "tiny-causal", "--data", data, "--split", "all",
                      "--max-new-tokens", "3", "--metric", "judge", "--set", "judge.prompt=grader@production",

@@ -15,7 +15,6 @@ from promptyard.evals.optimize_run import OptimizeRequest, make_plan, optimize
 from promptyard.evals.suite import CellSpec
 from promptyard.registry.evals_store import list_runs
 from promptyard.registry.optimization_records import list_optimizations
-from promptyard.runtime import inference
 
 #: optimiser -> settings small enough for 10 validation examples
 SETTINGS = {
@@ -26,21 +25,6 @@ SETTINGS = {
     "bandit": {"batch": "2"},
     "random_search": {},
 }
-
-
-@pytest.fixture
-def calls(monkeypatch):
-    """Counts the examples the real model is run on (choices scored or replies generated)."""
-    counted = {"n": 0}
-    for name in ("score_choices", "generate"):
-        real = getattr(inference, name)
-
-        def counting(loaded, prompts, *args, _real=real, **kw):
-            counted["n"] += len(prompts)
-            return _real(loaded, prompts, *args, **kw)
-
-        monkeypatch.setattr(inference, name, counting)
-    return counted
 
 
 @pytest.fixture
