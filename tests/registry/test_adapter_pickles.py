@@ -61,7 +61,7 @@ def test_load_adapter_refuses_a_bin_before_peft_sees_it(tmp_path):
 
 def _stored_with_a_pickle(registry, tmp_path):
     """An adapter an older promptyard stored with a .bin inside (written the way it used to be)."""
-    from promptyard.registry.records import content_hash_of
+    from promptyard.core.records import content_hash_of
     from promptyard.registry.store import ArtifactStore
     from promptyard.registry.versioning import commit_version
 

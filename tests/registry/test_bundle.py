@@ -65,7 +65,7 @@ def _bad_label(bundle):
 
 
 def _syntax(bundle):
-    from promptyard.registry.records import content_hash_of
+    from promptyard.core.records import content_hash_of
 
     v = bundle["items"][0]["versions"][1]
     v["content"]["text"] = "{{ x "

@@ -12,9 +12,9 @@ from typing import Any
 
 from promptyard.core.adapter_files import check_safetensors_only
 from promptyard.core.errors import IntegrityError
+from promptyard.core.records import VersionInfo, content_hash_of
 from promptyard.core.refs import Ref, check_name
 from promptyard.registry.actors import default_author
-from promptyard.registry.records import VersionInfo, content_hash_of
 from promptyard.registry.store import ArtifactStore
 
 

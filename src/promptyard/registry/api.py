@@ -20,13 +20,13 @@ from typing import TYPE_CHECKING, Any
 from promptyard.core.errors import RegistryError
 from promptyard.core.host import get_host
 from promptyard.core.paths import registry_path
+from promptyard.core.records import LabelMoveInfo, VersionInfo
 from promptyard.core.refs import Ref, check_name, parse_ref
 from promptyard.core.template import Template
 from promptyard.registry import adapters, queries, schema
 from promptyard.registry.actors import default_author
 from promptyard.registry.connection import BUSY_TIMEOUT_MS
 from promptyard.registry.reads import RegistryReads
-from promptyard.registry.records import LabelMoveInfo, VersionInfo
 
 if TYPE_CHECKING:
     from sqlmodel import Session

@@ -14,6 +14,7 @@ from typing import Any
 
 from promptyard.core.adapter_files import pickled_files
 from promptyard.core.errors import BundleError, PromptyardError, RegistryError, UsageError
+from promptyard.core.records import content_hash_of
 from promptyard.core.refs import check_label, check_name
 from promptyard.core.render import check_template
 from promptyard.core.template import Template
@@ -21,7 +22,6 @@ from promptyard.core.text_files import parse_json, read_text
 from promptyard.core.yaml_files import load_yaml
 from promptyard.registry import queries
 from promptyard.registry.actors import default_author
-from promptyard.registry.records import content_hash_of
 
 FORMAT = "promptyard-bundle"
 FORMAT_VERSION = 1

@@ -6,7 +6,7 @@ import difflib
 import json
 from typing import Any
 
-from promptyard.registry.records import VersionInfo
+from promptyard.core.records import VersionInfo
 
 
 def contract_lines(contract: list[dict[str, Any]]) -> list[str]:

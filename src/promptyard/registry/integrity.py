@@ -12,10 +12,10 @@ import sqlite3
 from typing import Any
 
 from promptyard.core.errors import IntegrityError
+from promptyard.core.records import check_stored_contract, content_hash_of
 from promptyard.core.render import check_template
 from promptyard.core.template import Template
 from promptyard.registry.engine import load_table_modules
-from promptyard.registry.records import check_stored_contract, content_hash_of
 from promptyard.registry.store import ArtifactStore
 
 #: report sections; every one but ``orphans`` is damage (``orphans`` are leftovers ``--remove-orphans`` deletes)

@@ -11,8 +11,8 @@ import json
 from typing import Any
 
 from promptyard.core.errors import AmbiguousRefError, UnknownRefError
+from promptyard.core.records import ItemInfo, LabelMoveInfo, VersionInfo, as_time
 from promptyard.core.refs import DEFAULT_LABEL, Ref
-from promptyard.registry.records import ItemInfo, LabelMoveInfo, VersionInfo, _time
 
 VERSION_COLUMNS = (
     "v.id, i.kind, i.name, v.number, v.content_hash, v.content, v.message, v.author, v.created_at, "
@@ -196,7 +196,7 @@ def items(conn: Any, kind: str | None = None, name: str | None = None) -> list[I
                 description=description or "",
                 tags=json.loads(tags or "[]"),
                 archived=bool(archived),
-                created_at=_time(created_at),
+                created_at=as_time(created_at),
                 latest=latest,
                 template_kind=template_kind if k == "prompt" else None,
                 labels=labels.get(item_id, {}),
@@ -216,4 +216,4 @@ def last_changes(conn: Any, kind: str, names: list[str] | None = None) -> dict[s
     if names is not None:
         sql += f" AND i.name IN ({', '.join('?' * len(names))})"
         params += tuple(names)
-    return {name: _time(stamp) for name, stamp in conn.execute(sql, params)}
+    return {name: as_time(stamp) for name, stamp in conn.execute(sql, params)}

@@ -11,10 +11,10 @@ import json
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from promptyard.core.records import ItemInfo, LabelMoveInfo, VersionInfo
 from promptyard.core.refs import Ref, check_label
 from promptyard.registry import queries
 from promptyard.registry.history import diff_versions
-from promptyard.registry.records import ItemInfo, LabelMoveInfo, VersionInfo
 
 if TYPE_CHECKING:
     import sqlite3

@@ -18,7 +18,7 @@ from typing import Any
 from sqlmodel import select
 
 from promptyard.core.errors import RegistryError, UnknownRefError, UsageError
-from promptyard.registry.records import _time
+from promptyard.core.records import as_time
 from promptyard.registry.tables import utcnow
 from promptyard.registry.tables_tokens import ApiToken
 
@@ -58,7 +58,7 @@ def hash_secret(secret: str) -> str:
 
 def _info(row: tuple) -> TokenInfo:
     name, scope, prompts, created, revoked = row
-    return TokenInfo(name, scope, prompts, _time(created), _time(revoked) if revoked else None)
+    return TokenInfo(name, scope, prompts, as_time(created), as_time(revoked) if revoked else None)
 
 
 def create_token(registry: Any, name: str, scope: str, prompts: str | None = None) -> tuple[TokenInfo, str]:
@@ -78,7 +78,7 @@ def create_token(registry: Any, name: str, scope: str, prompts: str | None = Non
         row = ApiToken(name=name, token_hash=hash_secret(secret), scope=scope, prompts=prompts)
         s.add(row)
         s.flush()
-        info = TokenInfo(name, scope, prompts, _time(row.created_at), None)
+        info = TokenInfo(name, scope, prompts, as_time(row.created_at), None)
     return info, secret
 
 

@@ -12,9 +12,9 @@ from typing import TYPE_CHECKING, Any
 from sqlmodel import select
 
 from promptyard.core.errors import RegistryError, UsageError
+from promptyard.core.records import LabelMoveInfo, VersionInfo
 from promptyard.core.refs import Ref, check_label, check_name, parse_ref
 from promptyard.registry import queries
-from promptyard.registry.records import LabelMoveInfo, VersionInfo
 from promptyard.registry.tables import Artifact, Item, Label, LabelMove, Version, utcnow
 
 if TYPE_CHECKING:

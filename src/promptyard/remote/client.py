@@ -49,11 +49,11 @@ from promptyard.core.errors import (
     ValidationError,
 )
 from promptyard.core.paths import home_dir
+from promptyard.core.records import ItemInfo, LabelMoveInfo, VersionInfo, parse_time
 from promptyard.core.refs import parse_ref
 from promptyard.core.render import Rendered, render
 from promptyard.core.template import Template
 from promptyard.remote.disk import DiskCache
-from promptyard.remote.records import RemoteItem, RemoteLabelMove, RemoteVersion, parse_time
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +78,7 @@ class StaleWarning(UserWarning):
 class _Entry:
     __slots__ = ("etag", "version", "fresh")
 
-    def __init__(self, etag: str, version: RemoteVersion):
+    def __init__(self, etag: str, version: VersionInfo):
         self.etag, self.version, self.fresh = etag, version, False
 
 
@@ -92,7 +92,7 @@ class RemoteRegistry:
     def __init__(self, url: str, token: str | None = None, *, watch: bool = False, timeout: float = 10.0,
                  cache_dir: str | os.PathLike | None = None,
                  fallback: Mapping[str, Template | Mapping[str, Any] | str] | None = None,
-                 on_change: Callable[[str, RemoteVersion | None], None] | None = None,
+                 on_change: Callable[[str, VersionInfo | None], None] | None = None,
                  transport: httpx.BaseTransport | None = None):
         self.url = url.rstrip("/")
         token = token if token is not None else os.environ.get("PROMPTYARD_TOKEN")
@@ -184,7 +184,7 @@ class RemoteRegistry:
         return self._request(method, path, **kw).json()
 
     # ---------------------------------------------------------------- resolving (cached, never stale)
-    def resolve(self, ref: str, *, kind: str = "prompt") -> RemoteVersion:
+    def resolve(self, ref: str, *, kind: str = "prompt") -> VersionInfo:
         """The version ``ref`` names, validated with the server (one 304) or kept fresh by the watcher;
         the last good copy, with a StaleWarning, when the server cannot be reached."""
         key = (kind, str(ref))
@@ -202,8 +202,8 @@ class RemoteRegistry:
         data = response.json()
         return self._store(key, data["etag"], data)
 
-    def _store(self, key: tuple[str, str], etag: str, data: dict[str, Any]) -> RemoteVersion:
-        version = RemoteVersion.from_json(data)
+    def _store(self, key: tuple[str, str], etag: str, data: dict[str, Any]) -> VersionInfo:
+        version = VersionInfo.from_json(data)
         with self._lock:
             new = key not in self._cache
             self._cache[key] = _Entry(etag, version)
@@ -212,7 +212,7 @@ class RemoteRegistry:
             self._wake.set()
         return version
 
-    def _stale(self, key: tuple[str, str], exc: ServerUnreachable) -> RemoteVersion:
+    def _stale(self, key: tuple[str, str], exc: ServerUnreachable) -> VersionInfo:
         self.offline = True
         kind, ref = key
         with self._lock:
@@ -223,7 +223,7 @@ class RemoteRegistry:
             saved = self._disk.get(kind, ref)
             if saved is None:
                 raise exc
-            version = RemoteVersion.from_json(saved["version"])
+            version = VersionInfo.from_json(saved["version"])
             with self._lock:
                 self._cache[key] = _Entry(saved["etag"], version)
             source = "the copy on disk"
@@ -303,20 +303,20 @@ class RemoteRegistry:
                     if change["version"] is None:
                         self._cache.pop((kind, ref), None)
                     else:
-                        self._cache[(kind, ref)] = _Entry(change["etag"], RemoteVersion.from_json(change["version"]))
+                        self._cache[(kind, ref)] = _Entry(change["etag"], VersionInfo.from_json(change["version"]))
             for ref, change in changed.items():
                 if change["version"] is not None:
                     self._disk.put("prompt", ref, {"etag": change["etag"], "version": change["version"]})
                 if self._on_change is not None:
-                    version = RemoteVersion.from_json(change["version"]) if change["version"] else None
+                    version = VersionInfo.from_json(change["version"]) if change["version"] else None
                     try:
                         self._on_change(ref, version)
                     except Exception:  # the application's callback must not stop the watcher
                         log.exception("on_change callback failed for %s", ref)
 
     # ---------------------------------------------------------------- reads
-    def versions(self, name: str, *, kind: str = "prompt") -> builtins.list[RemoteVersion]:
-        return [RemoteVersion.from_json(v) for v in self._json("GET", f"/{kind}s/{_q(name)}/-/versions")]
+    def versions(self, name: str, *, kind: str = "prompt") -> builtins.list[VersionInfo]:
+        return [VersionInfo.from_json(v) for v in self._json("GET", f"/{kind}s/{_q(name)}/-/versions")]
 
     def _labels(self, name: str, kind: str) -> dict[str, Any]:
         return self._json("GET", f"/{kind}s/{_q(name)}/-/labels")
@@ -325,8 +325,8 @@ class RemoteRegistry:
         return self._labels(name, kind)["labels"]
 
     def label_history(self, name: str, label: str | None = None, *, kind: str = "prompt"
-                      ) -> builtins.list[RemoteLabelMove]:
-        moves = [RemoteLabelMove.from_json(m) for m in self._labels(name, kind)["history"]]
+                      ) -> builtins.list[LabelMoveInfo]:
+        moves = [LabelMoveInfo.from_json(m) for m in self._labels(name, kind)["history"]]
         return [m for m in moves if label is None or m.label == label]
 
     def log(self, name: str, *, kind: str = "prompt") -> builtins.list[dict[str, Any]]:
@@ -339,7 +339,7 @@ class RemoteRegistry:
 
     def list(self, pattern: str | None = None, *, kind: str = "prompt", tag: str | None = None,
              template_kind: str | None = None, task_type: str | None = None, label: str | None = None,
-             archived: bool = False) -> builtins.list[RemoteItem]:
+             archived: bool = False) -> builtins.list[ItemInfo]:
         params = {k: v for k, v in {"pattern": pattern, "tag": tag, "task_type": task_type, "label": label,
                                     "archived": archived}.items() if v is not None}
         if template_kind is not None:
@@ -347,12 +347,12 @@ class RemoteRegistry:
         out, offset = [], 0
         while True:
             page = self._json("GET", f"/{kind}s", params={**params, "offset": offset, "limit": 500})
-            out += [RemoteItem.from_json(i) for i in page["items"]]
+            out += [ItemInfo.from_json(i) for i in page["items"]]
             offset += len(page["items"])
             if not page["items"] or offset >= page["total"]:
                 return out
 
-    def item(self, name: str, *, kind: str = "prompt") -> RemoteItem:
+    def item(self, name: str, *, kind: str = "prompt") -> ItemInfo:
         found = [i for i in self.list(name, kind=kind, archived=True) if i.name == name]
         if not found:
             raise UnknownRefError(f"unknown {kind} {name!r}", hint=f"`promptyard {kind} list` shows what exists")
@@ -369,7 +369,7 @@ class RemoteRegistry:
     # ---------------------------------------------------------------- writes
     def commit(self, name: str, template: Template | Mapping[str, Any], message: str = "", *,
                author: str | None = None, task_type: str | None = None, tags: builtins.list[str] | None = None,
-               description: str | None = None, lineage: dict[str, Any] | None = None) -> RemoteVersion | None:
+               description: str | None = None, lineage: dict[str, Any] | None = None) -> VersionInfo | None:
         """Add a version (None, writing nothing, when it equals the latest). The server records the token's
         name as the author."""
         if lineage:
@@ -378,22 +378,22 @@ class RemoteRegistry:
         body = {"template": content, "message": message, "author": author, "task_type": task_type, "tags": tags,
                 "description": description}
         data = self._json("POST", f"/prompts/{_q(name)}/-/versions", json=body)
-        return RemoteVersion.from_json(data["version"]) if data["created"] else None
+        return VersionInfo.from_json(data["version"]) if data["created"] else None
 
     def label(self, ref: str, label: str, *, force: bool = False, reason: str = "", actor: str | None = None,
-              kind: str = "prompt") -> RemoteLabelMove | None:
+              kind: str = "prompt") -> LabelMoveInfo | None:
         """Point ``label`` at ``ref``'s version (None when it already points there). The server records the
         token's name as the actor."""
         parsed = parse_ref(ref)
         target = {"version": parsed.number} if parsed.number is not None else {"ref": str(ref)}
         data = self._json("PUT", f"/{kind}s/{_q(parsed.name)}/-/labels/{quote(label, safe='')}",
                           json={**target, "force": force, "reason": reason})
-        return RemoteLabelMove.from_json(data) if data["moved"] else None
+        return LabelMoveInfo.from_json(data) if data["moved"] else None
 
     def rollback(self, name: str, label: str = "production", to: int | None = None, *, reason: str = "",
-                 actor: str | None = None, kind: str = "prompt") -> RemoteLabelMove:
+                 actor: str | None = None, kind: str = "prompt") -> LabelMoveInfo:
         data = self._json("POST", f"/{kind}s/{_q(name)}/-/rollback", json={"label": label, "to": to, "reason": reason})
-        return RemoteLabelMove.from_json(data)
+        return LabelMoveInfo.from_json(data)
 
     def archive(self, name: str, *, undo: bool = False, kind: str = "prompt") -> bool:
         if kind != "prompt":
@@ -401,15 +401,15 @@ class RemoteRegistry:
         return self._json("POST", f"/prompts/{_q(name)}/-/archive", json={"undo": undo})["changed"]
 
     # ---------------------------------------------------------------- adapters
-    def resolve_adapter(self, ref: str) -> RemoteVersion:
+    def resolve_adapter(self, ref: str) -> VersionInfo:
         return self.resolve(ref, kind="adapter")
 
     def label_adapter(self, ref: str, label: str, *, force: bool = False, reason: str = "",
-                      actor: str | None = None) -> RemoteLabelMove | None:
+                      actor: str | None = None) -> LabelMoveInfo | None:
         return self.label(ref, label, force=force, reason=reason, kind="adapter")
 
     def rollback_adapter(self, name: str, label: str = "production", to: int | None = None, *, reason: str = "",
-                         actor: str | None = None) -> RemoteLabelMove:
+                         actor: str | None = None) -> LabelMoveInfo:
         return self.rollback(name, label, to, reason=reason, kind="adapter")
 
     def adapter_manifest(self, ref: str) -> dict[str, str]:

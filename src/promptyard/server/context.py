@@ -12,9 +12,9 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
+from promptyard.core.records import VersionInfo
 from promptyard.core.template import Template
 from promptyard.registry.api import Registry
-from promptyard.registry.records import VersionInfo
 from promptyard.registry.tokens import TokenInfo, find_token
 from promptyard.server.limits import ServerLimits
 from promptyard.server.watch import ChangeWatcher

@@ -17,9 +17,9 @@ from starlette.concurrency import run_in_threadpool
 
 import promptyard.server.models as models
 from promptyard.core.errors import PromptyardError, UsageError
+from promptyard.core.records import VersionInfo
 from promptyard.core.refs import parse_ref
 from promptyard.registry.api import Registry
-from promptyard.registry.records import VersionInfo
 from promptyard.registry.tokens import TokenInfo
 from promptyard.server.auth import check_protected, check_visible, context
 from promptyard.server.errors import status_of

@@ -13,9 +13,9 @@ import promptyard.server.pages.labels as labels
 import promptyard.server.pages.prompts as prompts
 import promptyard.server.pages.web as web
 from promptyard.core.errors import PromptyardError
+from promptyard.core.records import VersionInfo
 from promptyard.registry import search_records
 from promptyard.registry.api import Registry
-from promptyard.registry.records import VersionInfo
 from promptyard.server.auth import context
 
 router = APIRouter(route_class=web.PageRoute, include_in_schema=False)

@@ -14,10 +14,10 @@ import promptyard.server.pages.labels as labels
 import promptyard.server.pages.snapshot as snapshot
 import promptyard.server.pages.web as web
 from promptyard.core.errors import PromptyardError, RenderError, UsageError
+from promptyard.core.records import ItemInfo, VersionInfo
 from promptyard.core.render import render as render_template
 from promptyard.registry import evals_store
 from promptyard.registry.history import contract_lines
-from promptyard.registry.records import ItemInfo, VersionInfo
 from promptyard.registry.tokens import TokenInfo
 from promptyard.server.auth import check_visible, context
 from promptyard.server.context import ServerContext

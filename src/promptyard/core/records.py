@@ -1,4 +1,5 @@
-"""What the registry hands out: plain, immutable records (no database session attached)."""
+"""What the registry and its remote client hand out: plain, immutable records (no database session attached),
+built from a database row (``from_row``) or from the server's JSON of one (``from_json``)."""
 
 from __future__ import annotations
 
@@ -38,9 +39,22 @@ def check_stored_contract(contract: list, ref: str) -> list:
     return contract
 
 
-def _time(value: Any) -> datetime:
+def as_time(value: Any) -> datetime:
+    """A stored or sent time (a datetime or ISO text) as an aware datetime (UTC when it has no zone)."""
     stamp = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
     return stamp if stamp.tzinfo else stamp.replace(tzinfo=UTC)
+
+
+def parse_time(value: Any) -> datetime | None:
+    """:func:`as_time`, with None for no time."""
+    return None if value is None else as_time(value)
+
+
+def _from_json(cls: Any, data: dict[str, Any]) -> Any:
+    """A record from the server's JSON of it (``to_dict``'s output): its own fields, times parsed."""
+    values = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+    values["created_at"] = parse_time(values.get("created_at"))
+    return cls(**values)
 
 
 @dataclass(frozen=True)
@@ -85,6 +99,11 @@ class VersionInfo:
         return data
 
     @classmethod
+    def from_json(cls, data: dict[str, Any]) -> VersionInfo:
+        """From the JSON of one that the server sent (what the remote client hands out)."""
+        return _from_json(cls, data)
+
+    @classmethod
     def from_row(cls, row: tuple) -> VersionInfo:
         """Build from a row of :data:`promptyard.registry.queries.VERSION_COLUMNS`; IntegrityError when the
         stored content no longer matches its hash, or a stored field is not what promptyard wrote."""
@@ -109,7 +128,7 @@ class VersionInfo:
             raise IntegrityError("stored content does not match its hash (edited or corrupt)", where=ref,
                                  hint="`promptyard registry check` lists every damaged version")
         try:
-            created = _time(created_at)
+            created = as_time(created_at)
         except (TypeError, ValueError):
             raise IntegrityError("stored created_at is not a time", where=ref) from None
         return cls(
@@ -149,6 +168,11 @@ class LabelMoveInfo:
         return data
 
     @classmethod
+    def from_json(cls, data: dict[str, Any]) -> LabelMoveInfo:
+        """From the JSON of one that the server sent (what the remote client hands out)."""
+        return _from_json(cls, data)
+
+    @classmethod
     def from_row(cls, row: tuple) -> LabelMoveInfo:
         """Build from a row of :data:`promptyard.registry.queries.MOVE_COLUMNS`."""
         kind, name, label, from_number, to_number, action, actor, reason, created_at = row
@@ -161,7 +185,7 @@ class LabelMoveInfo:
             action=action,
             actor=actor,
             reason=reason,
-            created_at=_time(created_at),
+            created_at=as_time(created_at),
         )
 
 
@@ -184,3 +208,8 @@ class ItemInfo:
         data = asdict(self)
         data["created_at"] = self.created_at.isoformat()
         return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> ItemInfo:
+        """From the JSON of one that the server sent (what the remote client hands out)."""
+        return _from_json(cls, data)
