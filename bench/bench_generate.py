@@ -4,13 +4,16 @@ SmolLM2-135M-Instruct answers N rotten_tomatoes reviews in its chat template ("I
 negative? Explain briefly."), greedy, the same ``max_new_tokens`` and batch size on both sides:
 
 - promptyard: ``prepare_cell`` + ``run_prepared`` on a generation cell (cache off), i.e.
-  ``runtime.inference.generate`` plus the runner's bookkeeping;
+  ``runtime.inference.generate`` (greedy: :mod:`promptyard.runtime.decoding`) plus the runner's bookkeeping;
 - HF: the prompts in their order, batches of the same size, left padding, ``model.generate(do_sample=False)``,
-  the new tokens decoded with ``skip_special_tokens`` — what a script written against transformers does.
+  the new tokens decoded with ``skip_special_tokens`` — what a script written against transformers does;
+  then the same with the prompts sorted by length first (what promptyard's generation did before its own loop).
 
-It prints both rates, the ratio (goal >= 1.5x) and how many replies differ (goal 0: greedy is deterministic).
+It prints the rates, the ratios (goal >= 1.5x) and how many replies differ (goal 0: greedy is deterministic).
+``--account`` also times the loop with each of its three parts taken away in turn (shared prefix, packed
+output layer, continuous batching), to say what each is worth.
 
-    PYTHONPATH=src python bench/bench_generate.py [--n 64] [--max-new-tokens 32] [--batch 8] [--load N]
+    PYTHONPATH=src python bench/bench_generate.py [--n 64] [--max-new-tokens 32] [--batch 8] [--load N] [--account]
 """
 
 from __future__ import annotations
@@ -32,21 +35,60 @@ from bench_eval import cpu_load, loadavg  # noqa: E402 - the same data and load 
 TEMPLATE = "Is this movie review positive or negative? Explain briefly.\n\n{{ text }}"
 
 
-def hf_generate(loaded, prompts: list[str], max_new_tokens: int, batch: int) -> tuple[float, list[str]]:
-    """Plain transformers: batches in the given order, left padding, greedy ``generate``."""
+def hf_generate(loaded, prompts: list[str], max_new_tokens: int, batch: int,
+                sort: bool = False) -> tuple[float, list[str]]:
+    """Plain transformers: batches in the given order (or by length), left padding, greedy ``generate``."""
     import torch
 
     tok, model = loaded.tokenizer, loaded.model
     tok.padding_side = "left"
-    out: list[str] = []
+    order = sorted(range(len(prompts)), key=lambda i: len(tok(prompts[i])["input_ids"])) if sort \
+        else list(range(len(prompts)))
+    out: dict[int, str] = {}
     t0 = time.perf_counter()
-    for b in range(0, len(prompts), batch):
-        enc = tok(prompts[b:b + batch], return_tensors="pt", padding=True, add_special_tokens=False)
+    for b in range(0, len(order), batch):
+        rows = order[b:b + batch]
+        enc = tok([prompts[i] for i in rows], return_tensors="pt", padding=True, add_special_tokens=False)
         with torch.inference_mode():
             result = model.generate(**enc, max_new_tokens=max_new_tokens, do_sample=False,
                                     pad_token_id=tok.pad_token_id, eos_token_id=tok.eos_token_id)
-        out += tok.batch_decode(result[:, enc["input_ids"].shape[1]:], skip_special_tokens=True)
-    return len(prompts) / (time.perf_counter() - t0), out
+        new = tok.batch_decode(result[:, enc["input_ids"].shape[1]:], skip_special_tokens=True)
+        out.update(zip(rows, new, strict=True))
+    return len(prompts) / (time.perf_counter() - t0), [out[i] for i in range(len(prompts))]
+
+
+def account(loaded, prompts: list[str], max_new_tokens: int, batch: int, replies: list[str]) -> None:
+    """The greedy loop whole, then without each of its parts (the same prompts, timed one after another)."""
+    import contextlib
+
+    from promptyard.runtime import decoding
+    from promptyard.runtime.inference import generate
+
+    def without_batching(model, encoded, *, batch_size, **kwargs):  # fixed batches, by length: no row joins late
+        order = sorted(range(len(encoded)), key=lambda i: len(encoded[i]))
+        out = [None] * len(encoded)
+        for b in range(0, len(order), batch_size):
+            rows = order[b:b + batch_size]
+            for i, reply in zip(rows, whole(model, [encoded[i] for i in rows], batch_size=batch_size, **kwargs),
+                                strict=True):
+                out[i] = reply
+        return out
+
+    whole, min_prefix, packed = decoding.greedy, decoding.MIN_PREFIX, decoding.packed_head
+    variants = {"the whole loop": {}, "without the shared prefix": {"MIN_PREFIX": 10 ** 9},
+                "without the packed output layer": {"packed_head": lambda model: contextlib.nullcontext()},
+                "without continuous batching": {"greedy": without_batching}}
+    for label, patch in variants.items():
+        for name, value in patch.items():
+            setattr(decoding, name, value)
+        try:
+            t0 = time.perf_counter()
+            got = generate(loaded, prompts, max_new_tokens=max_new_tokens, batch_size=batch)
+            rate = len(prompts) / (time.perf_counter() - t0)
+        finally:
+            decoding.greedy, decoding.MIN_PREFIX, decoding.packed_head = whole, min_prefix, packed
+        differ = sum(a != b for a, b in zip(got, replies, strict=True))
+        print(f"    {label:34} {rate:6.2f} examples/s  replies that differ from the runner's: {differ}")
 
 
 def promptyard_generate(n: int, max_new_tokens: int, batch: int, precision: str | None = None):
@@ -81,6 +123,7 @@ def main() -> None:
     parser.add_argument("--max-new-tokens", type=int, default=32)
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--load", type=int, default=0, help="N CPU-bound burner processes during both measurements")
+    parser.add_argument("--account", action="store_true", help="also time the loop without each of its parts")
     args = parser.parse_args()
     with cpu_load(args.load):
         loaded, prompts, ours, replies = promptyard_generate(args.n, args.max_new_tokens, args.batch)
@@ -100,11 +143,18 @@ def main() -> None:
         default = torch.get_num_threads()
         torch.set_num_threads(chosen)
         peer, theirs = hf_generate(loaded, prompts, args.max_new_tokens, args.batch)
-        torch.set_num_threads(default)
         differ = sum(a != b for a, b in zip(replies, theirs, strict=True))
         print(f"  HF generate, {chosen} thread(s) as the runner chose: {peer:6.2f} examples/s  "
               f"ratio {ours / peer:.2f}x  "
               f"replies that differ: {differ}/{args.n}  ({loadavg()})")
+        peer, theirs = hf_generate(loaded, prompts, args.max_new_tokens, args.batch, sort=True)
+        differ = sum(a != b for a, b in zip(replies, theirs, strict=True))
+        print(f"  HF generate, length-sorted batches, {chosen} thread(s): {peer:6.2f} examples/s  "
+              f"ratio {ours / peer:.2f}x  replies that differ: {differ}/{args.n}  ({loadavg()})")
+        if args.account:
+            print("  the greedy loop, part by part (runtime.inference.generate alone, no runner):")
+            account(loaded, prompts, args.max_new_tokens, args.batch, replies)
+        torch.set_num_threads(default)
 
 
 if __name__ == "__main__":

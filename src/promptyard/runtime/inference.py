@@ -5,7 +5,7 @@
   positions that are scored, not over the whole sequence and vocabulary.
 - :func:`score_choices_bf16`: the same on a bfloat16 copy of the model, close calls re-scored in fp32
   (:mod:`promptyard.runtime.precision`).
-- :func:`generate`: batched generation with left padding.
+- :func:`generate`: batched generation; greedy through :mod:`promptyard.runtime.decoding`.
 
 Both accept a :class:`~promptyard.core.protocols.LoadedModel` whose ``model`` may be a PEFT model.
 """
@@ -18,6 +18,7 @@ from typing import Any
 
 from promptyard.core.errors import EvalError
 from promptyard.core.lookups import runs_as
+from promptyard.runtime import decoding as decoding_loop
 from promptyard.runtime import precision as precisions
 
 
@@ -215,7 +216,12 @@ def _score_encoder(loaded: Any, prompts: list[str], choices: list[str], batch_si
 
 def generate(loaded: Any, prompts: list[str], max_new_tokens: int = 32, batch_size: int = 8,
              **decoding: Any) -> list[str]:
-    """Generate a continuation per prompt (batched, left-padded, length-sorted); only the new text."""
+    """Generate a continuation per prompt (batched, length-sorted); only the new text.
+
+    Greedy decoding goes through :func:`promptyard.runtime.decoding.greedy` (shared prefix prefilled once,
+    continuous batching); sampling and whatever else that loop does not cover (see
+    :func:`~promptyard.runtime.decoding.unsupported`) through ``model.generate`` on left-padded batches.
+    """
     import torch
 
     if runs_as(loaded.kind) != "causal":
@@ -223,14 +229,19 @@ def generate(loaded: Any, prompts: list[str], max_new_tokens: int = 32, batch_si
                         hint="use a causal model such as smollm2-135m")
     tok = loaded.tokenizer
     encoded = _encode(tok, prompts)
-    order = sorted(range(len(prompts)), key=lambda i: len(encoded[i]))
-    out = [""] * len(prompts)
     pad = tok.pad_token_id if tok.pad_token_id is not None else 0
-    device = _device(loaded.model)
     decoding.setdefault("do_sample", False)
     if not decoding["do_sample"]:
         for key in ("temperature", "top_p", "top_k"):
             decoding.pop(key, None)
+        if all(encoded) and decoding_loop.unsupported(loaded.model, decoding) is None:
+            eos = _eos_ids(loaded.model, tok)
+            replies = decoding_loop.greedy(loaded.model, encoded, max_new_tokens=max_new_tokens,
+                                           batch_size=batch_size, eos=eos, pad=pad)
+            return [tok.decode(r, skip_special_tokens=True) for r in replies]
+    order = sorted(range(len(prompts)), key=lambda i: len(encoded[i]))
+    out = [""] * len(prompts)
+    device = _device(loaded.model)
     for b in range(0, len(order), batch_size):
         batch = order[b: b + batch_size]
         width = max(len(encoded[i]) for i in batch)
@@ -248,3 +259,13 @@ def generate(loaded: Any, prompts: list[str], max_new_tokens: int = 32, batch_si
         for r, i in enumerate(batch):
             out[i] = tok.decode(new[r], skip_special_tokens=True)
     return out
+
+
+def _eos_ids(model: Any, tok: Any) -> set[int]:
+    """The tokens that end a reply, as ``generate(eos_token_id=tok.eos_token_id)`` takes them."""
+    eos = tok.eos_token_id
+    if eos is None:
+        eos = getattr(getattr(model, "generation_config", None), "eos_token_id", None)
+    if eos is None:
+        return set()
+    return {int(e) for e in eos} if isinstance(eos, (list, tuple)) else {int(eos)}

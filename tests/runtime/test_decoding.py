@@ -1,0 +1,150 @@
+"""The greedy loop (shared prefix, continuous batching, packed output layer) replies as ``model.generate`` does.
+
+The reference is Hugging Face ``generate`` on each prompt alone (no padding, no batch): what the loop must
+reproduce whatever batch a row decodes in, whichever rows joined or left around it.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from promptyard.core.lookups import load_model
+from promptyard.runtime import decoding
+from promptyard.runtime.inference import generate
+
+SHARED = "You are a careful assistant. Answer the question below in one short sentence.\n\nQuestion: "
+QUESTIONS = ["why is the sky blue?", "what is two plus two?", "name a colour",
+             "which film won the most awards in the history of cinema, and why do people still talk about it?",
+             "hi", "is a tomato a fruit or a vegetable, and does the answer change in a kitchen?", "ok?"]
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    return load_model("tiny-causal")
+
+
+def encode(loaded, texts):
+    return [loaded.tokenizer(t, add_special_tokens=False)["input_ids"] for t in texts]
+
+
+def reference(model, encoded, max_new_tokens, eos, pad):
+    """``generate`` on each prompt alone: the new tokens, cut after the first EOS."""
+    import torch
+
+    out = []
+    for seq in encoded:
+        with torch.inference_mode():
+            result = model.generate(input_ids=torch.tensor([seq]),
+                                    attention_mask=torch.ones(1, len(seq), dtype=torch.long),
+                                    max_new_tokens=max_new_tokens, do_sample=False, pad_token_id=pad,
+                                    eos_token_id=sorted(eos) if eos else None)
+        new = result[0, len(seq):].tolist()
+        cut = next((i + 1 for i, t in enumerate(new) if t in eos), len(new))
+        out.append(new[:cut])
+    return out
+
+
+def an_eos_mid_reply(model, encoded, pad):
+    """A token that some (not all) replies produce a few tokens in: so rows end at different steps."""
+    replies = reference(model, encoded, 8, set(), pad)
+    counts: dict[int, int] = {}
+    for reply in replies:
+        for t in set(reply[1:6]):
+            counts[t] = counts.get(t, 0) + 1
+    return min(counts, key=lambda t: (abs(counts[t] - len(replies) / 2), t))
+
+
+@pytest.mark.parametrize("shared", [True, False], ids=["shared-prefix", "no-prefix"])
+@pytest.mark.parametrize("batch_size", [1, 3, 8])
+def test_greedy_equals_generate_alone(tiny, shared, batch_size):
+    texts = [SHARED + q for q in QUESTIONS] if shared else QUESTIONS
+    encoded = encode(tiny, texts)
+    assert (decoding.common_prefix(encoded) >= decoding.MIN_PREFIX) is shared
+    pad = tiny.tokenizer.pad_token_id
+    eos = {an_eos_mid_reply(tiny.model, encoded, pad)}
+    want = reference(tiny.model, encoded, 9, eos, pad)
+    assert len({len(r) for r in want}) > 1, "rows should end at different steps"
+    got = decoding.greedy(tiny.model, encoded, max_new_tokens=9, batch_size=batch_size, eos=eos, pad=pad)
+    assert got == want
+
+
+def test_one_new_token_and_none(tiny):
+    encoded = encode(tiny, [SHARED + q for q in QUESTIONS[:3]])
+    pad = tiny.tokenizer.pad_token_id
+    assert decoding.greedy(tiny.model, encoded, max_new_tokens=1, batch_size=2, eos=set(), pad=pad) == \
+        reference(tiny.model, encoded, 1, set(), pad)
+    assert decoding.greedy(tiny.model, encoded, max_new_tokens=0, batch_size=2, eos=set(), pad=pad) == [[], [], []]
+    assert decoding.greedy(tiny.model, [], max_new_tokens=4, batch_size=2, eos=set(), pad=pad) == []
+
+
+def test_generate_goes_through_the_loop_and_matches_hf(tiny, monkeypatch):
+    texts = [SHARED + q for q in QUESTIONS]
+    calls = []
+    real = decoding.greedy
+    monkeypatch.setattr(decoding, "greedy", lambda *a, **k: calls.append(1) or real(*a, **k))
+    got = generate(tiny, texts, max_new_tokens=6, batch_size=4)
+    assert calls == [1]
+    tok = tiny.tokenizer
+    want = [tok.decode(r, skip_special_tokens=True)
+            for r in reference(tiny.model, encode(tiny, texts), 6, {tok.eos_token_id}, tok.pad_token_id)]
+    assert got == want
+
+
+def test_a_lora_adapter_decodes_through_the_loop():
+    from peft import LoraConfig, TaskType, get_peft_model
+
+    loaded = load_model("tiny-causal")
+    loaded.model = get_peft_model(loaded.model, LoraConfig(task_type=TaskType.CAUSAL_LM, r=4, init_lora_weights=False))
+    assert decoding.unsupported(loaded.model, {"do_sample": False}) is None
+    encoded = encode(loaded, [SHARED + q for q in QUESTIONS])
+    pad = loaded.tokenizer.pad_token_id
+    got = decoding.greedy(loaded.model, encoded, max_new_tokens=5, batch_size=3, eos=set(), pad=pad)
+    assert got == reference(loaded.model, encoded, 5, set(), pad)
+
+
+def test_what_the_loop_leaves_to_generate(tiny):
+    from peft import PromptTuningConfig, TaskType, get_peft_model
+
+    assert decoding.unsupported(tiny.model, {"do_sample": False}) is None
+    assert "do_sample" in decoding.unsupported(tiny.model, {"do_sample": True})
+    assert "num_beams" in decoding.unsupported(tiny.model, {"do_sample": False, "num_beams": 2})
+    assert "repetition_penalty" in decoding.unsupported(tiny.model, {"repetition_penalty": 1.3})
+    tiny.model.generation_config.no_repeat_ngram_size = 2
+    try:
+        assert "generation config no_repeat_ngram_size" in decoding.unsupported(tiny.model, {})
+    finally:
+        tiny.model.generation_config.no_repeat_ngram_size = 0
+    prompt_tuned = get_peft_model(load_model("tiny-causal").model,
+                                  PromptTuningConfig(task_type=TaskType.CAUSAL_LM, num_virtual_tokens=2))
+    assert "prompt-learning" in decoding.unsupported(prompt_tuned, {"do_sample": False})
+
+
+def test_sampling_and_beams_still_go_to_generate(tiny, monkeypatch):
+    monkeypatch.setattr(decoding, "greedy", lambda *a, **k: pytest.fail("the greedy loop cannot sample"))
+    import torch
+
+    torch.manual_seed(0)
+    assert len(generate(tiny, QUESTIONS[:2], max_new_tokens=3, do_sample=True, top_k=5)) == 2
+    assert len(generate(tiny, QUESTIONS[:2], max_new_tokens=3, num_beams=2)) == 2
+
+
+def test_packed_head_is_put_back(tiny):
+    import torch
+
+    head = tiny.model.lm_head
+    x = torch.randn(3, head.in_features)
+    with torch.inference_mode(), decoding.packed_head(tiny.model):
+        if torch.backends.mkldnn.is_available():
+            assert tiny.model.lm_head is not head
+        assert torch.allclose(tiny.model.lm_head(x), head(x), atol=1e-5)
+    assert tiny.model.lm_head is head
+    with pytest.raises(RuntimeError), decoding.packed_head(tiny.model):
+        raise RuntimeError("boom")
+    assert tiny.model.lm_head is head
+
+
+def test_common_prefix():
+    assert decoding.common_prefix([]) == 0
+    assert decoding.common_prefix([[1, 2, 3], [1, 2, 4]]) == 2
+    assert decoding.common_prefix([[1, 2], [1, 2, 3]]) == 1  # each keeps one token of its own
+    assert decoding.common_prefix([[5]]) == 0
