@@ -106,6 +106,14 @@ def packed_head(model: Any) -> Iterator[None]:
         base.lm_head = head
 
 
+def cache_argument(model: Any) -> str:
+    """The forward argument that takes the cache: ``cache`` in recent transformers 5, ``past_key_values`` before."""
+    import inspect
+
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    return "cache" if "cache" in inspect.signature(type(base).forward).parameters else "past_key_values"
+
+
 @dataclass
 class _Row:
     index: int  # the prompt's index in the caller's list
@@ -146,8 +154,8 @@ def greedy(model: Any, encoded: Sequence[Sequence[int]], *, max_new_tokens: int,
     if shared >= MIN_PREFIX:
         with torch.inference_mode():
             cache = DynamicCache()
-            model(input_ids=torch.tensor([list(encoded[0][:shared])], device=device), cache=cache, use_cache=True,
-                  logits_to_keep=1)
+            model(input_ids=torch.tensor([list(encoded[0][:shared])], device=device), use_cache=True,
+                  logits_to_keep=1, **{cache_argument(model): cache})
         prefix_kv = [(layer.keys, layer.values) for layer in cache.layers]
     else:
         shared = 0
@@ -210,6 +218,7 @@ class _Batch:
         import torch
 
         self.model, self.device, self.shared, self.prefix_kv, self.pad = model, device, shared, prefix_kv, pad
+        self.cache_arg = cache_argument(model)
         self.rows: list[_Row] = []
         self.room = 0  # columns the cache keeps free for the replies (set by greedy)
         self.cache: Any = None
@@ -235,7 +244,7 @@ class _Batch:
                                              for key, value in self.prefix_kv]) if self.prefix_kv else DynamicCache()
         mask = mask.to(self.device)
         result = self.model(input_ids=ids.to(self.device), attention_mask=mask, position_ids=positions.to(self.device),
-                            cache=cache, use_cache=True, logits_to_keep=1)
+                            use_cache=True, logits_to_keep=1, **{self.cache_arg: cache})
         firsts = result.logits[:, -1].argmax(-1).tolist()
         new_kv = [(layer.keys, layer.values) for layer in cache.layers]
         self._join(new_kv, mask)
@@ -288,7 +297,7 @@ class _Batch:
         for row in self.rows:
             row.position += 1
         result = self.model(input_ids=ids, attention_mask=self.mask, position_ids=positions,
-                            cache=self.cache, use_cache=True)
+                            use_cache=True, **{self.cache_arg: self.cache})
         return result.logits[:, -1].argmax(-1).tolist()
 
     def drop(self, done: list[int]) -> None:
