@@ -1,7 +1,8 @@
 """Batched generation: promptyard's runner against Hugging Face ``generate`` with the same settings.
 
 SmolLM2-135M-Instruct answers N rotten_tomatoes reviews in its chat template ("Is this review positive or
-negative? Explain briefly."), greedy, the same ``max_new_tokens`` and batch size on both sides:
+negative? Explain briefly."; ``--data bbc_news``: summarises news articles, long prompts), greedy, the same
+``max_new_tokens`` and batch size on both sides:
 
 - promptyard: ``prepare_cell`` + ``run_prepared`` on a generation cell (cache off), i.e.
   ``runtime.inference.generate`` (greedy: :mod:`promptyard.runtime.decoding`) plus the runner's bookkeeping;
@@ -19,6 +20,7 @@ output layer, continuous batching), to say what each is worth.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import tempfile
@@ -32,7 +34,10 @@ os.environ.setdefault("HF_EVALUATE_OFFLINE", "1")
 sys.path.insert(0, str(Path(__file__).parent))
 from bench_eval import cpu_load, loadavg  # noqa: E402 - the same data and load helpers
 
-TEMPLATE = "Is this movie review positive or negative? Explain briefly.\n\n{{ text }}"
+#: the data set -> (what a reply is asked for, the rows called)
+TASKS = {"rotten_tomatoes": ("Is this movie review positive or negative? Explain briefly.\n\n{{ text }}", "reviews"),
+         "bbc_news": ("Summarise this news article in one sentence.\n\n{{ text }}", "news articles")}
+TEMPLATE = TASKS["rotten_tomatoes"][0]
 
 
 def hf_generate(loaded, prompts: list[str], max_new_tokens: int, batch: int,
@@ -91,7 +96,8 @@ def account(loaded, prompts: list[str], max_new_tokens: int, batch: int, replies
         print(f"    {label:34} {rate:6.2f} examples/s  replies that differ from the runner's: {differ}")
 
 
-def promptyard_generate(n: int, max_new_tokens: int, batch: int, precision: str | None = None):
+def promptyard_generate(n: int, max_new_tokens: int, batch: int, precision: str | None = None,
+                        data: str = "rotten_tomatoes"):
     from promptyard.core.lookups import load_model
     from promptyard.evals.cells import prepare_cell
     from promptyard.evals.runner import format_prompts, run_prepared
@@ -105,8 +111,8 @@ def promptyard_generate(n: int, max_new_tokens: int, batch: int, precision: str 
     decoding = {"batch_size": batch, "max_new_tokens": max_new_tokens, "chat": True}
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "ask.json"
-        path.write_text('{"template": {"kind": "single", "text": ' + repr(TEMPLATE).replace("'", '"') + "}}")
-        spec = CellSpec(prompt=str(path), model="smollm2-135m", data="rotten_tomatoes", sample=n, task="generation",
+        path.write_text(json.dumps({"template": {"kind": "single", "text": TASKS[data][0]}}))
+        spec = CellSpec(prompt=str(path), model="smollm2-135m", data=data, sample=n, task="generation",
                         scoring="generate", metrics=("exact_match",), decoding=decoding)
         prepared = prepare_cell(spec)
         prompts = format_prompts(prepared, loaded.tokenizer)
@@ -123,11 +129,14 @@ def main() -> None:
     parser.add_argument("--max-new-tokens", type=int, default=32)
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--load", type=int, default=0, help="N CPU-bound burner processes during both measurements")
+    parser.add_argument("--data", choices=sorted(TASKS), default="rotten_tomatoes",
+                        help="reviews to explain, or news articles to summarise (long prompts)")
     parser.add_argument("--account", action="store_true", help="also time the loop without each of its parts")
     args = parser.parse_args()
     with cpu_load(args.load):
-        loaded, prompts, ours, replies = promptyard_generate(args.n, args.max_new_tokens, args.batch)
-        print(f"generation, SmolLM2-135M-Instruct, {args.n} rotten_tomatoes reviews, greedy, "
+        loaded, prompts, ours, replies = promptyard_generate(args.n, args.max_new_tokens, args.batch,
+                                                             data=args.data)
+        print(f"generation, SmolLM2-135M-Instruct, {args.n} {args.data} {TASKS[args.data][1]}, greedy, "
               f"max_new_tokens {args.max_new_tokens}, batch {args.batch}; {args.load} burner(s)")
         print(f"  promptyard runner:        {ours:6.2f} examples/s  ({loadavg()})")
         peer, theirs = hf_generate(loaded, prompts, args.max_new_tokens, args.batch)
