@@ -148,3 +148,20 @@ def test_common_prefix():
     assert decoding.common_prefix([[1, 2, 3], [1, 2, 4]]) == 2
     assert decoding.common_prefix([[1, 2], [1, 2, 3]]) == 1  # each keeps one token of its own
     assert decoding.common_prefix([[5]]) == 0
+
+
+@pytest.mark.real_model
+def test_smollm2_chat_replies_equal_generate_alone():
+    """Real weights and a real chat template, whose system turn is the shared prefix."""
+    loaded = load_model("smollm2-135m")
+    tok = loaded.tokenizer
+    texts = [tok.apply_chat_template([{"role": "user", "content": f"Is this review positive or negative? {r}"}],
+                                     tokenize=False, add_generation_prompt=True)
+             for r in ("A gorgeous, moving film.", "Dull and far too long; I left early.", "It was fine.",
+                       "The best thing I have seen this year, with a cast that makes every scene count.")]
+    encoded = encode(loaded, texts)
+    assert decoding.common_prefix(encoded) >= 20  # the system turn and the question
+    eos = {tok.eos_token_id}
+    want = reference(loaded.model, encoded, 12, eos, tok.pad_token_id)
+    assert decoding.greedy(loaded.model, encoded, max_new_tokens=12, batch_size=3, eos=eos,
+                           pad=tok.pad_token_id) == want
