@@ -44,6 +44,10 @@ LAZY_OK: dict[tuple[str, str], str] = {
     ("promptyard", "promptyard.registry.api"): "`import promptyard` must stay light: Registry on first use",
     ("promptyard", "promptyard.core.template"): "`import promptyard` must stay light: Template on first use",
     ("promptyard", "promptyard.remote"): "`import promptyard` must stay light: the HTTP client (httpx) on first use",
+    ("promptyard", "promptyard.core.hookspecs"): "`import promptyard` must stay light: pluggy on first use of hookimpl",
+    ("promptyard.registry.api", "promptyard.registry.adapters"):
+        "the artifact store (shutil, uuid, platform) is for adapter commands; `prompt render` never needs it",
+    ("promptyard.registry.reads", "promptyard.registry.history"): "difflib is for diffs; `prompt render` needs none",
 }
 
 RICH_OR_TYPER = {"rich", "typer"}
@@ -52,8 +56,12 @@ RICH_OR_TYPER = {"rich", "typer"}
 #: is what keeps `--help` and `prompt render` fast. Any other own import sits at the top of the file.
 HEAVY = {"torch", "transformers", "peft", "accelerate", "ray", "evaluate", "matplotlib", "numpy", "sklearn",
          "sacrebleu", "rouge_score", "safetensors", "sqlalchemy", "sqlmodel", "alembic", "typer", "rich",
-         "fastapi", "uvicorn", "httpx", "pydantic", "jsonschema", "yaml", "optuna", "jinja2"}
+         "fastapi", "uvicorn", "httpx", "pydantic", "jsonschema", "yaml", "optuna", "jinja2",
+         "pluggy"}  # pluggy: 7 ms with inspect; the plugin host loads on first use, not for a plain render
 CLI_ONLY = {"cli"}
+#: own modules that load heavy libraries inside functions on their main path: core.render renders a plain
+#: template without Jinja2 or the plugin host, any other template with both (core.render_jinja)
+LOADS_ON_USE: dict[str, set[str]] = {"promptyard.core.render": {"jinja2", "pluggy"}}
 
 
 def module_name(path: Path) -> str:
@@ -171,8 +179,9 @@ def test_no_import_cycle_counting_function_level_imports():
     assert not cycles, "import cycles:\n" + "\n".join(" <-> ".join(c) for c in cycles)
 
 
-def heavy_libraries() -> dict[str, set[str]]:
-    """For each own module, the libraries in HEAVY that importing it loads (module-level imports, transitively)."""
+def heavy_libraries(on_use: bool = True) -> dict[str, set[str]]:
+    """For each own module, the libraries in HEAVY that importing it loads (module-level imports, transitively),
+    and with ``on_use`` those LOADS_ON_USE names: what using it loads."""
     direct: dict[str, set[str]] = {m: set() for m in MODULES}
     deps: dict[str, set[str]] = {m: set() for m in MODULES}
     for m in MODULES:
@@ -183,7 +192,7 @@ def heavy_libraries() -> dict[str, set[str]]:
                 direct[m].add(name.split(".")[0])
             elif name.split(".")[0] == "promptyard" and internal(name) not in (None, m):
                 deps[m].add(internal(name))
-    loads = {m: set(v) for m, v in direct.items()}
+    loads = {m: set(v) | (LOADS_ON_USE.get(m, set()) if on_use else set()) for m, v in direct.items()}
     changed = True
     while changed:
         changed = False
@@ -195,16 +204,18 @@ def heavy_libraries() -> dict[str, set[str]]:
     return loads
 
 
-def lazy_is_justified(module: str, target: str, loads: dict[str, set[str]]) -> bool:
-    """A function-level import pays off only when it defers a heavy library the importer does not load anyway."""
-    return (module, target) in LAZY_OK or bool(loads[target] - loads[module])
+def lazy_is_justified(module: str, target: str, loads: dict[str, set[str]],
+                      at_top: dict[str, set[str]] | None = None) -> bool:
+    """A function-level import pays off only when it defers a heavy library the importer does not load anyway
+    (at its top: a module in LOADS_ON_USE defers its own heavy libraries that way)."""
+    return (module, target) in LAZY_OK or bool(loads[target] - (at_top or loads)[module])
 
 
 def test_own_modules_are_imported_at_the_top():
-    loads = heavy_libraries()
+    loads, at_top = heavy_libraries(), heavy_libraries(on_use=False)
     lazy = sorted({(m, internal(name), line) for m in MODULES for name, is_lazy, line in imports_of(m)
                    if is_lazy and name.split(".")[0] == "promptyard" and internal(name) not in (None, m)
-                   and not lazy_is_justified(m, internal(name), loads)})
+                   and not lazy_is_justified(m, internal(name), loads, at_top)})
     assert not lazy, "function-level imports of promptyard modules (move them up, or add the reason to " \
                      "LAZY_OK):\n" + "\n".join(f"{m}:{line} -> {t}" for m, t, line in lazy)
 

@@ -1,7 +1,8 @@
 """promptyard: manage, tune and evaluate prompts.
 
 Plugin authors: ``from promptyard import hookimpl``. Users: ``from promptyard import Registry``.
-Heavy modules load on first use, so ``import promptyard`` stays fast.
+Everything here loads on first use (``hookimpl`` brings pluggy), so ``import promptyard`` stays fast: every
+``promptyard`` command, ``prompt render`` included, imports this package first.
 """
 
 from __future__ import annotations
@@ -9,11 +10,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from promptyard._version import __version__
-from promptyard.core.hookspecs import hookimpl
 
 __all__ = ["Registry", "Template", "connect", "hookimpl", "__version__"]
 
 if TYPE_CHECKING:
+    from promptyard.core.hookspecs import hookimpl
     from promptyard.core.template import Template
     from promptyard.registry.api import Registry
 
@@ -27,6 +28,10 @@ def connect(url: str, token: str | None = None, **options: Any) -> Any:
 
 
 def __getattr__(name: str) -> Any:
+    if name == "hookimpl":
+        from promptyard.core.hookspecs import hookimpl
+
+        return hookimpl
     if name == "Registry":
         from promptyard.registry.api import Registry
 

@@ -17,8 +17,8 @@ import sys
 
 from promptyard.cli.command_index import is_root_help, stub_app
 from promptyard.cli.errors import error_boundary, print_plugin_failures
-from promptyard.cli.logs import install_warnings
 from promptyard.cli.render_cmd import parse_render_args, run_render
+from promptyard.cli.warning_lines import install_warnings
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -38,5 +38,5 @@ def main(argv: list[str] | None = None) -> None:
         return
     install_warnings()
     with error_boundary():
-        print_plugin_failures()
+        print_plugin_failures(if_needed=True)
         run_render(**parsed)

@@ -8,7 +8,7 @@ import sys
 from collections.abc import Iterator
 
 from promptyard.core.errors import PromptyardError
-from promptyard.core.host import get_host
+from promptyard.core.plugin_state import host_needed
 
 
 @contextlib.contextmanager
@@ -39,8 +39,17 @@ def error_boundary(debug: bool = False) -> Iterator[None]:
         sys.exit(1)
 
 
-def print_plugin_failures(debug: bool = False) -> None:
-    """One line per plugin that was skipped or failed, on stderr; the traceback only with ``debug``."""
+def print_plugin_failures(debug: bool = False, *, if_needed: bool = False) -> None:
+    """One line per plugin that was skipped or failed, on stderr; the traceback only with ``debug``.
+
+    ``if_needed`` (the render fast path): only when a host is built already or external plugins would be
+    loaded (:func:`promptyard.core.plugin_state.host_needed`); otherwise the host holds the built-ins only,
+    and building it just to report on them is the cost the fast path avoids.
+    """
+    if if_needed and not host_needed():
+        return
+    from promptyard.core.host import get_host  # pluggy and the built-in plugins: not for a plain render
+
     for failure in get_host().failures:
         print(failure.message(), file=sys.stderr)
         if debug and failure.details:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import logging
 import sys
-import warnings
+
+from promptyard.cli.warning_lines import install_warnings, uninstall_warnings
 
 _handler: logging.Handler | None = None
 
@@ -36,25 +37,6 @@ def install(*, quiet: bool = False) -> None:
     install_warnings()
 
 
-def install_warnings() -> None:
-    """Show promptyard's own warnings as one line each (also on the render fast path)."""
-    if warnings.showwarning is not _show_warning:
-        global _python_showwarning
-        _python_showwarning = warnings.showwarning
-        warnings.showwarning = _show_warning
-
-
-_python_showwarning = warnings.showwarning
-
-
-def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:  # noqa: ANN001
-    """promptyard's own warnings (the remote client serving a cached copy) as one ``warning: …`` line."""
-    if category.__module__.startswith("promptyard."):
-        print(f"warning: {' '.join(str(message).split())}", file=sys.stderr)
-        return
-    _python_showwarning(message, category, filename, lineno, file, line)
-
-
 def uninstall() -> None:
     """Stop showing library messages (what :func:`install` set up is undone)."""
     global _handler
@@ -63,5 +45,4 @@ def uninstall() -> None:
         logger.removeHandler(_handler)
         _handler = None
     logger.setLevel(logging.NOTSET)
-    if warnings.showwarning is _show_warning:
-        warnings.showwarning = _python_showwarning
+    uninstall_warnings()

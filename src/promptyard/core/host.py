@@ -14,13 +14,9 @@ loads an adapter — are in :mod:`promptyard.core.lookups`.
 from __future__ import annotations
 
 import difflib
-import hashlib
 import importlib
 import inspect
-import json
 import logging
-import os
-import sys
 import threading
 import traceback
 from collections.abc import Iterator
@@ -33,15 +29,14 @@ from promptyard._version import __version__
 from promptyard.core import hookspecs
 from promptyard.core.contributions import REQUIRED_ATTRIBUTES, Entry, Table, make_entry
 from promptyard.core.errors import PluginError
-from promptyard.core.paths import cache_dir
+from promptyard.core.plugin_state import ENTRY_POINT_GROUP, allowed_plugins, discover_entry_points, normalise
 
 __all__ = [
     "CONTRIBUTION_HOOKS", "DEFAULT_PLUGINS", "ENTRY_POINT_GROUP", "REQUIRED_ATTRIBUTES", "Entry", "LoadFailure",
-    "PluginHost", "PluginInfo", "Table", "get_host", "hook_names", "hook_signature", "lookup", "registered",
-    "reset_host",
+    "PluginHost", "PluginInfo", "Table", "current_host", "get_host", "hook_names", "hook_signature", "lookup",
+    "registered", "reset_host",
 ]
 
-ENTRY_POINT_GROUP = "promptyard"
 log = logging.getLogger(__name__)
 
 #: module names of the built-in plugins, registered in this order
@@ -151,22 +146,15 @@ class PluginHost:
         """Record that ``plugin`` raised ``exc`` in ``stage`` (a hook name) without unregistering it."""
         self._fail(plugin, stage, _one_line(exc), exc)
 
-    def _allowed(self) -> set[str] | None:
-        raw = os.environ.get("PROMPTYARD_PLUGINS")
-        if raw is None:
-            return None
-        names = {_normalise(n) for n in raw.split(",") if n.strip()}
-        return set() if names <= {"none"} else names
-
     def _load_entry_points(self) -> None:
-        allowed = self._allowed()
+        allowed = allowed_plugins()
         known: set[str] = set()
         for name, value, dist_name, dist_version in discover_entry_points():
             from importlib import metadata  # only with an external plugin: it costs 20 ms of a cold start
 
             ep = metadata.EntryPoint(name, value, ENTRY_POINT_GROUP)
             info = PluginInfo(ep.name, "external", ep.value, dist_name, dist_version)
-            names = {_normalise(ep.name), _normalise(info.distribution or "")}
+            names = {normalise(ep.name), normalise(info.distribution or "")}
             known |= names - {""}
             if allowed is not None and not names & allowed:
                 continue
@@ -338,10 +326,6 @@ class PluginHost:
         return sorted(rows, key=lambda r: (order.get(r["origin"], 3), r["origin"] != "builtin" and r["name"]))
 
 
-def _normalise(name: str) -> str:
-    return name.strip().lower().replace("_", "-")
-
-
 def _one_line(exc: BaseException) -> str:
     text = " ".join(str(exc).split())
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
@@ -370,71 +354,13 @@ def _annotation(annotation: Any) -> str:
     return annotation if isinstance(annotation, str) else inspect.formatannotation(annotation)
 
 
-def _stamp(path: str) -> int | None:
-    try:
-        return os.stat(path).st_mtime_ns
-    except OSError:
-        return None
-
-
-def _path_fingerprint() -> list[list]:
-    """What ``importlib.metadata`` would read on each ``sys.path`` entry, as names and mtimes.
-
-    Distributions are the ``*.dist-info`` / ``*.egg-info`` entries of each folder: an install or removal
-    adds or removes one (names change), a reinstall recreates it and rewrites its ``entry_points.txt``
-    (mtimes change). Nothing else in the folder counts, so writing files in the current folder (the
-    ``''`` entry) keeps the cache valid. A zip file on the path counts by its own mtime.
-    """
-    out: list[list] = []
-    for entry in sys.path:
-        folder = entry or "."
-        try:
-            names = sorted(n for n in os.listdir(folder) if n.endswith((".dist-info", ".egg-info")))
-        except OSError:  # a zip file, or a folder that does not exist (yet)
-            out.append([entry, _stamp(folder)])
-            continue
-        stamps = [f"{n}:{_stamp(os.path.join(folder, n))}:{_stamp(os.path.join(folder, n, 'entry_points.txt'))}"
-                  for n in names]
-        out.append([entry, hashlib.sha1("\0".join(stamps).encode("utf-8", "surrogateescape")).hexdigest()])
-    return out
-
-
-def discover_entry_points() -> list[tuple[str, str, str | None, str | None]]:
-    """The ``promptyard`` entry points as (name, value, distribution, version), sorted by name.
-
-    Scanning every installed distribution costs 20-60 ms, most of the plugin host's share of a cold
-    ``prompt render`` (importing ``importlib.metadata`` alone is 20 ms), so the result is cached in a file
-    keyed by :func:`_path_fingerprint`: any install, upgrade or removal changes it and the scan runs again.
-    Each ``sys.path`` (``python -m`` and a console script differ in the first entry) has its own file.
-    """
-    fingerprint = _path_fingerprint()
-    cache_file = None
-    try:
-        key = hashlib.sha1("\0".join(sys.path).encode("utf-8", "surrogateescape")).hexdigest()[:16]
-        cache_file = cache_dir("plugins") / f"entry-points-{key}.json"
-        cached = json.loads(cache_file.read_text(encoding="utf-8"))
-        if cached.get("fingerprint") == fingerprint:
-            return [tuple(row) for row in cached["entry_points"]]
-    except (OSError, ValueError, KeyError, TypeError):
-        pass
-    from importlib import metadata  # on a cache miss only: importing it costs 20 ms of a cold start
-
-    found = sorted(
-        (ep.name, ep.value, ep.dist.name if ep.dist else None, ep.dist.version if ep.dist else None)
-        for ep in metadata.entry_points(group=ENTRY_POINT_GROUP)
-    )
-    if cache_file is not None:
-        try:
-            tmp = cache_file.with_name(f"{cache_file.name}.{os.getpid()}.tmp")
-            tmp.write_text(json.dumps({"fingerprint": fingerprint, "entry_points": found}), encoding="utf-8")
-            os.replace(tmp, cache_file)  # atomic: concurrent CLI starts never read half a file
-        except OSError:
-            pass  # a read-only cache folder only costs speed
-    return found
-
-
 _host: PluginHost | None = None
 _lock = threading.Lock()
+
+
+def current_host() -> PluginHost | None:
+    """The process-wide host if one was built, else None (builds nothing)."""
+    return _host
 
 
 def get_host(*, load_external: bool = True) -> PluginHost:

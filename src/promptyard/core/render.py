@@ -6,13 +6,19 @@
   renders: *single* and *dynamic* to text, *multi* to messages plus joined text, *structured* to
   sections under headings.
 
-Parsed and compiled templates are cached by source, so rendering the same version again costs a
-dictionary look-up plus Jinja2's own render. See docs/templates.md for the user-facing rules.
+Three ways to a template's units, chosen once per template: *raw* mode substitutes ``{{ name }}`` in
+literal text; a *plain* template (only text and ``{{ name }}``: :mod:`promptyard.core.plain`) is rendered
+by substitution too, printing exactly what the sandbox prints; anything else is compiled by Jinja2 in the
+sandbox (:mod:`promptyard.core.render_jinja`). Only the Jinja path imports Jinja2 and builds the plugin
+host, so a cold ``prompt render`` of a plain prompt loads neither; a plain template still consults the
+host when one is built or external plugins are installed, since a plugin global changes what a name means.
+
+Prepared templates are cached by source, so rendering the same version again costs a dictionary look-up
+plus the render itself. See docs/templates.md for the user-facing rules.
 """
 
 from __future__ import annotations
 
-import itertools
 import json
 import re
 import threading
@@ -21,25 +27,24 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import jinja2
-
-from promptyard.core.contract import bind, infer, matches
-from promptyard.core.dynamic import check_dynamic, dynamic_context
-from promptyard.core.errors import PromptyardError, RenderError, SandboxViolation, ValidationError
-from promptyard.core.host import get_host
-from promptyard.core.sandbox import SandboxEnv, SecurityError, end_budget, sandbox_env, start_budget
-from promptyard.core.sandbox_limits import SandboxLimits, budget, current_limits, limit_error
+from promptyard.core.contract import bind, matches
+from promptyard.core.errors import ValidationError
+from promptyard.core.plain import (
+    BUILTIN_GLOBALS,
+    JINJA_GLOBALS,
+    plain_contract,
+    plain_sources,
+    plain_unit,
+    printed_names,
+)
+from promptyard.core.plugin_state import host_needed
+from promptyard.core.sandbox_limits import SandboxLimits, end_budget, start_budget
 from promptyard.core.structured import check_structured, compose
-from promptyard.core.syntax import too_deep, translate
 from promptyard.core.template import KINDS, Template, Variable
 
 #: ``{{ name }}`` placeholders of raw mode
 RAW_PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z][A-Za-z0-9_]*)\s*\}\}")
-_SANDBOX_HINT = "templates may only use their variables, filters and globals"
-_PRIVATE_ATTRIBUTE = re.compile(r"attribute '_")
 _IDENTIFIER = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
-#: names a *dynamic* template gets from promptyard, not from the caller
-DYNAMIC_RESERVED = ("examples",)
 
 
 @dataclass
@@ -64,9 +69,17 @@ class Prepared:
     contract: list[Variable]
     declared: bool
     providers: tuple[str, ...] = ()
+    #: a plain template's printed names (None on the Jinja path): a context lacking one goes to Jinja2
+    printed: frozenset[str] | None = None
+    #: how one unit runs: each unit's own function (raw and plain), else run_unit's error translation
+    run: Callable[[str, Callable[[dict[str, Any]], str], dict[str, Any]], str] | None = None
 
 
-_prepared: OrderedDict[tuple, tuple[SandboxEnv, Prepared]] = OrderedDict()
+#: (state it was prepared under, Prepared or None for "not plain"); the state is the sandbox of the plugin
+#: host on the Jinja path, the reserved global names on the plain path, _RAW for raw mode
+_prepared: OrderedDict[tuple, tuple[Any, Prepared | None]] = OrderedDict()
+_plain: OrderedDict[tuple, tuple[Any, Prepared | None]] = OrderedDict()
+_RAW = object()
 _prepared_lock = threading.Lock()
 _MAX_PREPARED = 2048
 
@@ -106,9 +119,9 @@ def _check_structure(t: Template) -> None:
     if t.kind == "multi" and not t.parts:
         raise ValidationError("a multi template needs at least one part", where="parts")
     if t.kind == "structured":
-
         check_structured(t)
     if t.kind == "dynamic":
+        from promptyard.core.dynamic import check_dynamic  # the plugin host (selectors): dynamic kinds only
 
         check_dynamic(t)
     seen: set[str] = set()
@@ -124,99 +137,87 @@ def _check_structure(t: Template) -> None:
                                   "not starting with '_' or a digit)", where=f"variables[{i}]")
 
 
-def _reserved(t: Template, senv: SandboxEnv) -> set[str]:
-    reserved = set(senv.builtin_names)
-    if t.kind == "dynamic":
-
-        reserved |= set(DYNAMIC_RESERVED) | set(get_host().table("value_providers").names())
-    return reserved
-
-
-def _check_size(t: Template, senv: SandboxEnv) -> None:
-    """Refuse a template too big to compile in reasonable time and memory, before parsing it."""
-    limits, sources = current_limits(), t.sources()
-    where = sources[0][0] if len(sources) == 1 else "template"
-    size = sum(len(source) for _, source in sources)
-    if size > limits.max_template_chars:
-        raise limit_error("max_template_chars", f"the template's sources are {size} characters long", where=where)
-    # the text between tags is one token, whatever its length; the cost of compiling is in the tags
-    tokens = 0
-    for _, source in sources:
-        try:
-            lexed = senv.env.lexer.tokeniter(source, None)
-            tokens += sum(1 for _ in itertools.islice((k for k in lexed if k[1] != "whitespace"),
-                                                       limits.max_template_tokens + 1 - tokens))
-        except jinja2.TemplateSyntaxError:  # the parser reports it, with its place
-            break
-        if tokens > limits.max_template_tokens:
-            raise limit_error("max_template_tokens", f"the template has more than {limits.max_template_tokens} "
-                                                     "Jinja tokens", where=where)
-
-
-def _compile_all(t: Template, senv: SandboxEnv) -> list[tuple[str, Any]]:
-    """(location, Compiled) for every source; syntax errors carry line and column."""
-    _check_size(t, senv)
-    compiled = []
-    for location, source in t.sources():
-        try:
-            compiled.append((location, senv.compile(source, location)))
-        except jinja2.TemplateSyntaxError as exc:
-            raise translate(senv.env, exc, source, location) from None
-        except (RecursionError, SyntaxError, MemoryError) as exc:  # Python's own limits on nesting
-            raise too_deep(senv.env, exc, source, location) from None
-    return compiled
-
-
-def _build(t: Template, senv: SandboxEnv) -> Prepared:
-    _check_structure(t)
+def _plain_prepared(t: Template, reserved: frozenset[str]) -> Prepared | None:
+    """``t`` prepared by the plain path, or None when any source of it needs Jinja2."""
+    sources = t.sources()
+    pieces = plain_sources(sources, reserved)
+    if pieces is None:
+        return None
+    located = [(loc, p) for (loc, _), p in zip(sources, pieces, strict=True)]
+    inferred, _ = plain_contract(located)
     declared = bool(t.variables)
-    declared_names = {v.name for v in t.variables}
-    roles = _unit_labels(t)
-    if t.raw:
-        names = declared_names if declared else None
-        units = [(loc, roles[i], _raw_unit(src, names)) for i, (loc, src) in enumerate(t.sources())]
-        if declared:
-            contract = list(t.variables)
-        else:
-            seen: dict[str, None] = {}
-            for _, src in t.sources():
-                seen.update(dict.fromkeys(RAW_PLACEHOLDER.findall(src)))
-            contract = [Variable(name=n, description="inferred (raw placeholder)") for n in seen]
-        return Prepared(t.kind, units, contract, declared)
-    compiled = _compile_all(t, senv)
-    reserved = _reserved(t, senv)
-    inferred, first_use = infer(((loc, c.ast) for loc, c in compiled), reserved=reserved)
-    used_all = _used_names(compiled)
-    providers: tuple[str, ...] = ()
-    if t.kind == "dynamic":
-
-        providers = tuple(n for n in get_host().table("value_providers").names() if n in used_all)
     if declared:
-        undeclared = [v.name for v in inferred if v.name not in declared_names]
-        if undeclared:
-            raise ValidationError(
-                "the template uses undeclared variable(s) " + ", ".join(
-                    f"{n!r} ({first_use[n]})" for n in undeclared),
-                where="variables",
-                hint="declare them under 'variables', or remove the declarations to infer them")
-        clash = sorted(declared_names & (set(DYNAMIC_RESERVED) | set(providers)))
-        if clash:
-            raise ValidationError(f"{', '.join(map(repr, clash))} provided by promptyard in a dynamic template "
-                                  "(examples, value providers): cannot be declared", where="variables")
+        if any(v.name not in {d.name for d in t.variables} for v in inferred):
+            return None  # the Jinja path refuses it, naming each undeclared variable and where it is used
         contract = list(t.variables)
     else:
         contract = inferred
-    units = [(loc, roles[i], c.render) for i, (loc, c) in enumerate(compiled)]
-    return Prepared(t.kind, units, contract, declared, providers)
+    roles = _unit_labels(t)
+    units = [(loc, roles[i], plain_unit(loc, p)) for i, (loc, p) in enumerate(located)]
+    return Prepared(t.kind, units, contract, declared, printed=printed_names(pieces), run=_run_own)
 
 
-def _used_names(compiled: list[tuple[str, Any]]) -> set[str]:
-    from jinja2 import meta
+def _raw_prepared(t: Template) -> Prepared:
+    declared = bool(t.variables)
+    names = {v.name for v in t.variables} if declared else None
+    roles = _unit_labels(t)
+    units = [(loc, roles[i], _raw_unit(src, names)) for i, (loc, src) in enumerate(t.sources())]
+    if declared:
+        contract = list(t.variables)
+    else:
+        seen: dict[str, None] = {}
+        for _, src in t.sources():
+            seen.update(dict.fromkeys(RAW_PLACEHOLDER.findall(src)))
+        contract = [Variable(name=n, description="inferred (raw placeholder)") for n in seen]
+    return Prepared(t.kind, units, contract, declared, run=_run_own)
 
-    names: set[str] = set()
-    for _, c in compiled:
-        names |= meta.find_undeclared_variables(c.ast)
-    return names
+
+def _run_own(location: str, fn: Callable[[dict[str, Any]], str], context: dict[str, Any]) -> str:
+    return fn(context)  # raw and plain units raise promptyard's errors themselves, placed
+
+
+def _jinja_prepared(t: Template) -> Prepared:
+    """``t`` compiled by Jinja2 in the sandbox of the current plugin host (cached by content and host)."""
+    from promptyard.core.render_jinja import build_units, run_unit, sandbox_env  # Jinja2 and the plugin host
+
+    senv = sandbox_env()
+    key = _key(t)
+    hit = _prepared.get(key)
+    if hit is not None and hit[0] is senv and hit[1] is not None:
+        return hit[1]
+    _check_structure(t)
+    units, contract, providers = build_units(t, senv)
+    roles = _unit_labels(t)
+    prepared = Prepared(t.kind, [(loc, roles[i], fn) for i, (loc, fn) in enumerate(units)], contract,
+                        bool(t.variables), providers, run=run_unit)
+    _remember(_prepared, key, senv, prepared)
+    return prepared
+
+
+_globals_seen: tuple[Any, frozenset[str]] | None = None
+
+
+def reserved_globals() -> frozenset[str]:
+    """The global names of the sandbox a template would render in, without building the sandbox: the
+    constants of Jinja2 and the built-ins, unless a plugin host is built or needed (then its globals)."""
+    global _globals_seen
+    if not host_needed():
+        return BUILTIN_GLOBALS
+    from promptyard.core.host import get_host  # pluggy and the plugins: only when plugins may add globals
+
+    tables = get_host().tables  # a new dict whenever plugins are (un)registered
+    seen = _globals_seen
+    if seen is None or seen[0] is not tables:
+        names = {e.name for e in tables["template_filters"].entries() if e.options.get("kind") == "global"}
+        seen = _globals_seen = (tables, JINJA_GLOBALS | names)
+    return seen[1]
+
+
+def _remember(cache: OrderedDict, key: tuple, state: Any, prepared: Prepared | None) -> None:
+    with _prepared_lock:
+        cache[key] = (state, prepared)
+        if len(cache) > _MAX_PREPARED:
+            cache.popitem(last=False)
 
 
 def _unit_labels(t: Template) -> list[str]:
@@ -239,18 +240,28 @@ def _key(t: Template) -> tuple:
 
 
 def prepare(t: Template) -> Prepared:
-    """The checked, compiled form of ``t`` (cached by content and plugin state)."""
-    senv = sandbox_env()
+    """The checked, prepared form of ``t`` (cached by content, and by plugin state where it matters)."""
     key = _key(t)
-    hit = _prepared.get(key)
-    if hit is not None and hit[0] is senv:
-        return hit[1]
-    prepared = _build(t, senv)
-    with _prepared_lock:
-        _prepared[key] = (senv, prepared)
-        if len(_prepared) > _MAX_PREPARED:
-            _prepared.popitem(last=False)
-    return prepared
+    if t.raw:
+        hit = _plain.get(key)
+        if hit is not None and hit[0] is _RAW and hit[1] is not None:
+            return hit[1]
+        _check_structure(t)
+        prepared = _raw_prepared(t)
+        _remember(_plain, key, _RAW, prepared)
+        return prepared
+    if t.kind != "dynamic":  # examples, selectors and value providers come from the plugin host
+        reserved = reserved_globals()
+        hit = _plain.get(key)
+        if hit is not None and hit[0] is reserved:
+            plain = hit[1]
+        else:
+            _check_structure(t)
+            plain = _plain_prepared(t, reserved)
+            _remember(_plain, key, reserved, plain)
+        if plain is not None:
+            return plain
+    return _jinja_prepared(t)
 
 
 def check_template(t: Template) -> list[Variable]:
@@ -265,54 +276,6 @@ def check_template(t: Template) -> list[Variable]:
 # --------------------------------------------------------------------------------------------------
 # rendering
 # --------------------------------------------------------------------------------------------------
-
-def _template_line(exc: BaseException) -> int | None:
-    tb = exc.__traceback__
-    line = None
-    while tb is not None:
-        if tb.tb_frame.f_code.co_filename == "<template>":
-            line = tb.tb_lineno
-        tb = tb.tb_next
-    return line
-
-
-def run_unit(location: str, fn: Callable[[dict[str, Any]], str], context: dict[str, Any]) -> str:
-    """Render one source; every failure becomes a RenderError (SandboxViolation for escapes).
-
-    Runs within the budget :func:`render` started; alone, it starts one of its own.
-    """
-    token = start_budget() if budget() is None else None
-    try:
-        return fn(context)
-    except PromptyardError as exc:
-        if exc.where is None:  # raised by a sandbox bound or a plugin: say which source
-            line = _template_line(exc)
-            exc.where = f"{location} line {line}" if line else location
-        raise
-    except SecurityError as exc:
-        line = _template_line(exc)
-        where = f"{location} line {line}" if line else location
-        raise SandboxViolation(f"sandbox violation: {exc}", where=where, hint=_SANDBOX_HINT) from None
-    except jinja2.UndefinedError as exc:
-        line = _template_line(exc)
-        where = f"{location} line {line}" if line else location
-        if _PRIVATE_ATTRIBUTE.search(str(exc)):  # reached through a computed name: still an escape attempt
-            raise SandboxViolation(f"sandbox violation: {exc}", where=where, hint=_SANDBOX_HINT) from None
-        raise RenderError(f"rendering failed: {exc}", where=where) from None
-    except (ArithmeticError, LookupError, TypeError, ValueError, RecursionError,
-            MemoryError, jinja2.TemplateError) as exc:
-        line = _template_line(exc)
-        where = f"{location} line {line}" if line else location
-        raise RenderError(f"rendering failed: {type(exc).__name__}: {exc}", where=where) from None
-    except Exception as exc:  # a plugin filter's or global's own bug: reported, traceback kept for --debug
-        line = _template_line(exc)
-        where = f"{location} line {line}" if line else location
-        raise RenderError(f"rendering failed in a filter or global: {type(exc).__name__}: {exc}",
-                          where=where) from exc
-    finally:
-        if token is not None:
-            end_budget(token)
-
 
 def render(t: Template, variables: Mapping[str, Any] | None = None, *, seed: int | None = None,
            record: Mapping[str, Any] | None = None, limits: SandboxLimits | None = None) -> Rendered:
@@ -333,20 +296,24 @@ def _render(t: Template, variables: Mapping[str, Any] | None, seed: int | None,
             record: Mapping[str, Any] | None) -> Rendered:
     prepared = prepare(t)
     context = bind(prepared.contract, prepared.declared, variables if variables is not None else {})
+    if prepared.printed is not None and not prepared.printed <= context.keys():
+        # a printed name the context lacks (an optional variable left out): Jinja2 says so, in its words
+        prepared = _jinja_prepared(t)
+    run = prepared.run
     if t.kind == "dynamic":
+        from promptyard.core.dynamic import dynamic_context  # selectors and value providers: the plugin host
 
         extra, rec = dynamic_context(t, prepared, context, seed=seed, record=record)
         context = {**context, **extra}
         (location, _, fn), = prepared.units
-        return Rendered("dynamic", run_unit(location, fn, context), None, rec)
-    outputs = [(label, run_unit(location, fn, context)) for location, label, fn in prepared.units]
+        return Rendered("dynamic", run(location, fn, context), None, rec)
+    outputs = [(label, run(location, fn, context)) for location, label, fn in prepared.units]
     if t.kind == "multi":
         messages = [{"role": role, "content": text} for role, text in outputs]
         return Rendered("multi", "\n".join(text for _, text in outputs), messages)
     if t.kind == "structured":
-
         return Rendered("structured", compose(t, dict(outputs)))
     return Rendered(t.kind, outputs[0][1])
 
 
-__all__ = ["Prepared", "Rendered", "check_template", "prepare", "render", "run_unit"]
+__all__ = ["Prepared", "Rendered", "check_template", "prepare", "render"]

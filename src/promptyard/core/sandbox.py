@@ -17,7 +17,6 @@ Three layers keep a template from reaching outside its variables:
 
 from __future__ import annotations
 
-import itertools
 import threading
 import types
 from collections import OrderedDict
@@ -52,12 +51,12 @@ from promptyard.core.sandbox_limits import (
     limits,
     reserve,
     start_budget,
+    take_output,
 )
 from promptyard.core.static_check import UNSAFE_ATTRIBUTES, static_check
-from promptyard.core.text_size import expanded_size, percent_size, text_size
+from promptyard.core.text_size import expanded_size, percent_size, printed, text_size
 
 _LOOP_FILTER = "_promptyard_loop"
-_END = object()
 _STOCK_FILTERS = frozenset(jinja2.filters.FILTERS)
 
 
@@ -180,13 +179,10 @@ class PromptSandbox(ImmutableSandboxedEnvironment):
 
     def to_text(self, value: Any, escaped: bool) -> str:
         """What ``{{ value }}`` prints: sized before it is built; no heap addresses."""
-        if type(value) is str and not escaped:
-            return value  # str(s) is s: nothing is built (the output is charged as it streams)
-        size = text_size(value, "str", limits().max_text)
-        if escaped:
-            size *= 6
-        reserve("printing a value", size)
-        return escape(value) if escaped else str(value)
+        if not escaped:
+            return printed(value)  # the plain-template path prints with the same function
+        reserve("printing a value", text_size(value, "str", limits().max_text) * 6)
+        return escape(value)
 
     def concat_text(self, parts: tuple, escaped: bool) -> str:
         """``a ~ b ~ c``, its length reserved before the text is built."""
@@ -347,24 +343,9 @@ def _fast_render(env: PromptSandbox, template: jinja2.Template,
 
     def render(context: dict[str, Any]) -> str:
         ctx = new_context({**env_globals, **context}, shared=True)
-        b = budget()
         try:
-            if b is None:
-                return concat(root(ctx))
-            # The rendered text is bounded as it streams, not once complete: every piece already exists (built
-            # under the budget, or template text), so what grows is the list of pieces (at most as many as the
-            # budget has characters left: each piece counts one more than its length) and then the final join,
-            # reserved before it is built. islice and sum keep this at C speed on every render's hot path.
-            gen, cap = root(ctx), min(b.output, b.built)
-            parts = list(itertools.islice(gen, cap))
-            total = sum(map(len, parts)) + len(parts)
-            if len(parts) == cap and next(gen, _END) is not _END:
-                total = cap + 1
-            if total > b.output or total > b.built:
-                b.emit(total)  # raises, naming the limit
-            b.output -= total
-            b.built -= total
-            return concat(parts)
+            # the rendered text is bounded as it streams, not once complete
+            return concat(take_output(root(ctx)))
         except Exception:
             env.handle_exception()  # re-raises with the template's own line numbers
             raise  # unreachable; handle_exception always raises

@@ -11,9 +11,10 @@ The same :class:`SandboxLimits` object is what the CLI, the library and the HTTP
 from __future__ import annotations
 
 import contextvars
+import itertools
 import os
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
@@ -215,6 +216,32 @@ def count_call() -> None:
         b.call()
 
 
+_END = object()
+
+
+def take_output(pieces: Iterable[str]) -> list[str]:
+    """The pieces of one source's rendered text, charged to the running render's budget as they stream.
+
+    Every piece already exists (built under the budget, or template text), so what grows is the list of
+    pieces (at most as many as the budget has characters left: each piece counts one more than its length)
+    and then the final join, reserved before it is built. islice and sum keep this at C speed on every
+    render's hot path. Both the Jinja path and the plain-template path run this.
+    """
+    b = _budget.get()
+    if b is None:
+        return list(pieces)
+    gen, cap = iter(pieces), min(b.output, b.built)
+    parts = list(itertools.islice(gen, cap))
+    total = sum(map(len, parts)) + len(parts)
+    if len(parts) == cap and next(gen, _END) is not _END:
+        total = cap + 1
+    if total > b.output or total > b.built:
+        b.emit(total)  # raises, naming the limit
+    b.output -= total
+    b.built -= total
+    return parts
+
+
 def limits() -> SandboxLimits:
     b = _budget.get()
     return b.limits if b is not None else current_limits()
@@ -290,4 +317,5 @@ def bounded_lipsum(n: int = 5, html: bool = True, min: int = 20, max: int = 100)
 
 __all__ = ["DEFAULT_LIMITS", "HINT", "LIMITS_ENV", "Budget", "BudgetedLoop", "SandboxLimits", "TextBuffer",
            "bounded_lipsum", "bounded_range", "budget", "check_repeat", "configure", "count_call",
-           "current_limits", "end_budget", "limit_error", "limits", "reserve", "start_budget", "steps", "violation"]
+           "current_limits", "end_budget", "limit_error", "limits", "reserve", "start_budget", "steps", "take_output",
+           "violation"]

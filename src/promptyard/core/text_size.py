@@ -8,6 +8,9 @@ the caller's limit, so it costs at most the value's real size in memory.
 It also refuses values whose only text form is a heap address (``{{ range }}`` would print
 ``<function bounded_range at 0x7f…>``): functions, methods, classes, modules, generators, iterators and
 objects with Python's default repr.
+
+Jinja2's own types (Undefined, Namespace, loop and macro objects) are sized too, but only a render on the
+Jinja path makes them: the plain-template path sizes plain data without importing Jinja2.
 """
 
 from __future__ import annotations
@@ -17,11 +20,8 @@ import re
 import types
 from typing import Any
 
-from jinja2.runtime import LoopContext, Macro, Undefined
-from jinja2.utils import Namespace
-
 from promptyard.core.errors import RenderError
-from promptyard.core.sandbox_limits import steps
+from promptyard.core.sandbox_limits import limits, reserve, steps
 
 _CHUNK = 4096
 _ADDRESS_TYPES = (types.FunctionType, types.BuiltinFunctionType, types.MethodType, types.LambdaType, type,
@@ -75,6 +75,14 @@ def text_size(value: Any, mode: str = "str", limit: int = 1 << 62) -> int:
     return _Walk(mode, limit).size(value, mode)
 
 
+def printed(value: Any) -> str:
+    """What ``{{ value }}`` prints (not autoescaped): sized and reserved before it is built; no heap addresses."""
+    if type(value) is str:
+        return value  # str(s) is s: nothing is built (the output is charged as it streams)
+    reserve("printing a value", text_size(value, "str", limits().max_text))
+    return str(value)
+
+
 class _Walk:
     __slots__ = ("depth_sum", "items", "limit", "memo", "mode")
 
@@ -95,10 +103,16 @@ class _Walk:
             return 20 if bits < 64 else bits * 30103 // 100000 + 2
         if cls in _SMALL:
             return _SMALL[cls]
+        if isinstance(value, (list, tuple, set, frozenset, dict, *_VIEWS)):
+            return self._container(value, depth)
+        # only a render on the Jinja path makes these, and it has imported Jinja2 already
+        from jinja2.runtime import LoopContext, Macro, Undefined
+        from jinja2.utils import Namespace
+
         if isinstance(value, Undefined):
             str(value)  # StrictUndefined raises its own error here
             return 0
-        if isinstance(value, (list, tuple, set, frozenset, dict, *_VIEWS, Namespace)):
+        if isinstance(value, Namespace):
             return self._container(value, depth)
         if isinstance(value, (bytes, bytearray)):
             return 4 * len(value) + 14
@@ -123,8 +137,9 @@ class _Walk:
         steps("sizing a value", len(value))  # walked in Python: counted like loop steps
         self.memo[key] = 5  # a cycle prints as [...]
         inner = "json" if self.mode == "json" else "repr"
-        size = 2 + (11 if isinstance(value, Namespace) else 12 if isinstance(value, _VIEWS) else 0)
-        if isinstance(value, Namespace):
+        namespace = not isinstance(value, (list, tuple, set, frozenset, dict, *_VIEWS))  # a Jinja2 Namespace
+        size = 2 + (11 if namespace else 12 if isinstance(value, _VIEWS) else 0)
+        if namespace:
             value = dict(value._Namespace__attrs)  # noqa: SLF001 (what its repr prints)
         pairs = value.items() if isinstance(value, (dict, type({}.items()))) else None
         for item in (pairs if pairs is not None else value):
@@ -235,4 +250,4 @@ def expanded_size(value: Any, memo: dict[int, tuple[Any, int]], limit: int) -> i
     return n
 
 
-__all__ = ["expanded_size", "json_size", "percent_size", "pprint_size", "text_size", "unprintable"]
+__all__ = ["expanded_size", "json_size", "percent_size", "pprint_size", "printed", "text_size", "unprintable"]

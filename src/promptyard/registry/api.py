@@ -18,12 +18,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from promptyard.core.errors import RegistryError
-from promptyard.core.host import get_host
 from promptyard.core.paths import registry_path
 from promptyard.core.records import LabelMoveInfo, VersionInfo
 from promptyard.core.refs import Ref, check_name, parse_ref
 from promptyard.core.template import Template
-from promptyard.registry import adapters, queries, schema
+from promptyard.registry import queries, schema
 from promptyard.registry.actors import default_author
 from promptyard.registry.connection import BUSY_TIMEOUT_MS
 from promptyard.registry.reads import RegistryReads
@@ -216,6 +215,7 @@ class Registry(RegistryReads):
             self._data_version = None
 
     def _observe(self, hook: str, **kw: Any) -> None:
+        from promptyard.core.host import get_host  # pluggy and the plugins: writes only, never a render
 
         get_host().call_observers(hook, registry=self, **kw)
 
@@ -354,6 +354,8 @@ class Registry(RegistryReads):
         ``name`` (``meta``: author, task_type, tags, description). The same bytes as the latest version
         return that version unchanged."""
 
+        from promptyard.registry import adapters
+
         return adapters.register_adapter(self, name, adapter_dir, lineage, message, **meta)
 
     def resolve_adapter(self, ref: str | Ref) -> VersionInfo:
@@ -363,10 +365,14 @@ class Registry(RegistryReads):
     def adapter_path(self, ref: str | Ref, *, verify: bool = True) -> Path:
         """The stored folder of an adapter version, after checking its bytes (IntegrityError if changed)."""
 
+        from promptyard.registry import adapters
+
         return adapters.adapter_path(self, ref, verify=verify)
 
     def adapter_manifest(self, ref: str | Ref) -> dict[str, str]:
         """Relative path -> sha256 of each file of an adapter version, as recorded at registration."""
+        from promptyard.registry import adapters
+
         return adapters.adapter_manifest(self, ref)
 
     def label_adapter(self, ref: str | Ref, label: str, *, force: bool = False, reason: str = "",

@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING, Any
 from promptyard.core.records import ItemInfo, LabelMoveInfo, VersionInfo
 from promptyard.core.refs import Ref, check_label
 from promptyard.registry import queries
-from promptyard.registry.history import diff_versions
 
 if TYPE_CHECKING:
     import sqlite3
@@ -135,6 +134,7 @@ class RegistryReads:
 
     def diff(self, a: str | Ref, b: str | Ref) -> dict[str, Any]:
         """Unified diffs of the template text and of the variable contract between two references."""
+        from promptyard.registry.history import diff_versions  # difflib: for diffs, not on the render path
 
         return diff_versions(self.resolve(a), self.resolve(b))
 
