@@ -109,3 +109,36 @@ def test_a_render_error_names_the_version_and_every_problem(prompts):
     assert result.exit_code == 1
     assert result.stderr == ("error: typed@1: bad variables: variable 'n' must be int, got str ('three'); "
                              "unexpected variable 'extra' (the template takes: n)\n")
+
+
+# -- cold processes: the fast path builds the plugin host only when plugins may matter ----------------
+
+COLD = ["-m", "promptyard.cli", *R, "p", "-v", "x=1"]
+TYPER = ["-c", "import sys; from promptyard.cli.main import main; main(sys.argv[1:])", *R, "p", "-v", "x=1"]
+
+
+def _cold(args, env):
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, *args], capture_output=True, text=True, env=env, timeout=120)
+    return done.returncode, done.stdout, done.stderr
+
+
+def test_a_broken_installed_plugin_is_reported_by_a_cold_fast_path_as_by_typer(prompts, site, child_env):
+    import os
+
+    from tests.core.plugin_site import install
+
+    child_env["PYTHONPATH"] = os.pathsep.join([child_env["PYTHONPATH"], str(site)])
+    child_env.pop("PROMPTYARD_PLUGINS", None)
+    install(site, "pyplug-broken", "broken", "pyplug_broken", "raise RuntimeError('boom at import')\n")
+    fast, typed = _cold(COLD, child_env), _cold(TYPER, child_env)
+    assert fast == typed
+    assert fast[1] == "say 1\n" and "warning: plugin 'broken' skipped: import failed: RuntimeError: boom" in fast[2]
+
+
+def test_a_plugin_allow_list_naming_no_installed_plugin_is_reported_on_the_fast_path(prompts, child_env):
+    child_env["PROMPTYARD_PLUGINS"] = "no-such-plugin"
+    fast, typed = _cold(COLD, child_env), _cold(TYPER, child_env)
+    assert fast == typed and "PROMPTYARD_PLUGINS names it" in fast[2]
