@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import sys
 
+from promptyard.cli import help_cache
 from promptyard.cli.command_index import is_root_help, stub_app
 from promptyard.cli.errors import error_boundary, print_plugin_failures
 from promptyard.cli.render_cmd import parse_render_args, run_render
@@ -29,10 +30,12 @@ def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``promptyard`` script."""
     args = sys.argv[1:] if argv is None else list(argv)
     if is_root_help(args):
-        # the root's --help lists names and help texts only: no sub-command module is imported for it
-        from promptyard.cli.compose import run  # typer: never on the render path
+        # the root's --help lists names and help texts only: no sub-command module is imported for it, and
+        # typer draws it only when the cache of its output has no entry for this terminal, code and plugins
+        if not help_cache.replay(args):
+            from promptyard.cli.compose import run  # typer: never on the render path
 
-        run(stub_app, args)
+            help_cache.record(args, lambda: run(stub_app, args))
         return
     parsed = parse_render_args(args)
     if parsed is None:

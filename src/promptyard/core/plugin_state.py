@@ -10,12 +10,12 @@ plugin (:func:`external_plugins_wanted`), and whether this process has built a h
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import sys
 from typing import Any
 
+from promptyard.core.digest import sha256_hex
 from promptyard.core.paths import cache_dir
 
 ENTRY_POINT_GROUP = "promptyard"
@@ -62,7 +62,7 @@ def _path_fingerprint() -> list[list]:
             continue
         stamps = [f"{n}:{_stamp(os.path.join(folder, n))}:{_stamp(os.path.join(folder, n, 'entry_points.txt'))}"
                   for n in names]
-        out.append([entry, hashlib.sha1("\0".join(stamps).encode("utf-8", "surrogateescape")).hexdigest()])
+        out.append([entry, sha256_hex("\0".join(stamps), "surrogateescape")])
     return out
 
 
@@ -85,7 +85,7 @@ def discover_entry_points() -> list[tuple[str, str, str | None, str | None]]:
     cache_file = None
     found: list[tuple[Any, ...]] | None = None
     try:
-        key = hashlib.sha1("\0".join(sys.path).encode("utf-8", "surrogateescape")).hexdigest()[:16]
+        key = sha256_hex("\0".join(sys.path), "surrogateescape")[:16]
         cache_file = cache_dir("plugins") / f"entry-points-{key}.json"
         cached = json.loads(cache_file.read_text(encoding="utf-8"))
         if cached.get("fingerprint") == fingerprint:

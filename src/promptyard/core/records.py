@@ -3,12 +3,12 @@ built from a database row (``from_row``) or from the server's JSON of one (``fro
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from promptyard.core.digest import sha256_hex
 from promptyard.core.errors import IntegrityError
 from promptyard.core.template import Template
 
@@ -16,7 +16,7 @@ from promptyard.core.template import Template
 def content_hash_of(content: dict[str, Any]) -> str:
     """sha256 of canonical JSON; for a prompt equal to ``Template.content_hash()`` of its ``to_dict()``."""
     text = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+    return sha256_hex(text)
 
 
 def _stored_json(text: Any, ref: str, column: str, expected: type) -> Any:

@@ -11,11 +11,11 @@ Rendering lives in :mod:`promptyard.core.render`; this module only describes and
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from promptyard.core.digest import sha256_hex
 from promptyard.core.errors import ValidationError
 
 KINDS = ("single", "multi", "structured", "dynamic")
@@ -95,7 +95,7 @@ class Template:
 
     def content_hash(self) -> str:
         """sha256 (hex) of the canonical JSON."""
-        return hashlib.sha256(self.canonical_json().encode("utf-8")).hexdigest()
+        return sha256_hex(self.canonical_json())
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], *, where: str = "template") -> Template:
