@@ -8,11 +8,12 @@ goes to the typer app unchanged. Both paths share :func:`run_render`, :func:`err
 :func:`print_plugin_failures`, so they print the same output and the same errors
 (``tests/cli/test_entry.py`` compares them over a table of argument lists). Two differences, by design:
 the fast path builds no command tree, so a plugin whose ``register_commands`` raises is reported by
-every other command but not by ``render``; and it builds the plugin host only when plugins may matter
-(an external plugin is installed and allowed, ``PROMPTYARD_PLUGINS`` names one, or the template needs
-Jinja2), so with no external plugin a built-in plugin that failed to load would go unreported by a plain
-render (the built-ins are checked by ``tests/cli/test_startup_imports.py``). This module must not import
-typer, rich or SQLAlchemy.
+every other command but not by ``render``; and it reports plugin failures only when plugins may matter
+(an external plugin is installed and allowed, or ``PROMPTYARD_PLUGINS`` names one: then the host is built
+first, as the typer command builds it), so with no external plugin a built-in plugin that failed to load
+goes unreported by ``render`` (``tests/cli/test_startup_imports.py`` checks that every built-in loads). The
+root ``--help`` is replayed from a cache of typer's output (:mod:`promptyard.cli.help_cache`). This module
+must not import typer, rich or SQLAlchemy.
 """
 
 from __future__ import annotations

@@ -114,16 +114,23 @@ def _scan() -> list[tuple[Any, ...]]:
     )
 
 
+_wanted: dict[tuple[str | None, tuple[str, ...]], bool] = {}
+
+
 def external_plugins_wanted() -> bool:
     """Whether a plugin host built now would load, or report on, any external plugin.
 
     True when an installed ``promptyard`` entry point is allowed, or when ``PROMPTYARD_PLUGINS`` names
-    plugins (a name that matches none is reported as a failure, so that host is needed too).
+    plugins (a name that matches none is reported as a failure, so that host is needed too). Answered once
+    per ``sys.path`` and ``PROMPTYARD_PLUGINS`` in a process, as the host itself is built once: a plugin
+    installed while a process runs is seen by the next process.
     """
-    allowed = allowed_plugins()
-    if allowed is not None:
-        return bool(allowed)
-    return bool(discover_entry_points())
+    key = (os.environ.get(PLUGINS_ENV), tuple(sys.path))
+    wanted = _wanted.get(key)
+    if wanted is None:
+        allowed = allowed_plugins()
+        wanted = _wanted[key] = bool(allowed) if allowed is not None else bool(discover_entry_points())
+    return wanted
 
 
 def host_needed() -> bool:
