@@ -55,6 +55,14 @@ def test_each_width_and_environment_has_its_own_entry(env):
     assert len(entries(env)) == 3
 
 
+def test_only_the_most_recent_entries_are_kept(env):
+    from promptyard.cli import help_cache
+
+    for columns in range(60, 60 + help_cache.KEEP + 3):
+        run(ENTRY, ["--help"], {**env, "COLUMNS": str(columns)})
+    assert len(entries(env)) == help_cache.KEEP
+
+
 def test_the_entry_is_what_is_printed_and_a_changed_file_redraws_it(env):
     real = run(ENTRY, ["--help"], env)
     (file,) = entries(env)

@@ -39,6 +39,8 @@ LAYOUT_VARIABLES = ("COLUMNS", "LINES", "TERM", "COLORTERM", "NO_COLOR", "FORCE_
                     "JUPYTER_LINES", "DATABRICKS_RUNTIME_VERSION", "UNICODE_VERSION", "TYPER_USE_RICH",
                     "PYDANTIC_DISABLE_PLUGINS", "XDG_CONFIG_HOME", "COMP_WORDS", "COMP_CWORD", "LANG")
 LAYOUT_PREFIXES = ("_TYPER", "_PROMPTYARD", "PROMPTYARD_", "PYTHON", "LC_")
+#: entries kept (the most recently drawn): each terminal size has its own
+KEEP = 16
 
 
 def _terminal(fd: int) -> list[Any]:
@@ -144,8 +146,12 @@ def _store(file: Any, out: list[str], err: list[str], code: Any) -> None:
         tmp.write_text(json.dumps({"files": files, "stdout": "".join(out), "stderr": "".join(err),
                                    "code": code or 0}), encoding="utf-8")
         os.replace(tmp, file)  # atomic: a concurrent start never reads half an entry
+        # one entry per terminal size and environment: keep the most recently drawn few
+        old = sorted(file.parent.glob("root-*.json"), key=lambda p: p.stat().st_mtime_ns)[:-KEEP]
+        for stale in old:
+            stale.unlink(missing_ok=True)
     except OSError:
         pass  # a read-only cache folder only costs speed
 
 
-__all__ = ["LAYOUT_PREFIXES", "LAYOUT_VARIABLES", "record", "replay"]
+__all__ = ["KEEP", "LAYOUT_PREFIXES", "LAYOUT_VARIABLES", "record", "replay"]
