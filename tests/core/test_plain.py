@@ -34,7 +34,8 @@ def jinja_only() -> Iterator[None]:
     """Every template through the Jinja path (the plain path finds nothing plain)."""
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(render_module, "plain_sources", lambda sources, reserved: None)
-        mp.setattr(render_module, "_plain", type(render_module._plain)())
+        mp.setattr(render_module, "_prepared", type(render_module._prepared)())
+        mp.setattr(render_module, "_fallback", type(render_module._fallback)())
         yield
 
 

@@ -133,14 +133,17 @@ def external_plugins_wanted() -> bool:
     return wanted
 
 
+def built_host() -> Any:
+    """The plugin host this process built, else None (never builds one)."""
+    host_module = sys.modules.get("promptyard.core.host")  # not imported: no host can exist
+    return None if host_module is None else host_module.current_host()
+
+
 def host_needed() -> bool:
     """Whether code that can do without the plugin host must use it: this process built one already
     (plugins may have been registered on it at run time), or external plugins would be loaded."""
-    host_module = sys.modules.get("promptyard.core.host")  # not imported: no host can exist
-    if host_module is not None and host_module.current_host() is not None:
-        return True
-    return external_plugins_wanted()
+    return built_host() is not None or external_plugins_wanted()
 
 
-__all__ = ["ENTRY_POINT_GROUP", "PLUGINS_ENV", "allowed_plugins", "discover_entry_points",
+__all__ = ["ENTRY_POINT_GROUP", "PLUGINS_ENV", "allowed_plugins", "built_host", "discover_entry_points",
            "external_plugins_wanted", "host_needed", "normalise"]

@@ -37,7 +37,7 @@ from promptyard.core.plain import (
     plain_unit,
     printed_names,
 )
-from promptyard.core.plugin_state import host_needed
+from promptyard.core.plugin_state import built_host, external_plugins_wanted
 from promptyard.core.sandbox_limits import SandboxLimits, end_budget, start_budget
 from promptyard.core.structured import check_structured, compose
 from promptyard.core.template import KINDS, Template, Variable
@@ -75,10 +75,11 @@ class Prepared:
     run: Callable[[str, Callable[[dict[str, Any]], str], dict[str, Any]], str] | None = None
 
 
-#: (state it was prepared under, Prepared or None for "not plain"); the state is the sandbox of the plugin
-#: host on the Jinja path, the reserved global names on the plain path, _RAW for raw mode
-_prepared: OrderedDict[tuple, tuple[Any, Prepared | None]] = OrderedDict()
-_plain: OrderedDict[tuple, tuple[Any, Prepared | None]] = OrderedDict()
+#: key -> (the state it was prepared under, Prepared): on the Jinja path the sandbox of the plugin host, on
+#: the plain path the reserved global names, _RAW in raw mode; a changed state prepares the template again
+_prepared: OrderedDict[tuple, tuple[Any, Prepared]] = OrderedDict()
+#: the Jinja form of plain templates, for a render whose context lacks a printed name
+_fallback: OrderedDict[tuple, tuple[Any, Prepared]] = OrderedDict()
 _RAW = object()
 _prepared_lock = threading.Lock()
 _MAX_PREPARED = 2048
@@ -176,21 +177,34 @@ def _run_own(location: str, fn: Callable[[dict[str, Any]], str], context: dict[s
     return fn(context)  # raw and plain units raise promptyard's errors themselves, placed
 
 
-def _jinja_prepared(t: Template) -> Prepared:
-    """``t`` compiled by Jinja2 in the sandbox of the current plugin host (cached by content and host)."""
-    from promptyard.core.render_jinja import build_units, run_unit, sandbox_env  # Jinja2 and the plugin host
+#: promptyard.core.render_jinja and promptyard.core.dynamic, imported on first use: Jinja2 and the plugin host
+#: (kept here: an import statement in a function costs microseconds on every render)
+_lazy: dict[str, Any] = {}
 
-    senv = sandbox_env()
-    key = _key(t)
-    hit = _prepared.get(key)
-    if hit is not None and hit[0] is senv and hit[1] is not None:
+
+def _jinja() -> Any:
+    module = _lazy.get("jinja")
+    if module is None:
+        from promptyard.core import render_jinja as module
+
+        _lazy["jinja"] = module
+    return module
+
+
+def _jinja_prepared(t: Template, key: tuple, cache: OrderedDict | None = None) -> Prepared:
+    """``t`` compiled by Jinja2 in the sandbox of the current plugin host (cached by content and host)."""
+    cache = _prepared if cache is None else cache
+    jinja = _jinja()
+    senv = jinja.sandbox_env()
+    hit = cache.get(key)
+    if hit is not None and hit[0] is senv:
         return hit[1]
     _check_structure(t)
-    units, contract, providers = build_units(t, senv)
+    units, contract, providers = jinja.build_units(t, senv)
     roles = _unit_labels(t)
     prepared = Prepared(t.kind, [(loc, roles[i], fn) for i, (loc, fn) in enumerate(units)], contract,
-                        bool(t.variables), providers, run=run_unit)
-    _remember(_prepared, key, senv, prepared)
+                        bool(t.variables), providers, run=jinja.run_unit)
+    _remember(cache, key, senv, prepared)
     return prepared
 
 
@@ -201,11 +215,14 @@ def reserved_globals() -> frozenset[str]:
     """The global names of the sandbox a template would render in, without building the sandbox: the
     constants of Jinja2 and the built-ins, unless a plugin host is built or needed (then its globals)."""
     global _globals_seen
-    if not host_needed():
-        return BUILTIN_GLOBALS
-    from promptyard.core.host import get_host  # pluggy and the plugins: only when plugins may add globals
+    host = built_host()
+    if host is None:
+        if not external_plugins_wanted():
+            return BUILTIN_GLOBALS
+        from promptyard.core.host import get_host  # pluggy and the plugins: only when plugins may add globals
 
-    tables = get_host().tables  # a new dict whenever plugins are (un)registered
+        host = get_host()
+    tables = host.tables  # a new dict whenever plugins are (un)registered
     seen = _globals_seen
     if seen is None or seen[0] is not tables:
         names = {e.name for e in tables["template_filters"].entries() if e.options.get("kind") == "global"}
@@ -213,7 +230,7 @@ def reserved_globals() -> frozenset[str]:
     return seen[1]
 
 
-def _remember(cache: OrderedDict, key: tuple, state: Any, prepared: Prepared | None) -> None:
+def _remember(cache: OrderedDict, key: tuple, state: Any, prepared: Prepared) -> None:
     with _prepared_lock:
         cache[key] = (state, prepared)
         if len(cache) > _MAX_PREPARED:
@@ -242,26 +259,27 @@ def _key(t: Template) -> tuple:
 def prepare(t: Template) -> Prepared:
     """The checked, prepared form of ``t`` (cached by content, and by plugin state where it matters)."""
     key = _key(t)
+    hit = _prepared.get(key)
+    if hit is not None:
+        state, prepared = hit
+        if prepared.run is not _run_own:  # the Jinja path: valid while the plugin host's sandbox is the same
+            if state is _jinja().sandbox_env():
+                return prepared
+        elif state is _RAW or state is reserved_globals():
+            return prepared
     if t.raw:
-        hit = _plain.get(key)
-        if hit is not None and hit[0] is _RAW and hit[1] is not None:
-            return hit[1]
         _check_structure(t)
         prepared = _raw_prepared(t)
-        _remember(_plain, key, _RAW, prepared)
+        _remember(_prepared, key, _RAW, prepared)
         return prepared
     if t.kind != "dynamic":  # examples, selectors and value providers come from the plugin host
         reserved = reserved_globals()
-        hit = _plain.get(key)
-        if hit is not None and hit[0] is reserved:
-            plain = hit[1]
-        else:
-            _check_structure(t)
-            plain = _plain_prepared(t, reserved)
-            _remember(_plain, key, reserved, plain)
+        _check_structure(t)
+        plain = _plain_prepared(t, reserved)
         if plain is not None:
+            _remember(_prepared, key, reserved, plain)
             return plain
-    return _jinja_prepared(t)
+    return _jinja_prepared(t, key)
 
 
 def check_template(t: Template) -> list[Variable]:
@@ -298,11 +316,14 @@ def _render(t: Template, variables: Mapping[str, Any] | None, seed: int | None,
     context = bind(prepared.contract, prepared.declared, variables if variables is not None else {})
     if prepared.printed is not None and not prepared.printed <= context.keys():
         # a printed name the context lacks (an optional variable left out): Jinja2 says so, in its words
-        prepared = _jinja_prepared(t)
+        prepared = _jinja_prepared(t, _key(t), _fallback)
     run = prepared.run
     if t.kind == "dynamic":
-        from promptyard.core.dynamic import dynamic_context  # selectors and value providers: the plugin host
+        dynamic_context = _lazy.get("dynamic_context")
+        if dynamic_context is None:  # selectors and value providers: the plugin host
+            from promptyard.core.dynamic import dynamic_context
 
+            _lazy["dynamic_context"] = dynamic_context
         extra, rec = dynamic_context(t, prepared, context, seed=seed, record=record)
         context = {**context, **extra}
         (location, _, fn), = prepared.units
