@@ -11,8 +11,8 @@ negative? Explain briefly."; ``--data bbc_news``: summarises news articles, long
   then the same with the prompts sorted by length first (what promptyard's generation did before its own loop).
 
 It prints the rates, the ratios (goal >= 1.5x) and how many replies differ (goal 0: greedy is deterministic).
-``--account`` also times the loop with each of its three parts taken away in turn (shared prefix, packed
-output layer, continuous batching), to say what each is worth.
+``--account`` also times the loop with each of its parts taken away in turn (shared prefix, packed weights
+of the layers other than the output layer, all packed weights, continuous batching), to say what each is worth.
 
     PYTHONPATH=src python bench/bench_generate.py [--n 64] [--max-new-tokens 32] [--batch 8] [--load N] [--account]
 """
@@ -79,9 +79,11 @@ def account(loaded, prompts: list[str], max_new_tokens: int, batch: int, replies
                 out[i] = reply
         return out
 
-    whole, min_prefix, packed = decoding.greedy, decoding.MIN_PREFIX, decoding.packed_head
+    whole, min_prefix, packed = decoding.greedy, decoding.MIN_PREFIX, decoding.packed_weights
     variants = {"the whole loop": {}, "without the shared prefix": {"MIN_PREFIX": 10 ** 9},
-                "without the packed output layer": {"packed_head": lambda model: contextlib.nullcontext()},
+                "without packing the other layers": {"packed_weights": lambda model, rows, body: packed(model, rows,
+                                                                                                         False)},
+                "without packed weights": {"packed_weights": lambda model, rows, body: contextlib.nullcontext()},
                 "without continuous batching": {"greedy": without_batching}}
     for label, patch in variants.items():
         for name, value in patch.items():
@@ -91,7 +93,7 @@ def account(loaded, prompts: list[str], max_new_tokens: int, batch: int, replies
             got = generate(loaded, prompts, max_new_tokens=max_new_tokens, batch_size=batch)
             rate = len(prompts) / (time.perf_counter() - t0)
         finally:
-            decoding.greedy, decoding.MIN_PREFIX, decoding.packed_head = whole, min_prefix, packed
+            decoding.greedy, decoding.MIN_PREFIX, decoding.packed_weights = whole, min_prefix, packed
         differ = sum(a != b for a, b in zip(got, replies, strict=True))
         print(f"    {label:34} {rate:6.2f} examples/s  replies that differ from the runner's: {differ}")
 

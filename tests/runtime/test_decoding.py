@@ -68,6 +68,27 @@ def test_greedy_equals_generate_alone(tiny, shared, batch_size):
     assert got == want
 
 
+def test_a_long_queue_through_few_slots(tiny, monkeypatch):
+    """Many prompts through two slots: rows are written into finished ones, the cache widens for longer
+    prompts and sheds the columns no row attends to any more."""
+    texts = [SHARED + q for q in QUESTIONS * 3] + [SHARED + q + " and why?" * 3 * i for i, q in enumerate(QUESTIONS)]
+    encoded = encode(tiny, texts)
+    pad = tiny.tokenizer.pad_token_id
+    eos = {an_eos_mid_reply(tiny.model, encoded, pad)}
+    seen = {"compact": 0, "widen": 0}
+    for name in seen:
+        real = getattr(decoding._Batch, name if name == "compact" else "_widen")
+
+        def counted(*args, real=real, name=name, **kwargs):
+            seen[name] += 1
+            return real(*args, **kwargs)
+
+        monkeypatch.setattr(decoding._Batch, name if name == "compact" else "_widen", counted)
+    got = decoding.greedy(tiny.model, encoded, max_new_tokens=9, batch_size=2, eos=eos, pad=pad)
+    assert got == reference(tiny.model, encoded, 9, eos, pad)
+    assert seen["compact"] >= 2 and seen["widen"] >= 1
+
+
 def test_one_new_token_and_none(tiny):
     encoded = encode(tiny, [SHARED + q for q in QUESTIONS[:3]])
     pad = tiny.tokenizer.pad_token_id
@@ -128,19 +149,28 @@ def test_sampling_and_beams_still_go_to_generate(tiny, monkeypatch):
     assert len(generate(tiny, QUESTIONS[:2], max_new_tokens=3, num_beams=2)) == 2
 
 
-def test_packed_head_is_put_back(tiny):
+@pytest.mark.parametrize("body", [True, False], ids=["every-layer", "output-layer"])
+def test_packed_weights_compute_the_same_and_are_put_back(body):
     import torch
+    from peft import LoraConfig, TaskType, get_peft_model
 
-    head = tiny.model.lm_head
-    x = torch.randn(3, head.in_features)
-    with torch.inference_mode(), decoding.packed_head(tiny.model):
-        if torch.backends.mkldnn.is_available():
-            assert tiny.model.lm_head is not head
-        assert torch.allclose(tiny.model.lm_head(x), head(x), atol=1e-5)
-    assert tiny.model.lm_head is head
-    with pytest.raises(RuntimeError), decoding.packed_head(tiny.model):
-        raise RuntimeError("boom")
-    assert tiny.model.lm_head is head
+    loaded = load_model("tiny-causal")
+    model = get_peft_model(loaded.model, LoraConfig(task_type=TaskType.CAUSAL_LM, r=4, init_lora_weights=False))
+    ids = torch.tensor([encode(loaded, [SHARED])[0][:6]] * 3)
+    with torch.inference_mode():
+        want = model(input_ids=ids).logits
+        with decoding.packed_weights(model, rows=3, body=body):
+            patched = [m for m in model.modules() if "forward" in m.__dict__]
+            if torch.backends.mkldnn.is_available() and torch.backends.mkl.is_available():
+                linears = [m for m in model.modules() if type(m) is torch.nn.Linear]
+                # every fp32 linear layer (q k v o gate up down of 2 blocks, LoRA's A and B), or the head alone
+                assert len(patched) == (len(linears) if body else 1) and len(linears) == 1 + 2 * 7 + 2 * 2 * 2
+            assert torch.allclose(model(input_ids=ids).logits, want, atol=1e-5)  # 18 rows: the own weight
+            assert torch.allclose(model(input_ids=ids[:, :1]).logits, want[:, :1], atol=1e-5)  # 3: the packed one
+        assert not [m for m in model.modules() if "forward" in m.__dict__]
+        with pytest.raises(RuntimeError), decoding.packed_weights(model, rows=3):
+            raise RuntimeError("boom")
+        assert not [m for m in model.modules() if "forward" in m.__dict__]
 
 
 def test_common_prefix():
