@@ -79,6 +79,8 @@ def unsupported(model: Any, decoding: dict[str, Any]) -> str | None:
 #: pack the other linear layers too when a call runs at least this many full-batch steps (packing them
 #: costs about two steps of SmolLM2-135M and saves a tenth of each)
 PACK_BODY_STEPS = 32
+#: ... and when their copies take at most this much memory (a small model, where small products are slowest)
+PACK_BODY_BYTES = 1 << 30
 _pack_lock = threading.Lock()
 
 
@@ -93,8 +95,9 @@ def packed_weights(model: Any, rows: int, body: bool = True) -> Iterator[None]:
     a step with ``rows`` rows uses it, any other (a prefill, a batch not yet full) the layer's own weight.
     The same products are summed in another order (differences in the last bits). The copies live for the
     block only (``body``: the layers other than the output layer too, which doubles the model's memory
-    meanwhile). Other dtypes and devices, a torch without oneDNN/MKL, an output layer an adapter wraps: left as
-    they are (a LoRA's base layers and its A and B are plain linear layers: packed).
+    meanwhile; not when they take more than :data:`PACK_BODY_BYTES`). Other dtypes and devices, a torch
+    without oneDNN/MKL, an output layer an adapter wraps: left as they are (a LoRA's base layers and its A
+    and B are plain linear layers: packed).
     """
     import torch
 
@@ -108,8 +111,10 @@ def packed_weights(model: Any, rows: int, body: bool = True) -> Iterator[None]:
     packs: list[tuple[Any, Any]] = []
     if cpu and torch.backends.mkldnn.is_available() and plain(head):
         packs.append((head, _onednn_forward(head)))
-    if cpu and body and torch.backends.mkl.is_available():
-        packs += [(m, _mkl_forward(m, rows)) for m in base.modules() if m is not head and plain(m)]
+    others = [m for m in base.modules() if m is not head and plain(m)]
+    if cpu and body and torch.backends.mkl.is_available() \
+            and sum(m.weight.numel() * m.weight.element_size() for m in others) <= PACK_BODY_BYTES:
+        packs += [(m, _mkl_forward(m, rows)) for m in others]
     with _pack_lock:  # one patcher at a time: each puts back exactly what it found
         saved = [(module, module.__dict__.get("forward")) for module, _ in packs]
         for module, forward in packs:
@@ -388,4 +393,5 @@ class _Batch:
         self._set(kv, mask.index_select(1, columns))
 
 
-__all__ = ["MIN_PREFIX", "PACK_BODY_STEPS", "common_prefix", "greedy", "packed_weights", "unsupported"]
+__all__ = ["MIN_PREFIX", "PACK_BODY_BYTES", "PACK_BODY_STEPS", "common_prefix", "greedy", "packed_weights",
+           "unsupported"]
