@@ -58,7 +58,7 @@ def unsupported(model: Any, decoding: dict[str, Any]) -> str | None:
     config = getattr(model, "generation_config", None)
     for key, default in _PROCESSING.items():
         value = getattr(config, key, default) if config is not None else default
-        if key not in decoding and value not in (default, None) and not (key == "min_length" and value == 0):
+        if key not in decoding and value not in (default, None):
             return f"generation config {key}={value!r}"
     peft_config = getattr(model, "active_peft_config", None)
     if peft_config is not None and getattr(peft_config, "is_prompt_learning", False):
