@@ -173,6 +173,27 @@ def test_packed_weights_compute_the_same_and_are_put_back(body):
         assert not [m for m in model.modules() if "forward" in m.__dict__]
 
 
+def test_threads_generating_on_one_model_get_their_own_replies(tiny):
+    """Packing patches the model's layers: two calls at once on one model take turns and leave it unpatched."""
+    import threading
+
+    pad = tiny.tokenizer.pad_token_id
+    jobs = [encode(tiny, [SHARED + q for q in QUESTIONS]), encode(tiny, QUESTIONS[::-1])]
+    want = [reference(tiny.model, encoded, 40, set(), pad) for encoded in jobs]
+    got: dict[int, list] = {}
+
+    def run(i):
+        got[i] = decoding.greedy(tiny.model, jobs[i], max_new_tokens=40, batch_size=2, eos=set(), pad=pad)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert [got[0], got[1]] == want
+    assert not [m for m in tiny.model.modules() if "forward" in m.__dict__]
+
+
 def test_common_prefix():
     assert decoding.common_prefix([]) == 0
     assert decoding.common_prefix([[1, 2, 3], [1, 2, 4]]) == 2

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
+import weakref
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -81,7 +82,9 @@ def unsupported(model: Any, decoding: dict[str, Any]) -> str | None:
 PACK_BODY_STEPS = 32
 #: ... and when their copies take at most this much memory (a small model, where small products are slowest)
 PACK_BODY_BYTES = 1 << 30
-_pack_lock = threading.Lock()
+#: one patcher at a time per model (re-entrant: a nested call patches over and restores in order)
+_pack_locks: weakref.WeakKeyDictionary[Any, threading.RLock] = weakref.WeakKeyDictionary()
+_locks_lock = threading.Lock()
 
 
 @contextlib.contextmanager
@@ -115,7 +118,9 @@ def packed_weights(model: Any, rows: int, body: bool = True) -> Iterator[None]:
     if cpu and body and torch.backends.mkl.is_available() \
             and sum(m.weight.numel() * m.weight.element_size() for m in others) <= PACK_BODY_BYTES:
         packs += [(m, _mkl_forward(m, rows)) for m in others]
-    with _pack_lock:  # one patcher at a time: each puts back exactly what it found
+    with _locks_lock:
+        lock = _pack_locks.setdefault(base, threading.RLock())
+    with lock:  # one patcher at a time on this model: each puts back exactly what it found
         saved = [(module, module.__dict__.get("forward")) for module, _ in packs]
         for module, forward in packs:
             module.forward = forward
