@@ -216,3 +216,21 @@ def test_smollm2_chat_replies_equal_generate_alone():
     want = reference(loaded.model, encoded, 12, eos, tok.pad_token_id)
     assert decoding.greedy(loaded.model, encoded, max_new_tokens=12, batch_size=3, eos=eos,
                            pad=tok.pad_token_id) == want
+
+
+def test_a_tokenizer_without_eos_stops_at_the_models_eos_on_both_paths():
+    """The loop stops at the generation config's EOS when the tokenizer has none; the ``generate`` fallback must
+    too (it passed ``eos_token_id=None``, which stops at nothing, so the two paths gave different replies)."""
+    loaded = load_model("tiny-causal")
+    tok, model = loaded.tokenizer, loaded.model
+    texts = [SHARED + q for q in QUESTIONS[:4]]
+    encoded = encode(loaded, texts)
+    pad = tok.pad_token_id
+    model.generation_config.eos_token_id = an_eos_mid_reply(model, encoded, pad)
+    tok.eos_token = None
+    want = [tok.decode(r, skip_special_tokens=True)
+            for r in reference(model, encoded, 8, {model.generation_config.eos_token_id}, pad)]
+    assert generate(loaded, texts, max_new_tokens=8) == want
+    # a setting the loop does not know sends the call to model.generate (output_scores changes no reply)
+    assert decoding.unsupported(model, {"do_sample": False, "output_scores": False}) is not None
+    assert generate(loaded, texts, max_new_tokens=8, output_scores=False) == want

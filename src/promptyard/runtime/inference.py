@@ -231,11 +231,11 @@ def generate(loaded: Any, prompts: list[str], max_new_tokens: int = 32, batch_si
     encoded = _encode(tok, prompts)
     pad = tok.pad_token_id if tok.pad_token_id is not None else 0
     decoding.setdefault("do_sample", False)
+    eos = _eos_ids(loaded.model, tok)
     if not decoding["do_sample"]:
         for key in ("temperature", "top_p", "top_k"):
             decoding.pop(key, None)
         if all(encoded) and decoding_loop.unsupported(loaded.model, decoding) is None:
-            eos = _eos_ids(loaded.model, tok)
             replies = decoding_loop.greedy(loaded.model, encoded, max_new_tokens=max_new_tokens,
                                            batch_size=batch_size, eos=eos, pad=pad)
             return [tok.decode(r, skip_special_tokens=True) for r in replies]
@@ -254,7 +254,7 @@ def generate(loaded: Any, prompts: list[str], max_new_tokens: int = 32, batch_si
         with torch.inference_mode():
             result = loaded.model.generate(input_ids=ids.to(device), attention_mask=mask.to(device),
                                            max_new_tokens=max_new_tokens, pad_token_id=pad,
-                                           eos_token_id=tok.eos_token_id, **decoding)
+                                           eos_token_id=sorted(eos) or None, **decoding)
         new = result[:, width:]
         for r, i in enumerate(batch):
             out[i] = tok.decode(new[r], skip_special_tokens=True)
@@ -262,7 +262,8 @@ def generate(loaded: Any, prompts: list[str], max_new_tokens: int = 32, batch_si
 
 
 def _eos_ids(model: Any, tok: Any) -> set[int]:
-    """The tokens that end a reply, as ``generate(eos_token_id=tok.eos_token_id)`` takes them."""
+    """The tokens that end a reply: the tokenizer's EOS, else the model's generation config's (both paths of
+    :func:`generate` stop at these; ``generate(eos_token_id=None)`` would stop at none)."""
     eos = tok.eos_token_id
     if eos is None:
         eos = getattr(getattr(model, "generation_config", None), "eos_token_id", None)
