@@ -234,3 +234,31 @@ def test_a_tokenizer_without_eos_stops_at_the_models_eos_on_both_paths():
     # a setting the loop does not know sends the call to model.generate (output_scores changes no reply)
     assert decoding.unsupported(model, {"do_sample": False, "output_scores": False}) is not None
     assert generate(loaded, texts, max_new_tokens=8, output_scores=False) == want
+
+
+def test_the_generate_fallback_drops_the_padding_after_a_rows_eos():
+    """A tokenizer without a pad token pads with id 0, which in GPT-2-style vocabularies is a plain token ("!"):
+    a row of a ``generate`` batch that ends before the others must not get it appended to its reply."""
+    import torch
+    from tokenizers import Tokenizer, models, pre_tokenizers
+    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+
+    from promptyard.core.protocols import LoadedModel
+
+    words = ["!", "<eos>"] + [f"w{i}" for i in range(62)]
+    backend = Tokenizer(models.WordLevel({w: i for i, w in enumerate(words)}, unk_token="w0"))
+    backend.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
+    tok = PreTrainedTokenizerFast(tokenizer_object=backend, eos_token="<eos>")
+    assert tok.pad_token_id is None and tok.decode([0], skip_special_tokens=True) == "!"
+    torch.manual_seed(0)
+    model = LlamaForCausalLM(LlamaConfig(vocab_size=len(words), hidden_size=32, intermediate_size=64,
+                                         num_hidden_layers=2, num_attention_heads=4, initializer_range=0.3)).eval()
+    texts = [" ".join(f"w{(7 * i + 3 * j) % 60 + 2}" for j in range(3 + i)) for i in range(6)]
+    loaded = LoadedModel(model=model, tokenizer=tok, ref="tiny-wordlevel", kind="causal", content_hash="")
+    encoded = encode(loaded, texts)
+    eos = an_eos_mid_reply(model, encoded, 0)
+    tok.add_special_tokens({"eos_token": words[eos]})
+    want = [tok.decode(r, skip_special_tokens=True) for r in reference(model, encoded, 8, {eos}, 0)]
+    assert len({len(w.split()) for w in want}) > 1, "rows should end at different steps"
+    assert generate(loaded, texts, max_new_tokens=8, batch_size=6) == want  # the greedy loop
+    assert generate(loaded, texts, max_new_tokens=8, batch_size=6, output_scores=False) == want  # model.generate

@@ -255,9 +255,11 @@ def generate(loaded: Any, prompts: list[str], max_new_tokens: int = 32, batch_si
             result = loaded.model.generate(input_ids=ids.to(device), attention_mask=mask.to(device),
                                            max_new_tokens=max_new_tokens, pad_token_id=pad,
                                            eos_token_id=sorted(eos) or None, **decoding)
-        new = result[:, width:]
         for r, i in enumerate(batch):
-            out[i] = tok.decode(new[r], skip_special_tokens=True)
+            reply = result[r, width:].tolist()
+            # a row that ended before the others is padded after its EOS (pad may be a plain token: id 0)
+            end = next((k + 1 for k, token in enumerate(reply) if token in eos), len(reply))
+            out[i] = tok.decode(reply[:end], skip_special_tokens=True)
     return out
 
 
