@@ -262,3 +262,14 @@ def test_the_generate_fallback_drops_the_padding_after_a_rows_eos():
     assert len({len(w.split()) for w in want}) > 1, "rows should end at different steps"
     assert generate(loaded, texts, max_new_tokens=8, batch_size=6) == want  # the greedy loop
     assert generate(loaded, texts, max_new_tokens=8, batch_size=6, output_scores=False) == want  # model.generate
+
+
+def test_a_recurrent_model_goes_to_generate():
+    """RWKV's forward takes no key/value cache (``**kwargs`` swallows it) and keeps a state of its own: the loop
+    would run every step without the prompt, so it must be left to ``generate``."""
+    import torch
+    from transformers import RwkvConfig, RwkvForCausalLM
+
+    torch.manual_seed(0)
+    model = RwkvForCausalLM(RwkvConfig(vocab_size=97, hidden_size=32, num_hidden_layers=2)).eval()
+    assert "recurrent state" in decoding.unsupported(model, {"do_sample": False})

@@ -29,6 +29,7 @@ generation config, prompt-learning adapters, caches other than plain per-layer k
 from __future__ import annotations
 
 import contextlib
+import inspect
 import threading
 import weakref
 from collections.abc import Iterator, Sequence
@@ -68,6 +69,11 @@ def unsupported(model: Any, decoding: dict[str, Any]) -> str | None:
         else model.config
     if getattr(text_config, "is_encoder_decoder", False):
         return "an encoder-decoder model"
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    parameters = inspect.signature(type(base).forward).parameters
+    if getattr(base, "_is_stateful", False) or not {"cache", "past_key_values"} & set(parameters):
+        # RWKV: its forward swallows the cache argument and keeps its own state, so every step ran from scratch
+        return "a model that keeps a recurrent state instead of a key/value cache"
     try:
         layers = DynamicCache(config=model.config).layers
     except Exception as exc:  # a config the cache classes cannot read: generate() knows best
@@ -162,8 +168,6 @@ def _mkl_forward(linear: Any, rows: int) -> Any:
 
 def cache_argument(model: Any) -> str:
     """The forward argument that takes the cache: ``cache`` in recent transformers 5, ``past_key_values`` before."""
-    import inspect
-
     base = model.get_base_model() if hasattr(model, "get_base_model") else model
     return "cache" if "cache" in inspect.signature(type(base).forward).parameters else "past_key_values"
 
