@@ -273,3 +273,14 @@ def test_a_recurrent_model_goes_to_generate():
     torch.manual_seed(0)
     model = RwkvForCausalLM(RwkvConfig(vocab_size=97, hidden_size=32, num_hidden_layers=2)).eval()
     assert "recurrent state" in decoding.unsupported(model, {"do_sample": False})
+
+
+def test_a_model_without_position_ids_goes_to_generate():
+    """MPT's ALiBi biases by cache column: a row padded after the shared prefix would see the prefix further
+    away than alone (with scaled weights 5 of 11 rows of a tiny MPT replied otherwise); generate() must take it."""
+    import torch
+    from transformers import MptConfig, MptForCausalLM
+
+    torch.manual_seed(0)
+    model = MptForCausalLM(MptConfig(vocab_size=97, d_model=32, n_heads=4, n_layers=2)).eval()
+    assert "position ids" in decoding.unsupported(model, {"do_sample": False})

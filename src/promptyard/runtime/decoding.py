@@ -74,6 +74,10 @@ def unsupported(model: Any, decoding: dict[str, Any]) -> str | None:
     if getattr(base, "_is_stateful", False) or not {"cache", "past_key_values"} & set(parameters):
         # RWKV: its forward swallows the cache argument and keeps its own state, so every step ran from scratch
         return "a model that keeps a recurrent state instead of a key/value cache"
+    if "position_ids" not in parameters:
+        # MPT's ALiBi counts cache columns, Bart-style decoders count the cache's length: with padding after
+        # the prefix, a row would see other distances than alone (Bloom reads the mask and would be right)
+        return "a model that takes no position ids"
     try:
         layers = DynamicCache(config=model.config).layers
     except Exception as exc:  # a config the cache classes cannot read: generate() knows best
