@@ -284,3 +284,31 @@ def test_a_model_without_position_ids_goes_to_generate():
     torch.manual_seed(0)
     model = MptForCausalLM(MptConfig(vocab_size=97, d_model=32, n_heads=4, n_layers=2)).eval()
     assert "position ids" in decoding.unsupported(model, {"do_sample": False})
+
+
+def test_scoring_in_another_thread_does_not_break_a_generation(tiny):
+    """score_choices swaps the model's output layer for a gathering one while it runs: a greedy call on the same
+    model in another thread ran through it (an IndexError, or another row's logits) until both took the model's
+    lock."""
+    import threading
+
+    from promptyard.runtime.inference import score_choices
+
+    pad = tiny.tokenizer.pad_token_id
+    encoded = encode(tiny, [SHARED + q for q in QUESTIONS[:4]])
+    want = reference(tiny.model, encoded, 30, set(), pad)
+    done, scored = threading.Event(), []
+
+    def score():
+        while not done.is_set():
+            scored.append(score_choices(tiny, ["is it good?", "hello"], ["yes", "no"]))
+
+    scorer = threading.Thread(target=score)
+    scorer.start()
+    try:
+        got = decoding.greedy(tiny.model, encoded, max_new_tokens=30, batch_size=2, eos=set(), pad=pad)
+    finally:
+        done.set()
+        scorer.join()
+    assert got == want
+    assert all(s == scored[0] for s in scored)

@@ -97,6 +97,15 @@ _pack_locks: weakref.WeakKeyDictionary[Any, threading.RLock] = weakref.WeakKeyDi
 _locks_lock = threading.Lock()
 
 
+def model_lock(model: Any) -> Any:
+    """The model's re-entrant lock, held by whatever swaps or patches its modules for a call (packing here, the
+    gathered output layer of :func:`promptyard.runtime.inference.scored_positions`) and by the calls that run on
+    them: another thread's call waits instead of running through modules swapped for someone else."""
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    with _locks_lock:
+        return _pack_locks.setdefault(base, threading.RLock())
+
+
 @contextlib.contextmanager
 def packed_weights(model: Any, rows: int, body: bool = True) -> Iterator[None]:
     """Within the block, the model's fp32 linear layers multiply with packed copies of their weights.
@@ -128,9 +137,7 @@ def packed_weights(model: Any, rows: int, body: bool = True) -> Iterator[None]:
     if cpu and body and torch.backends.mkl.is_available() \
             and sum(m.weight.numel() * m.weight.element_size() for m in others) <= PACK_BODY_BYTES:
         packs += [(m, _mkl_forward(m, rows)) for m in others]
-    with _locks_lock:
-        lock = _pack_locks.setdefault(base, threading.RLock())
-    with lock:  # one patcher at a time on this model: each puts back exactly what it found
+    with model_lock(model):  # one patcher at a time on this model: each puts back exactly what it found
         saved = [(module, module.__dict__.get("forward")) for module, _ in packs]
         for module, forward in packs:
             module.forward = forward
@@ -203,13 +210,19 @@ def greedy(model: Any, encoded: Sequence[Sequence[int]], *, max_new_tokens: int,
 
     ``encoded`` are the prompts' token ids (each at least one token); ``batch_size`` rows decode at once.
     """
+    if not encoded or max_new_tokens <= 0:
+        return [[] for _ in encoded]
+    with model_lock(model):  # the whole call: the prefix pass too runs through the model's own modules
+        return _greedy(model, encoded, max_new_tokens, batch_size, eos, pad)
+
+
+def _greedy(model: Any, encoded: Sequence[Sequence[int]], max_new_tokens: int, batch_size: int, eos: set[int],
+            pad: int) -> list[list[int]]:
     import torch
     from transformers import DynamicCache
 
     n = len(encoded)
     out: list[list[int]] = [[] for _ in range(n)]
-    if n == 0 or max_new_tokens <= 0:
-        return out
     device = next(model.parameters()).device
     shared = common_prefix(encoded)
     prefix_kv: list[tuple[Any, Any]] = []
@@ -406,5 +419,5 @@ class _Batch:
         self._set(kv, mask.index_select(1, columns))
 
 
-__all__ = ["MIN_PREFIX", "PACK_BODY_BYTES", "PACK_BODY_STEPS", "common_prefix", "greedy", "packed_weights",
-           "unsupported"]
+__all__ = ["MIN_PREFIX", "PACK_BODY_BYTES", "PACK_BODY_STEPS", "common_prefix", "greedy", "model_lock",
+           "packed_weights", "unsupported"]

@@ -60,11 +60,12 @@ def scored_positions(model: Any, rows: Any, positions: Any, seq_len: int) -> Ite
         def forward(self, hidden):  # noqa: D401 - a thin module so nn.Module attribute rules hold
             return wrapper(hidden)
 
-    base._modules["lm_head"] = Head()
-    try:
-        yield
-    finally:
-        base._modules["lm_head"] = head
+    with decoding_loop.model_lock(model):  # no other thread's call runs through the swapped head
+        base._modules["lm_head"] = Head()
+        try:
+            yield
+        finally:
+            base._modules["lm_head"] = head
 
 
 def _pad_right(seqs: Sequence[Sequence[int]], pad_id: int) -> tuple[Any, Any]:
@@ -251,7 +252,7 @@ def generate(loaded: Any, prompts: list[str], max_new_tokens: int = 32, batch_si
             seq = encoded[i]
             ids[r, width - len(seq):] = torch.tensor(seq, dtype=torch.long)
             mask[r, width - len(seq):] = 1
-        with torch.inference_mode():
+        with torch.inference_mode(), decoding_loop.model_lock(loaded.model):
             result = loaded.model.generate(input_ids=ids.to(device), attention_mask=mask.to(device),
                                            max_new_tokens=max_new_tokens, pad_token_id=pad,
                                            eos_token_id=sorted(eos) or None, **decoding)
