@@ -194,6 +194,17 @@ def test_threads_generating_on_one_model_get_their_own_replies(tiny):
     assert not [m for m in tiny.model.modules() if "forward" in m.__dict__]
 
 
+def test_weights_offloaded_by_accelerate_are_not_packed():
+    """A module whose forward accelerate replaced (offloading hooks load the weight there) is left alone."""
+    import torch
+    from accelerate.hooks import ModelHook, add_hook_to_module
+
+    loaded = load_model("tiny-causal")
+    add_hook_to_module(loaded.model.model.layers[0].mlp.up_proj, ModelHook())
+    with torch.inference_mode(), decoding.packed_weights(loaded.model, rows=2):
+        assert not [m for m in loaded.model.modules() if "forward" in m.__dict__ and not hasattr(m, "_hf_hook")]
+
+
 def test_common_prefix():
     assert decoding.common_prefix([]) == 0
     assert decoding.common_prefix([[1, 2, 3], [1, 2, 4]]) == 2

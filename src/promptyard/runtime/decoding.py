@@ -125,7 +125,10 @@ def packed_weights(model: Any, rows: int, body: bool = True) -> Iterator[None]:
 
     base = model.get_base_model() if hasattr(model, "get_base_model") else model
     head = getattr(base, "lm_head", None)
-    cpu = next(model.parameters()).device.type == "cpu"
+    # all weights in memory on the CPU, and no forward replaced by someone else (accelerate's offloading
+    # hooks load weights in the forward they install: packing would bypass them)
+    cpu = all(p.device.type == "cpu" for p in model.parameters()) \
+        and not any(hasattr(m, "_hf_hook") for m in base.modules())
 
     def plain(module: Any) -> bool:
         return type(module) is torch.nn.Linear and module.weight.dtype == torch.float32
