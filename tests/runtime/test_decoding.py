@@ -205,6 +205,13 @@ def test_weights_offloaded_by_accelerate_are_not_packed():
         assert not [m for m in loaded.model.modules() if "forward" in m.__dict__ and not hasattr(m, "_hf_hook")]
 
 
+def test_a_batch_size_below_one_is_a_clear_error(tiny):
+    from promptyard.core.errors import EvalError
+
+    with pytest.raises(EvalError, match="batch size must be at least 1, got 0"):
+        generate(tiny, QUESTIONS[:2], max_new_tokens=3, batch_size=0)
+
+
 def test_common_prefix():
     assert decoding.common_prefix([]) == 0
     assert decoding.common_prefix([[1, 2, 3], [1, 2, 4]]) == 2

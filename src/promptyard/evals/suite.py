@@ -26,6 +26,8 @@ SCORING = ("choices", "generate")
 DECODING_KEYS = {"max_new_tokens": int, "temperature": float, "top_p": float, "top_k": int,
                  "do_sample": bool, "batch_size": int, "repetition_penalty": float, "chat": bool,
                  "reply_prefix": str, "precision": str}
+#: decoding keys that count something: at least one
+POSITIVE_DECODING_KEYS = ("max_new_tokens", "batch_size")
 TOP_KEYS = {"name", "description", "seed", "data", "prompts", "models", "metrics", "decoding", "task",
             "scoring", "choices", "n_boot", "strict_template", "cells", "metric_options"}
 
@@ -218,6 +220,8 @@ def _common(c: _Checker, d: dict[str, Any], path: str, base: dict[str, Any]) -> 
                 ok = isinstance(value, kind) or (kind is float and isinstance(value, int))
                 if not ok or isinstance(value, bool) and kind is not bool:
                     raise c.fail(f"{prefix}decoding.{key}", f"expected {kind.__name__}, got {_show(value)}")
+                if key in POSITIVE_DECODING_KEYS and value < 1:
+                    raise c.fail(f"{prefix}decoding.{key}", f"expected an integer >= 1, got {_show(value)}")
         if "precision" in decoding:
             if decoding["precision"] not in PRECISIONS:
                 raise c.fail(f"{prefix}decoding.precision", f"expected one of {', '.join(PRECISIONS)}, "

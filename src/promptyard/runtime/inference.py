@@ -228,6 +228,8 @@ def generate(loaded: Any, prompts: list[str], max_new_tokens: int = 32, batch_si
     if runs_as(loaded.kind) != "causal":
         raise EvalError("generation needs a causal language model", where=loaded.ref,
                         hint="use a causal model such as smollm2-135m")
+    if batch_size < 1:
+        raise EvalError(f"batch size must be at least 1, got {batch_size}", where="decoding.batch_size")
     tok = loaded.tokenizer
     encoded = _encode(tok, prompts)
     pad = tok.pad_token_id if tok.pad_token_id is not None else 0
