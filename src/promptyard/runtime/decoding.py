@@ -29,6 +29,7 @@ generation config, prompt-learning adapters, caches other than plain per-layer k
 from __future__ import annotations
 
 import contextlib
+import functools
 import inspect
 import threading
 import weakref
@@ -50,6 +51,12 @@ _PROCESSING = {
 MIN_PREFIX = 4
 
 
+def base_model(model: Any) -> Any:
+    """The ``*ForCausalLM`` module inside a (possibly PEFT-wrapped) model."""
+    get_base = getattr(model, "get_base_model", None)
+    return get_base() if get_base is not None else model
+
+
 def unsupported(model: Any, decoding: dict[str, Any]) -> str | None:
     """Why :func:`greedy` cannot give ``model.generate(**decoding)``'s replies, or None when it can."""
     from transformers.cache_utils import DynamicCache, DynamicLayer
@@ -69,7 +76,7 @@ def unsupported(model: Any, decoding: dict[str, Any]) -> str | None:
         else model.config
     if getattr(text_config, "is_encoder_decoder", False):
         return "an encoder-decoder model"
-    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    base = base_model(model)
     parameters = inspect.signature(type(base).forward).parameters
     if getattr(base, "_is_stateful", False) or not {"cache", "past_key_values"} & set(parameters):
         # RWKV: its forward swallows the cache argument and keeps its own state, so every step ran from scratch
@@ -93,7 +100,7 @@ PACK_BODY_STEPS = 32
 #: ... and when their copies take at most this much memory (a small model, where small products are slowest)
 PACK_BODY_BYTES = 1 << 30
 #: one patcher at a time per model (re-entrant: a nested call patches over and restores in order)
-_pack_locks: weakref.WeakKeyDictionary[Any, threading.RLock] = weakref.WeakKeyDictionary()
+_model_locks: weakref.WeakKeyDictionary[Any, threading.RLock] = weakref.WeakKeyDictionary()
 _locks_lock = threading.Lock()
 
 
@@ -101,9 +108,9 @@ def model_lock(model: Any) -> Any:
     """The model's re-entrant lock, held by whatever swaps or patches its modules for a call (packing here, the
     gathered output layer of :func:`promptyard.runtime.inference.scored_positions`) and by the calls that run on
     them: another thread's call waits instead of running through modules swapped for someone else."""
-    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    base = base_model(model)
     with _locks_lock:
-        return _pack_locks.setdefault(base, threading.RLock())
+        return _model_locks.setdefault(base, threading.RLock())
 
 
 @contextlib.contextmanager
@@ -123,7 +130,7 @@ def packed_weights(model: Any, rows: int, body: bool = True) -> Iterator[None]:
     """
     import torch
 
-    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    base = base_model(model)
     head = getattr(base, "lm_head", None)
     # all weights in memory on the CPU, and no forward replaced by someone else (accelerate's offloading
     # hooks load weights in the forward they install: packing would bypass them)
@@ -133,14 +140,14 @@ def packed_weights(model: Any, rows: int, body: bool = True) -> Iterator[None]:
     def plain(module: Any) -> bool:
         return type(module) is torch.nn.Linear and module.weight.dtype == torch.float32
 
-    packs: list[tuple[Any, Any]] = []
-    if cpu and torch.backends.mkldnn.is_available() and plain(head):
-        packs.append((head, _onednn_forward(head)))
-    others = [m for m in base.modules() if m is not head and plain(m)]
-    if cpu and body and torch.backends.mkl.is_available() \
-            and sum(m.weight.numel() * m.weight.element_size() for m in others) <= PACK_BODY_BYTES:
-        packs += [(m, _mkl_forward(m, rows)) for m in others]
     with model_lock(model):  # one patcher at a time on this model: each puts back exactly what it found
+        packs: list[tuple[Any, Any]] = []  # packed here, not before the lock: one copy of the weights at a time
+        if cpu and torch.backends.mkldnn.is_available() and plain(head):
+            packs.append((head, _onednn_forward(head)))
+        others = [m for m in base.modules() if m is not head and plain(m)]
+        if cpu and body and torch.backends.mkl.is_available() \
+                and sum(m.weight.numel() * m.weight.element_size() for m in others) <= PACK_BODY_BYTES:
+            packs += [(m, _mkl_forward(m, rows)) for m in others]
         saved = [(module, module.__dict__.get("forward")) for module, _ in packs]
         for module, forward in packs:
             module.forward = forward
@@ -182,7 +189,7 @@ def _mkl_forward(linear: Any, rows: int) -> Any:
 
 def cache_argument(model: Any) -> str:
     """The forward argument that takes the cache: ``cache`` in recent transformers 5, ``past_key_values`` before."""
-    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    base = base_model(model)
     return "cache" if "cache" in inspect.signature(type(base).forward).parameters else "past_key_values"
 
 
@@ -227,19 +234,19 @@ def _greedy(model: Any, encoded: Sequence[Sequence[int]], max_new_tokens: int, b
     n = len(encoded)
     out: list[list[int]] = [[] for _ in range(n)]
     device = next(model.parameters()).device
+    cache_arg = cache_argument(model)
     shared = common_prefix(encoded)
     prefix_kv: list[tuple[Any, Any]] = []
     if shared >= MIN_PREFIX:
         with torch.inference_mode():
             cache = DynamicCache()
             model(input_ids=torch.tensor([list(encoded[0][:shared])], device=device), use_cache=True,
-                  logits_to_keep=1, **{cache_argument(model): cache})
+                  logits_to_keep=1, **{cache_arg: cache})
         prefix_kv = [(layer.keys, layer.values) for layer in cache.layers]
     else:
         shared = 0
     queue = sorted(range(n), key=lambda i: len(encoded[i]))[::-1]  # pop() takes the shortest
-    state = _Batch(model, device, shared, prefix_kv, pad)
-    state.room = max_new_tokens
+    state = _Batch(model, device, shared, prefix_kv, pad, room=max_new_tokens, cache_arg=cache_arg)
     full_steps = -(-n // batch_size) * max_new_tokens
     with torch.inference_mode(), packed_weights(model, batch_size, body=full_steps >= PACK_BODY_STEPS):
         while queue or any(state.rows):
@@ -260,10 +267,17 @@ def _greedy(model: Any, encoded: Sequence[Sequence[int]], max_new_tokens: int, b
 
 def _buffered(keys: Any, values: Any, room: int) -> Any:
     """A cache layer holding ``keys``/``values`` with space for ``room`` more columns (no copy per step)."""
+    return _buffered_layer_class()(keys, values, room)
+
+
+@functools.cache
+def _buffered_layer_class() -> type:
+    """The buffered cache layer (a subclass of transformers' ``DynamicLayer``, defined on first use)."""
+    import torch
     from transformers.cache_utils import DynamicLayer
 
     class Buffered(DynamicLayer):
-        def __init__(self) -> None:
+        def __init__(self, keys: Any, values: Any, room: int) -> None:
             super().__init__()
             b, h, n, d = keys.shape
             self.kbuf, self.vbuf = keys.new_empty((b, h, n + room, d)), values.new_empty((b, h, n + room, d))
@@ -272,8 +286,6 @@ def _buffered(keys: Any, values: Any, room: int) -> Any:
             self.is_initialized, self.device, self.dtype = True, keys.device, keys.dtype
 
         def update(self, key_states: Any, value_states: Any, *args: Any, **kwargs: Any) -> tuple[Any, Any]:
-            import torch
-
             end = self.length + key_states.shape[-2]
             if end > self.kbuf.shape[2]:  # out of room: grow (rare: room is what the replies can add)
                 grow = max(end - self.kbuf.shape[2], self.kbuf.shape[2] // 2)
@@ -285,7 +297,7 @@ def _buffered(keys: Any, values: Any, room: int) -> Any:
             self.length, self.keys, self.values = end, self.kbuf[:, :, :end], self.vbuf[:, :, :end]
             return self.keys, self.values
 
-    return Buffered()
+    return Buffered
 
 
 class _Batch:
@@ -298,13 +310,14 @@ class _Batch:
     prompts are in, finished slots are taken out (:meth:`compact`).
     """
 
-    def __init__(self, model: Any, device: Any, shared: int, prefix_kv: list[tuple[Any, Any]], pad: int):
+    def __init__(self, model: Any, device: Any, shared: int, prefix_kv: list[tuple[Any, Any]], pad: int,
+                 room: int, cache_arg: str):
         import torch
 
         self.model, self.device, self.shared, self.prefix_kv, self.pad = model, device, shared, prefix_kv, pad
-        self.cache_arg = cache_argument(model)
+        self.room = room  # columns the cache keeps free for the replies
+        self.cache_arg = cache_arg  # what the model's forward calls its cache (cache_argument)
         self.rows: list[_Row | None] = []
-        self.room = 0  # columns the cache keeps free for the replies (set by greedy)
         self.cache: Any = None
         self.mask = torch.zeros((0, 0), dtype=torch.long, device=device)
 
@@ -422,5 +435,5 @@ class _Batch:
         self._set(kv, mask.index_select(1, columns))
 
 
-__all__ = ["MIN_PREFIX", "PACK_BODY_BYTES", "PACK_BODY_STEPS", "common_prefix", "greedy", "model_lock",
+__all__ = ["MIN_PREFIX", "PACK_BODY_BYTES", "PACK_BODY_STEPS", "base_model", "common_prefix", "greedy", "model_lock",
            "packed_weights", "unsupported"]

@@ -29,12 +29,6 @@ def join_choice(prompt: str, choice: str) -> str:
     return " " + choice
 
 
-def _base_causal(model: Any) -> Any:
-    """The ``*ForCausalLM`` module inside a (possibly PEFT-wrapped) model."""
-    get_base = getattr(model, "get_base_model", None)
-    return get_base() if get_base is not None else model
-
-
 class _GatherHead:
     """Replaces ``lm_head`` for one forward pass: project only the gathered (row, position) states."""
 
@@ -52,7 +46,7 @@ def scored_positions(model: Any, rows: Any, positions: Any, seq_len: int) -> Ite
     """Within the block, the model's logits are ``[len(rows), vocab]`` for the given positions only."""
     import torch
 
-    base = _base_causal(model)
+    base = decoding_loop.base_model(model)
     head = base.lm_head
     wrapper = _GatherHead(head, rows, positions, seq_len)
 
@@ -99,7 +93,7 @@ def token_logprobs(model: Any, sequences: list[list[int]], targets: list[list[tu
     device = _device(model)
     rows, positions = rows.to(device), positions.to(device)
     with torch.inference_mode():
-        if hasattr(_base_causal(model), "lm_head"):
+        if hasattr(decoding_loop.base_model(model), "lm_head"):
             with scored_positions(model, rows, positions, ids.shape[1]):
                 logits = model(input_ids=ids.to(device), attention_mask=mask.to(device)).logits
         else:  # an architecture without ``lm_head``: full logits, then pick
