@@ -9,6 +9,7 @@ validates one type. Each mapping key and list item keeps its line, so a reader's
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -54,12 +55,18 @@ class Document:
 
     def where(self, *path: str | int) -> str:
         """``source line N, key 'a.b[0]'`` for the deepest part of ``path`` that has a known line."""
-        key = format_key(path)
-        for n in range(len(path), 0, -1):
-            line = self.lines.get(tuple(path[:n]))
-            if line is not None:
-                return f"{self.source} line {line}" + (f", key '{key}'" if key else "")
-        return f"{self.source}: key '{key}'" if key else self.source
+        return located(self.source, path, lambda part: self.lines.get(tuple(part)))
+
+
+def located(source: str, path: Path_, line_of: Callable[[Path_], int | None]) -> str:
+    """``source line N, key 'a.b[0]'``: the line ``line_of`` gives for the deepest part of ``path`` that has one
+    (``source: key 'a.b[0]'`` when none has)."""
+    key = format_key(path)
+    for n in range(len(path), 0, -1):
+        line = line_of(path[:n])
+        if line is not None:
+            return f"{source} line {line}" + (f", key '{key}'" if key else "")
+    return f"{source}: key '{key}'" if key else source
 
 
 def format_key(path: Path_ | list) -> str:
@@ -152,4 +159,4 @@ def yaml_scalar(text: str, *, source: str, error: type[PromptyardError] = Valida
     return load_yaml(text, source=source, error=error).data
 
 
-__all__ = ["Document", "compose", "format_key", "load_data_file", "load_yaml", "yaml_scalar"]
+__all__ = ["Document", "compose", "format_key", "load_data_file", "load_yaml", "located", "yaml_scalar"]

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from promptyard.core.errors import PromptyardError, ValidationError
-from promptyard.core.yaml_files import format_key, load_data_file
+from promptyard.core.yaml_files import format_key, load_data_file, located
 
 TOP_KEYS = ("model", "tasks")
 TASK_KEYS = ("name", "prompt", "data", "task", "weight", "options", "task_options", "train_sample", "val_sample")
@@ -62,12 +62,7 @@ class MixLocator:
         self.lines: dict[str, int] = dict(lines) if isinstance(lines, Mapping) else {}
 
     def __call__(self, *path: str | int) -> str:
-        key = format_key(path)
-        for n in range(len(path), 0, -1):
-            line = self.lines.get(format_key(path[:n]))
-            if line is not None:
-                return f"{self.source} line {line}" + (f", key '{key}'" if key else "")
-        return f"{self.source}: key '{key}'" if key else self.source
+        return located(self.source, path, lambda part: self.lines.get(format_key(part)))
 
     def fail(self, path: tuple[str | int, ...], message: str, hint: str | None = None) -> ValidationError:
         return ValidationError(message, where=self(*path), hint=hint)
